@@ -1,0 +1,1 @@
+"""The service catalog: bureaus, services, materials, forms, guides; signage content."""

@@ -1,0 +1,1 @@
+"""Device drivers: ID-card readers, QR scanners, ticket printers, and their simulators."""

@@ -1,0 +1,63 @@
+"""Yikou's single entry point: ``python main.py <role or command> [options]``.
+
+Every terminal of the hall (server, kiosk, navigator, signage, staff console) and every tool
+(init, demo, devices, content, ...) starts here. Each command lives in its own module that
+offers ``configure(parser)`` and ``run(args) -> int``; this file only wires them together, so
+nothing heavy (Kivy, database drivers) is imported until its command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# name -> (module, one-line help). Order is the order of `--help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("queue_server.cli", "write a commented example hall configuration"),
+    "demo": ("queue_server.demo", "start a demo hall: server, simulated kiosk, staff console"),
+    "counter": ("queue_server.console", "terminal staff console for one window (叫号)"),
+    "devices": ("devices.cli", "technician tools: list, check, read-card, scan, print-test"),
+    "content": ("content.cli", "service catalog: check, guide, search"),
+}
+
+
+def available_commands() -> dict[str, tuple[str, str]]:
+    """The commands whose module exists in this checkout."""
+    return {
+        name: entry
+        for name, entry in COMMANDS.items()
+        if importlib.util.find_spec(entry[0]) is not None
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="Yikou (一口受理): the software of a community public-service hall.",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ...)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in available_commands().items():
+        module = importlib.import_module(module_name)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.configure(command_parser)
+        command_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args._module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

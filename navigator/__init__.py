@@ -1,0 +1,1 @@
+"""Kivy app for the navigation terminals (导航信息机)."""

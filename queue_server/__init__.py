@@ -1,0 +1,1 @@
+"""Yikou queue server: the hall engine, storage, server and client library."""

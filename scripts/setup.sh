@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up everything the hall and its tests need on a fresh Debian/Ubuntu machine (run as root):
+# Debian packages, a virtualenv in .venv and the Python dependencies. Idempotent, and quick
+# when nothing changed: apt runs only for missing packages, pip only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages, one per line: what they are for is in the comment beside each.
+APT_PACKAGES=(
+    python3-venv        # the virtualenv
+    python3-dev gcc     # for any dependency that must compile
+    sqlite3             # inspecting the embedded database by hand
+    postgresql          # the production database; tests start a throwaway cluster
+    tzdata              # the hall's time zone
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+        missing+=("$pkg")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+
+stamp=.venv/.yikou-deps
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: installing Python dependencies"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[postgres,hardware,dev]'
+    echo "$want" > "$stamp"
+fi
