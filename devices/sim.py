@@ -338,6 +338,69 @@ class SamvSimulator:
             log.debug("simulated reader: host side went away")
 
 
+class ScannerSimulator:
+    """A serial QR scanner behind a file descriptor (a pty master).
+
+    Untriggered it sends each code as soon as ``scan`` is called, in ``chunk``-byte writes with
+    the configured suffix. With ``triggered=True`` it behaves like a Honeywell in manual trigger
+    mode: codes wait until the host sends ``SYN T CR``.
+    """
+
+    def __init__(
+        self, fd: int, *, suffix: bytes = b"\r\n", chunk: int = 0, triggered: bool = False
+    ) -> None:
+        self.fd = fd
+        self.suffix = suffix
+        self.chunk = chunk
+        self.triggered = triggered
+        self.received = bytearray()
+        self._waiting: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._got = threading.Condition()
+        self._thread = threading.Thread(target=self._listen, name="scanner-sim", daemon=True)
+        self._thread.start()
+
+    def scan(self, code: str, encoding: str = "utf-8") -> None:
+        data = code.encode(encoding) + self.suffix
+        if self.triggered:
+            with self._lock:
+                self._waiting.append(data)
+            return
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        step = self.chunk or len(data)
+        for i in range(0, len(data), step):
+            os.write(self.fd, data[i : i + step])
+
+    def wait_received(self, expected: bytes, timeout: float) -> bool:
+        """Wait until the host has sent exactly ``expected`` so far."""
+        with self._got:
+            return self._got.wait_for(lambda: bytes(self.received) == expected, timeout)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            if not select.select([self.fd], [], [], 0.05)[0]:
+                continue
+            try:
+                data = os.read(self.fd, 256)
+            except OSError:
+                return
+            with self._got:
+                self.received += data
+                self._got.notify_all()
+            if b"\x16T\r" in data:
+                with self._lock:
+                    pending, self._waiting = self._waiting[:1], self._waiting[1:]
+                for code in pending:
+                    self._write(code)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 class SimReader:
     """The ``sim://`` ID reader: hands out scripted identities, in process, no bytes involved.
 
