@@ -30,6 +30,7 @@ from devices.errors import (
     UnsupportedCard,
 )
 from devices.identity import TEXT_BLOCK_LEN, Identity, decode_text_block
+from devices.reader import IdReader
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def _open_serial(url: str, baudrate: int):
         raise DeviceUnavailable(f"cannot open serial port {url}: {exc}") from exc
 
 
-class SamvReader:
+class SamvReader(IdReader):
     """An ID reader speaking SAM_V on a serial port (``/dev/ttyUSB0``, ``socket://…``, ...).
 
     ``read_card()`` returns an Identity or raises: NoCard when nothing is on the reader, a

@@ -5,8 +5,8 @@ suffix (CR, CRLF, or none with an idle gap; time is passed in, so it is tested w
 ``KeyDecoder`` turns key events into codes, and ``Deduplicator`` makes repeated reads of the same
 code within a short window count once (a phone held in front of a continuous-mode scanner).
 
-Scanner URLs: ``serial://<pyserial URL>?suffix=crlf&baudrate=9600&trigger=honeywell&encoding=gb18030``
-(``serial:///dev/ttyACM0``, ``serial://socket://host:port``), ``evdev:///dev/input/eventN``,
+Scanner URLs: ``serial://<pyserial URL>?suffix=crlf&baudrate=9600&trigger=honeywell``
+(also ``&encoding=gb18030``; ``serial:///dev/ttyACM0``, ``serial://socket://host:port``), ``evdev:///dev/input/eventN``,
 ``sim://?codes=A001,B002``.
 """
 

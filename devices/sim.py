@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import select
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,6 +24,7 @@ from devices.identity import (
     Sex,
     gb11643_check_char,
 )
+from devices.reader import IdReader
 from devices.samv import (
     CMD_FIND,
     CMD_READ,
@@ -401,19 +401,20 @@ class ScannerSimulator:
         self._thread.join(timeout=5)
 
 
-class SimReader:
-    """The ``sim://`` ID reader: hands out scripted identities, in process, no bytes involved.
+class SimReader(IdReader):
+    """The ``sim://`` ID reader, in process: ``place()`` a card on it, ``remove()`` it."""
 
-    ``wait_for_card(timeout)`` returns the next scripted identity or raises NoCard.
-    """
-
-    def __init__(self, cards: Iterable[Identity] = ()) -> None:
-        self._cards: queue.Queue[Identity] = queue.Queue()
-        for card in cards:
-            self._cards.put(card)
+    def __init__(self, card: Identity | None = None) -> None:
+        self._card = card
+        self._lock = threading.Lock()
 
     def place(self, identity: Identity) -> None:
-        self._cards.put(identity)
+        with self._lock:
+            self._card = identity
+
+    def remove(self) -> None:
+        with self._lock:
+            self._card = None
 
     def open(self) -> None:
         pass
@@ -421,17 +422,15 @@ class SimReader:
     def close(self) -> None:
         pass
 
-    def poll(self) -> Identity | None:
-        try:
-            return self._cards.get_nowait()
-        except queue.Empty:
-            return None
+    def card_present(self) -> bool:
+        with self._lock:
+            return self._card is not None
 
-    def wait_for_card(self, timeout: float) -> Identity:
-        try:
-            return self._cards.get(timeout=timeout)
-        except queue.Empty:
-            raise NoCard(f"no simulated card within {timeout} s") from None
+    def read_card(self) -> Identity:
+        with self._lock:
+            if self._card is None:
+                raise NoCard("no card on the simulated reader")
+            return self._card
 
 
 class PtyPair:
