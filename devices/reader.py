@@ -43,6 +43,16 @@ class IdReader(abc.ABC):
                 raise NoCard(f"no card within {timeout} s")
         return self.read_card()
 
+    def wait_for_removal(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Poll until the card has been taken away; False if it is still there at ``timeout``."""
+        stop = stop or threading.Event()
+        deadline = time.monotonic() + timeout
+        while self.card_present():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or stop.wait(min(self.poll_interval, remaining)):
+                return False
+        return True
+
     def __enter__(self) -> IdReader:
         self.open()
         return self
