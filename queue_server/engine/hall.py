@@ -74,7 +74,9 @@ class Hall:
         self._grace_heap: list[tuple[float, str]] = []
         self.notices: dict[str, Notice] = {}
         self.service_times: dict[str, deque[float]] = {s: deque() for s in self.queue_of}
-        self._dirty_tickets: set[str] = set()
+        # Ticket objects, not ids: a new day drops yesterday's tickets from memory before they
+        # are written.
+        self._dirty_tickets: dict[str, Ticket] = {}
         self._dirty_counters: set[int] = set()
         self._dirty_appointments: set[str] = set()
         self._dirty_notices: set[str] = set()
@@ -166,7 +168,7 @@ class Hall:
     def take_changes(self) -> Changes:
         """The records changed since the last call, for the storage adapter to write."""
         changes = Changes(
-            tickets=[self.tickets[i] for i in self._dirty_tickets if i in self.tickets],
+            tickets=list(self._dirty_tickets.values()),
             counters=[self.counters[i] for i in self._dirty_counters],
             appointments=[self.appointments[i] for i in self._dirty_appointments],
             notices=[self.notices[i] for i in self._dirty_notices if i in self.notices],
@@ -853,7 +855,7 @@ class Hall:
     # --- appliers: the only code that changes state --------------------------------------------
 
     def _touch(self, ticket: Ticket) -> None:
-        self._dirty_tickets.add(ticket.id)
+        self._dirty_tickets[ticket.id] = ticket
 
     def _touch_counter(self, counter: Counter, at: dt.datetime) -> None:
         counter.since = at
