@@ -204,7 +204,9 @@ def make_engine(url: str, *, synchronous: str = "full", pool_size: int = 5) -> E
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per command; a dropped connection fails the command,
+    # which the caller sees as a StorageError and may retry.
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_recycle=3600)
 
 
 def create_schema(engine: Engine) -> None:
@@ -238,9 +240,15 @@ def _row(obj: Any, fields: list[str], hall_id: str) -> dict[str, Any]:
 
 
 def ticket_from_row(row: Any) -> Ticket:
-    values = {name: getattr(row, name) for name in TICKET_FIELDS}
-    values["state"] = TicketState(values["state"])
-    return Ticket(**values)
+    """A Ticket from a row selected with the columns in TICKET_FIELDS order."""
+    ticket = Ticket(**dict(zip(TICKET_FIELDS, row, strict=True)))
+    ticket.state = TicketState(ticket.state)
+    return ticket
+
+
+def ticket_columns():
+    table = TicketRow.__table__
+    return [table.c[name] for name in TICKET_FIELDS]
 
 
 def counter_from_row(row: Any) -> Counter:
@@ -303,11 +311,11 @@ class Store:
                 tickets = []
                 if day is not None:
                     result = conn.execute(
-                        select(TicketRow.__table__).where(
+                        select(*ticket_columns()).where(
                             TicketRow.hall_id == self.hall_id, TicketRow.day == day
                         )
                     )
-                    tickets = [ticket_from_row(r) for r in result]
+                    tickets = [ticket_from_row(r) for r in result.all()]
                 counters = [
                     counter_from_row(r)
                     for r in conn.execute(
@@ -510,7 +518,7 @@ class Store:
         table = TicketRow.__table__
         with self._reader() as conn:
             rows = conn.execute(
-                select(table).where(table.c.hall_id == self.hall_id, table.c.day == day)
+                select(*ticket_columns()).where(table.c.hall_id == self.hall_id, table.c.day == day)
             ).all()
             conn.rollback()
         return [ticket_from_row(r) for r in rows]
