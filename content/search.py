@@ -73,10 +73,15 @@ def matches_syllables(query: str, sylls: Sequence[str]) -> tuple[int, int] | Non
     return best
 
 
-def _spell(query: str, sylls: Sequence[str], i: int) -> int | None:
+def spells_whole(query: str, sylls: Sequence[str]) -> bool:
+    """Does ``query`` spell all of ``sylls``, each by a non-empty prefix ("jzz", "juzz")?"""
+    return bool(sylls) and _spell(query, sylls, 0, to_end=True) is not None
+
+
+def _spell(query: str, sylls: Sequence[str], i: int, *, to_end: bool = False) -> int | None:
     # Depth-first over the split points; names are short, so this stays tiny.
     if not query:
-        return 0
+        return 0 if not to_end or i == len(sylls) else None
     if i >= len(sylls):
         return None
     syl = sylls[i]
@@ -84,7 +89,7 @@ def _spell(query: str, sylls: Sequence[str], i: int) -> int | None:
     for n in range(min(len(syl), len(query)), 0, -1):
         if syl[:n] != query[:n]:
             continue
-        rest = _spell(query[n:], sylls, i + 1)
+        rest = _spell(query[n:], sylls, i + 1, to_end=to_end)
         if rest is not None:
             score = rest + (n == len(syl))
             best = score if best is None else max(best, score)
@@ -188,12 +193,14 @@ def _score_zh(entry: _Entry, query: str) -> float:
     best = 0.0
     for i, name in enumerate(entry.zh_names):
         weight = 1.0 if i == 0 else 0.9  # the official name outranks a keyword
+        # Among partial matches, the name closest in length to the query ranks first.
+        extra = min(len(name) - len(query), 10) * 0.5
         if name == query:
-            best = max(best, 100 * weight)
+            best = max(best, 100.0 if i == 0 else 95.0)  # an exact keyword beats any prefix
         elif name.startswith(query):
-            best = max(best, 90 * weight)
+            best = max(best, (90 - extra) * weight)
         elif query in name:
-            best = max(best, 80 * weight)
+            best = max(best, (80 - extra) * weight)
     if best:
         return best
     if query in entry.zh_text:
@@ -220,10 +227,12 @@ def _score_pinyin(entry: _Entry, query: str) -> float:
             continue
         weight = 1.0 if i == 0 else 0.9
         found = matches_syllables(compact, sylls)
-        if found is not None:
+        if found is not None and spells_whole(compact, sylls):
+            best = max(best, 98.0 if i == 0 else 93.0)
+        elif found is not None:
             start, full = found
             # Starting at the first syllable and typing syllables out in full rank higher.
-            score = 70 + (10 if start == 0 else 0) + min(full, 5) * 2
+            score = 70 + (10 if start == 0 else 0) + min(full, 5) * 2 - min(len(sylls), 10) * 0.3
             best = max(best, score * weight)
         elif len(compact) >= 5:
             # One typo in full pinyin of a whole word: juzhuzhen, jizhuzheng.

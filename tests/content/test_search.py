@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from content import load_catalog
-from content.search import matches_syllables, within_one_edit
+from content.search import matches_syllables, spells_whole, within_one_edit
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,9 @@ def ids(results):
         ("生育登记", "jisheng.birth_registration"),
         ("gljt", "laoling.senior_allowance"),
         ("残疾人证", "canlian.disability_certificate"),
+        ("canjirenzheng", "canlian.disability_certificate"),
+        ("sbk", "renshe.social_insurance_card"),
+        ("lao nian ka", "laoling.senior_card"),
     ],
 )
 def test_best_match(catalog, query, expected):
@@ -59,11 +62,11 @@ def test_small_typos_are_forgiven(catalog, query, expected):
 def test_exact_name_outranks_a_longer_name(catalog):
     # 居住登记 is exact; 居住证办理 merely shares the prefix.
     assert ids(catalog.search("居住登记"))[0] == "liuguan.residence_registration"
-    # Equal prefix matches tie; pinyin order breaks the tie (deng before zheng).
-    assert ids(catalog.search("居住"))[:2] == [
-        "liuguan.residence_registration",
-        "liuguan.residence_permit",
-    ]
+    # Among prefix matches, the shortest name comes first.
+    assert ids(catalog.search("居住"))[0] == "liuguan.residence_registration"
+    assert "liuguan.residence_permit" in ids(catalog.search("居住"))[:5]
+    # A keyword typed in full outranks names that merely start with it.
+    assert ids(catalog.search("社保卡"))[0] == "renshe.social_insurance_card"
 
 
 def test_bureau_finds_all_its_services(catalog):
@@ -99,6 +102,8 @@ def test_syllable_matching():
     assert matches_syllables("jzzbl", sylls) == (0, 0)
     assert matches_syllables("jb", sylls) is None  # not consecutive
     assert matches_syllables("juzhuzhengx", sylls) is None
+    assert spells_whole("jzzbl", sylls) and spells_whole("juzhuzhengbanli", sylls)
+    assert not spells_whole("jzz", sylls)
 
 
 def test_one_edit():
