@@ -19,7 +19,8 @@ def render_guide(service: Service, bureau: Bureau | None = None, *, lang: str = 
 def _render_zh(s: Service, bureau: Bureau | None) -> str:
     lines = [f"{s.name_zh}（{s.id}）"]
     if bureau:
-        lines.append(f"主管部门：{bureau.name_zh}（{bureau.short_zh}）")
+        short = "" if bureau.short_zh in bureau.name_zh else f"（{bureau.short_zh}）"
+        lines.append(f"主管部门：{bureau.name_zh}{short}")
     lines += ["", s.description.zh, "", "【申请条件】"]
     lines += [f"  · {e}" for e in s.eligibility]
     lines += ["", "【申请材料】"]
