@@ -330,5 +330,17 @@ def _resolve(
             )
             continue
         overrides = {k: v for k, v in item.items() if k != "ref"} if isinstance(item, dict) else {}
+        renamed = {"name_zh", "name_en"} & set(overrides)
+        if what == "materials" and renamed and "key" not in overrides:
+            # One key, one document: the kiosk reuses e-copies by key across services.
+            problems.append(
+                Problem(
+                    file,
+                    entry,
+                    f"{what}.{i}",
+                    f"renames library material {ref!r}; give the different document its own key",
+                )
+            )
+            continue
         out.append({**base.model_dump(exclude_defaults=True), **overrides})
     return out

@@ -179,3 +179,19 @@ def test_new_bureau_is_data_only(tmp_path):
 def test_not_a_folder(tmp_path):
     with pytest.raises(CatalogError, match="not a catalog folder"):
         load_catalog(tmp_path / "nothing")
+
+
+def test_renaming_a_library_material_needs_its_own_key(tmp_path):
+    renamed = 'materials = [{ ref = "id_card", name_zh = "户口簿", name_en = "Hukou" }]'
+    err = _error(tmp_path, _replace_line(service_toml(), "materials", renamed))
+    assert err.field == "materials.0"
+    assert "give the different document its own key" in str(err)
+    own_key = (
+        'materials = [{ ref = "id_card", key = "pp", name_zh = "护照", name_en = "Passport" }]'
+    )
+    catalog = load_catalog(
+        write_catalog(
+            tmp_path / "ok", {"test": _replace_line(service_toml(), "materials", own_key)}
+        )
+    )
+    assert catalog.service("test.one").materials[0].key == "pp"

@@ -100,6 +100,10 @@ def test_materials_share_keys_with_the_library(catalog):
             if m.key in catalog.materials:
                 names.setdefault(m.key, catalog.materials[m.key].name_zh)
     assert {"id_card", "hukou_book", "marriage_cert"} <= set(names)
+    for service in catalog.services:
+        for m in service.materials:
+            if m.key in catalog.materials:
+                assert m.name_zh == catalog.materials[m.key].name_zh, (service.id, m.key)
     assert catalog.materials["hukou_book"].reusable_e_copy
     assert not catalog.materials["id_card"].reusable_e_copy
 
