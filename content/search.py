@@ -127,6 +127,7 @@ class _Entry:
     en_words: list[str]  # words of the English name and English keywords
     en_name: str
     en_text: str  # English description
+    sort_key: tuple = ()
     bureau_terms: set[str] = field(default_factory=set)
 
 
@@ -150,6 +151,7 @@ class SearchIndex:
                     en_words=_WORD.findall(" ".join([en_name, *en_keywords])),
                     en_name=" ".join([en_name, *en_keywords]),
                     en_text=normalize(service.description.en),
+                    sort_key=pinyin_key(service.name_zh),
                     bureau_terms={
                         bureau.code,
                         bureau.short_zh,
@@ -169,7 +171,7 @@ class SearchIndex:
         for entry in self._entries:
             score = self._score(entry, query, lang)
             if score > 0:
-                scored.append((-score, pinyin_key(entry.service.name_zh), entry.service))
+                scored.append((-score, entry.sort_key, entry.service))
         scored.sort(key=lambda item: item[:2])
         return [service for _, _, service in scored[:limit]]
 

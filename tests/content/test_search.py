@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from content import load_catalog
 from content.search import matches_syllables, spells_whole, within_one_edit
@@ -10,6 +14,11 @@ from content.search import matches_syllables, spells_whole, within_one_edit
 
 @pytest.fixture(scope="module")
 def catalog():
+    return load_catalog()
+
+
+@lru_cache(maxsize=1)
+def load_catalog_once():
     return load_catalog()
 
 
@@ -112,3 +121,21 @@ def test_one_edit():
     assert within_one_edit("permt", "permit")  # deletion
     assert within_one_edit("perxit", "permit")  # substitution
     assert not within_one_edit("prmti", "permit")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=12), limit=st.integers(min_value=0, max_value=30))
+def test_search_never_fails_and_respects_limit(text, limit):
+    results = load_catalog_once().search(text, limit=limit)
+    assert len(results) <= limit
+    assert len({s.id for s in results}) == len(results)
+
+
+def test_search_is_fast_enough_for_typing(catalog):
+    import time
+
+    start = time.perf_counter()
+    for query in ["j", "jz", "jzz", "居", "居住", "resid", "shebao", "lg", "残疾人证"] * 10:
+        catalog.search(query)
+    # 90 queries: a keystroke must cost well under 20 ms even on a slow kiosk.
+    assert (time.perf_counter() - start) / 90 < 0.02
