@@ -367,3 +367,46 @@ def resolve_storage_url(config: HallConfig, base: Path) -> HallConfig:
             url = f"sqlite:///{(base / rel).resolve()}"
     storage = config.storage.model_copy(update={"url": url})
     return config.model_copy(update={"storage": storage})
+
+
+def apply_catalog(config: HallConfig, catalog: Any) -> HallConfig:
+    """Check the hall's services against the catalog and fill in what the hall left unsaid.
+
+    A service the hall names but the catalog lacks stops the start with every missing id listed.
+    For each service, the hall's own settings win; names, mean service time and daily quota
+    otherwise come from the catalog, and a service the catalog says takes no appointments gets
+    no appointment slots whatever the hall set.
+    """
+    from content.errors import ContentError
+
+    try:
+        catalog.check_hall_services(config.service_ids())
+    except ContentError as exc:
+        raise ConfigError(str(exc), field="queues") from exc
+    given = {s.id: s for s in config.services}
+    merged = []
+    for service_id in config.service_ids():
+        entry = catalog.service(service_id)
+        values: dict[str, Any] = {
+            "id": service_id,
+            "name_zh": entry.name_zh,
+            "name_en": entry.name_en,
+            "service_minutes": entry.avg_service_minutes,
+            "daily_quota": entry.daily_quota,
+        }
+        spec = given.get(service_id)
+        if spec is not None:
+            values.update(spec.model_dump(include=spec.model_fields_set - {"id"}))
+        if not entry.appointment_allowed:
+            values["appointment_capacity"] = 0
+        merged.append(Service(**values))
+    return config.model_copy(update={"services": merged})
+
+
+def load_hall_config(path: str | Path, catalog: Any = None) -> HallConfig:
+    """``load_config`` plus the catalog check every running terminal and server does."""
+    if catalog is None:
+        from content import default_catalog
+
+        catalog = default_catalog()
+    return apply_catalog(load_config(path), catalog)
