@@ -378,20 +378,39 @@ class Store:
         A refusal raises the engine's typed error after committing the time-driven events it
         carries (a new day, expired bookings), which happened regardless.
         """
+        (outcome,) = self.execute_batch([command], now)
+        if isinstance(outcome, EngineError):
+            raise outcome
+        return outcome
+
+    def execute_batch(
+        self, commands: list[C.Command], now: dt.datetime | None = None
+    ) -> list[list[V.Event] | EngineError]:
+        """Run several commands, in order, in ONE transaction (group commit).
+
+        Each gets its events or its refusal; a refusal does not stop the others. Nothing is
+        returned before the commit, so no caller ever sees a result that could still be lost. If
+        the transaction fails, every command fails with StorageError and memory is rebuilt.
+        """
         now = now or self.clock()
+        outcomes: list[list[V.Event] | EngineError] = []
         with self._lock:
-            refusal: EngineError | None = None
             try:
                 with self.engine.begin() as conn:
                     row = self._lock_hall(conn)
                     if row.seq != self.hall.seq:
                         self._catch_up(conn, row.seq)
-                    try:
-                        events = self.hall.handle(command, now)
-                    except EngineError as exc:
-                        refusal, events = exc, exc.events
-                    if events:
-                        self._write(conn, events)
+                    written: list[V.Event] = []
+                    for command in commands:
+                        try:
+                            events = self.hall.handle(command, now)
+                            outcomes.append(events)
+                        except EngineError as exc:
+                            outcomes.append(exc)
+                            events = exc.events
+                        written += events
+                    if written:
+                        self._write(conn, written)
             except SQLAlchemyError as exc:
                 self.hall = self._load()
                 raise StorageError(f"the database refused the command: {exc}") from exc
@@ -399,9 +418,7 @@ class Store:
                 # An engine bug or an interrupt mid-command: memory may be ahead of the disk.
                 self.hall = self._load()
                 raise
-            if refusal is not None:
-                raise refusal
-            return events
+        return outcomes
 
     def refresh(self) -> int:
         """Apply what other processes committed since we last looked; return how many events."""

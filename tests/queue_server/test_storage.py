@@ -203,3 +203,23 @@ def test_unreachable_database_is_a_storage_error(tmp_path):
     config = make_config(hall_id=new_hall_id(), url="sqlite:///" + str(tmp_path / "x.db"))
     with pytest.raises(StorageError):
         Store(config, url=f"sqlite:///{tmp_path}/missing-dir/nested/hall.db")
+
+
+def test_a_batch_commits_together_and_a_refusal_spares_the_others(url):
+    clock, hall_id = Clock(), new_hall_id()
+    store = open_store(url, hall_id, clock)
+    outcomes = store.execute_batch(
+        [
+            C.IssueTicket(service="liuguan.residence_permit"),
+            C.CallNext(counter=1),  # counter 1 is not skilled for queue E: refused
+            C.IssueTicket(service="liuguan.residence_permit"),
+            C.CallNext(counter=5),
+        ]
+    )
+    assert isinstance(outcomes[1], QueueEmpty)
+    assert [o[-1].ticket.number for o in (outcomes[0], outcomes[2])] == ["E001", "E002"]
+    assert outcomes[3][-1].number == "E001"
+    store.close()
+    again = open_store(url, hall_id, clock)
+    assert fingerprint(again.hall) == fingerprint(store.hall)
+    again.close()
