@@ -205,6 +205,24 @@ class Storage(_Model):
         return value
 
 
+class ServerSettings(_Model):
+    host: str = "0.0.0.0"
+    port: int = Field(default=8765, ge=0, le=65535)
+    # The address residents' phones reach (printed in the ticket's QR code).
+    public_url: str = "http://127.0.0.1:8765"
+    # Both set: the server speaks wss:// and https://.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # How often time acts on the hall (a new day, bookings past their grace).
+    tick_seconds: float = Field(default=15, gt=0)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+
 class HallConfig(_Model):
     hall: HallInfo
     hours: Hours = Hours()
@@ -218,6 +236,7 @@ class HallConfig(_Model):
     devices: list[Device] = []
     security: Security
     storage: Storage = Storage()
+    server: ServerSettings = ServerSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HallConfig:

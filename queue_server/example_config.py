@@ -224,6 +224,14 @@ resident_key_secret = "{secret}"
 [storage]
 url = "sqlite:///yikou.db"        # relative to this file; or postgresql+psycopg://user@host/db
 synchronous = "full"              # full: survives power loss; normal: survives a crash only
+
+[server]
+host = "0.0.0.0"
+port = 8765
+public_url = "http://127.0.0.1:8765"   # what residents' phones open from the ticket's QR code
+# tls_cert = "/etc/yikou/hall.crt"    # both set: wss:// and https://
+# tls_key = "/etc/yikou/hall.key"
+tick_seconds = 15
 """
 
 

@@ -332,8 +332,21 @@ class Hall:
 
     def estimate_new(self, service: str, now: dt.datetime, priority: str = "normal"):
         """What a resident taking a ticket for ``service`` now would be told."""
-        probe = self._new_ticket(
-            self._service(service), self._class(priority).name, "kiosk", None, now
+        cls = self._class(priority)
+        queue = self.queue_of[self._service(service)]
+        probe = Ticket(
+            id="(probe)",
+            number="(probe)",
+            day=self.local(now).date(),
+            service=service,
+            queue=queue,
+            priority=cls.name,
+            rank=cls.rank,
+            channel="kiosk",
+            resident_key=None,
+            arrival=now,
+            order_key=now.timestamp(),
+            queued_at=now,
         )
         return self.estimate(probe, now)
 
