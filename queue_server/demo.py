@@ -113,7 +113,7 @@ def open_all_day(path: Path) -> HallConfig:
     block = "[hours]\n# The demo hall never closes, so the demo works at night and at weekends.\n"
     block += "".join(f"{key} = {_toml_value(value)}\n" for key, value in hours.items())
     # The table runs from its header to the next table header (or the end of the file).
-    pattern = re.compile(r"^\[hours\][^\n]*\n.*?(?=^\[)", re.MULTILINE | re.DOTALL)
+    pattern = re.compile(r"^\[hours\][^\n]*\n.*?(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: block + "\n", text, count=1)
     else:
@@ -168,8 +168,9 @@ class Ticker:
         except EngineError as exc:
             log.info("tick refused: %s", exc.message_en)
         else:
-            for ev in events:
-                log.info("housekeeping: %s", ev.type)
+            if events:
+                kinds = Tally(ev.type for ev in events)
+                log.info("housekeeping: %s", ", ".join(f"{k} x{n}" for k, n in kinds.items()))
         return self.every_s
 
 
@@ -380,15 +381,21 @@ class ActorThread(threading.Thread):
 
 
 def summarise(tickets: list[Ticket]) -> str:
-    """Tickets issued, called, done (and the rest) per queue, as a small table."""
-    columns = ("issued", "called", "done", "no_show", "waiting", "cancelled")
+    """Tickets issued, called, done (and the rest) per queue, as a small table.
+
+    ``called`` counts every ticket ever called; the columns after it split the tickets by their
+    state now (at a window = called or being served).
+    """
+    columns = ("issued", "called", "at_window", "done", "no_show", "waiting", "cancelled")
     rows: dict[str, Tally[str]] = {}
     for ticket in tickets:
         row = rows.setdefault(ticket.queue, Tally())
         row["issued"] += 1
         if ticket.called_at is not None:
             row["called"] += 1
-        if ticket.state is TicketState.DONE:
+        if ticket.state in (TicketState.CALLED, TicketState.SERVING):
+            row["at_window"] += 1
+        elif ticket.state is TicketState.DONE:
             row["done"] += 1
         elif ticket.state is TicketState.NO_SHOW:
             row["no_show"] += 1
@@ -474,7 +481,8 @@ class DemoHall:
             self.stores.append(store)
             return StoreLink(store, window)
 
-        self.actors: list[Actor] = [Ticker(link())]
+        self.ticker = Ticker(link())
+        self.actors: list[Actor] = [self.ticker]
         self.kiosk = SimKiosk(
             link(),
             Demand.for_hall(config),
@@ -495,6 +503,8 @@ class DemoHall:
         self.threads = [ActorThread(actor, self.stop) for actor in self.actors]
 
     def start(self) -> None:
+        # Open the day (and with it the windows) before the clerks look at their windows.
+        self.ticker.step()
         for thread in self.threads:
             thread.start()
         log.info("demo hall running: %d simulated actors", len(self.threads))
