@@ -29,7 +29,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from queue_server.config import HallConfig, load_config
 from queue_server.engine import commands as C
@@ -43,6 +43,9 @@ from queue_server.errors import (
     StorageError,
     YikouError,
 )
+
+if TYPE_CHECKING:  # the database stack is imported only when a console really runs
+    from queue_server.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -594,7 +597,7 @@ class StoreLink:
     """``HallLink`` over the shared database: commands go through ``Store.execute`` (locked, caught
     up), the status is read after ``Store.refresh`` so other processes' calls show."""
 
-    def __init__(self, store, window: int, clock: Callable[[], dt.datetime] | None = None):
+    def __init__(self, store: Store, window: int, clock: Callable[[], dt.datetime] | None = None):
         self.store = store
         self.window = window
         self.clock = clock or store.clock
@@ -693,7 +696,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=sorted(TEXT), default="zh", help="language (zh or en)")
 
 
-def open_console(config: HallConfig, window: int, *, db: str | None, lang: Lang):
+def open_console(
+    config: HallConfig, window: int, *, db: str | None, lang: Lang
+) -> tuple[ConsoleCore, StoreLink]:
     """The core and a store-backed link for ``window``; the caller closes ``link.store``."""
     from queue_server.storage import Store  # the database stack only when a console runs
 

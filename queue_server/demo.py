@@ -34,7 +34,7 @@ from collections import Counter as Tally
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import tomli_w
 
@@ -53,6 +53,9 @@ from queue_server.engine.lifecycle import CounterState, TicketState
 from queue_server.engine.model import Ticket
 from queue_server.errors import ConfigError, EngineError, StorageError, YikouError
 from queue_server.identity import resident_key
+
+if TYPE_CHECKING:
+    from queue_server.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +469,7 @@ class DemoHall:
         speed: float,
         seed: int | None,
         console_window: int | None,
-        store_factory: Callable[[], object] | None = None,
+        store_factory: Callable[[], Store] | None = None,
     ):
         from queue_server.storage import Store
 
