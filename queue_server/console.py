@@ -325,6 +325,8 @@ WORDS: dict[str, tuple[str, ...]] = {
 }
 VERB_OF = {word: verb for verb, words in WORDS.items() for word in words}
 
+MAX_REASON = 200
+
 TICKET_NUMBER = re.compile(r"^([A-Za-z])0*(\d{1,4})$")
 
 
@@ -375,8 +377,9 @@ class ConsoleCore:
         text = line.strip()
         if not text:
             return Refresh()
-        word, _, rest = text.partition(" ")
-        rest = rest.strip()
+        # split() also splits on the full-width space a Chinese input method types.
+        word, *more = text.split(None, 1)
+        rest = more[0].strip() if more else ""
         verb = VERB_OF.get(word.lower())
         if verb is None:
             return Invalid(self._t("unknown", word=word))
@@ -407,7 +410,8 @@ class ConsoleCore:
                     return Invalid(self._t("bad_service", word=rest))
                 return C.Transfer(counter=counter, to_service=service)
             case "pause":
-                return C.PauseCounter(counter=counter, reason=rest)
+                # The stored reason is at most 200 characters (the counters table's column).
+                return C.PauseCounter(counter=counter, reason=rest[:MAX_REASON])
             case "resume":
                 return C.ResumeCounter(counter=counter)
             case "open":

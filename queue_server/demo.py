@@ -31,7 +31,6 @@ import sys
 import threading
 import tomllib
 from collections import Counter as Tally
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -469,18 +468,16 @@ class DemoHall:
         speed: float,
         seed: int | None,
         console_window: int | None,
-        store_factory: Callable[[], Store] | None = None,
     ):
         from queue_server.storage import Store
 
         self.config = config
         self.stop = threading.Event()
         self.stores: list[Store] = []
-        factory = store_factory or (lambda: Store(config))
         base = random.Random(seed)
 
         def link(window: int = 0) -> StoreLink:
-            store = factory()
+            store = Store(config)
             self.stores.append(store)
             return StoreLink(store, window)
 
@@ -552,13 +549,16 @@ def run(args: argparse.Namespace) -> int:
 
     def on_signal(signum, _frame):
         log.info("demo: signal %s, stopping", signal.Signals(signum).name)
+        first = not stop.is_set()
         stop.set()
-        if console_window is not None:
-            raise KeyboardInterrupt  # ends the console's prompt; it exits cleanly
+        if console_window is not None and first:
+            # Ends the console's prompt, and it exits cleanly; a second signal while we are
+            # already stopping must not interrupt the clean-up.
+            raise KeyboardInterrupt
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, on_signal)
-    core = link = None
+    link = None
     try:
         hall.start()
         if console_window is None:

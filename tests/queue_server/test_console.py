@@ -92,6 +92,8 @@ def hall(config, clock) -> Hall:
         ("过号", C.MarkNoShow(counter=1)),
         ("p 午休 一会儿", C.PauseCounter(counter=1, reason="午休 一会儿")),
         ("pause", C.PauseCounter(counter=1, reason="")),
+        ("暂停\u3000开会", C.PauseCounter(counter=1, reason="开会")),  # a full-width space
+        ("p " + "长" * 300, C.PauseCounter(counter=1, reason="长" * 200)),
         ("u", C.ResumeCounter(counter=1)),
         ("o", C.OpenCounter(counter=1)),
         ("k", C.CloseCounter(counter=1)),
