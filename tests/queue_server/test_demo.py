@@ -286,7 +286,8 @@ def test_demo_stops_cleanly_on_sigterm(tmp_path):
     assert out.strip().splitlines()[-1].startswith("all")
 
 
-def test_demo_with_the_console_in_the_foreground(tmp_path):
+@pytest.mark.parametrize("leave", ["q", "ctrl-c"])
+def test_demo_with_the_console_in_the_foreground(tmp_path, leave):
     child = pexpect.spawn(
         sys.executable,
         demo_argv(tmp_path, "--speed", "600", "--window", "2", "--seed", "9")[1:],
@@ -309,13 +310,17 @@ def test_demo_with_the_console_in_the_foreground(tmp_path):
             raise AssertionError("window 2 never had anyone to call")
         number = child.match.group(1)
         child.expect_exact("窗口2> ")
-        child.sendline("q")
+        if leave == "q":
+            child.sendline("q")
+        else:
+            child.sendintr()
         child.expect_exact("再见")
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
     assert "Traceback" not in child.before
+    assert child.before.strip().splitlines()[-1].startswith("all")  # the summary
     tickets, _ = stored_tickets(tmp_path)
     mine = next(t for t in tickets if t.number == number)
     assert mine.counter == 2 and mine.state is TicketState.CALLED
