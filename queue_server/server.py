@@ -183,7 +183,8 @@ class HallActor:
             if not ref:
                 raise _QueryError("bad_query", field="ticket")
             ticket = hall.ticket(ref)
-            return {"seq": hall.seq, "ticket": views.ticket_view(hall, ticket, now)}
+            staff = role in ("counter", "manager")
+            return {"seq": hall.seq, "ticket": views.ticket_view(hall, ticket, now, full=staff)}
         if name == "bookable_days":
             return {"days": [d.isoformat() for d in hall.bookable_days(now)]}
         if name == "slots":

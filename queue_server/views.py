@@ -88,6 +88,7 @@ def ticket_view(hall: Hall, ticket: Ticket, now: dt.datetime, *, full: bool = Fa
         "counter": ticket.counter,
         "arrival": ticket.arrival.isoformat(),
         "called_at": ticket.called_at.isoformat() if ticket.called_at else None,
+        "started_at": ticket.started_at.isoformat() if ticket.started_at else None,
         "recalls": ticket.recalls,
     }
     if full:

@@ -28,7 +28,8 @@ class TicketData(BaseModel):
     priority: str
     rank: int
     channel: str
-    resident_key: str | None
+    # Never sent to a client: projections drop it, so it may be absent when parsing theirs.
+    resident_key: str | None = None
     arrival: dt.datetime
     order_key: float
     appointment_id: str | None = None
