@@ -16,6 +16,7 @@ import sys
 # name -> (module, one-line help). Order is the order of `--help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("queue_server.cli", "write a commented example hall configuration"),
+    "server": ("queue_server.server", "the queue server: websocket + HTTP for every terminal"),
     "demo": ("queue_server.demo", "start a demo hall: server, simulated kiosk, staff console"),
     "counter": ("queue_server.console", "terminal staff console for one window (叫号)"),
     "devices": ("devices.cli", "technician tools: list, check, read-card, scan, print-test"),

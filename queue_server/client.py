@@ -1,0 +1,277 @@
+"""The asyncio client every terminal, console and test uses to talk to the queue server.
+
+    client = HallClient(url, DeviceAuth(device_id="kiosk-1", token=...))
+    await client.connect()                       # authenticates; raises AuthFailed if refused
+    await client.subscribe("public")             # kept across reconnects
+    reply = await client.command(IssueTicket(service="liuguan.residence_permit"))
+    async for message in client.messages():      # events, snapshots, status, ticket updates
+        ...
+
+It reconnects by itself with exponential backoff and jitter, and resumes every stream from the
+last seq it saw, so the application sees each event exactly once, in order. A snapshot message
+means "start again from this state" (the server no longer held what was missed).
+
+Errors:
+    ClientError
+     ├── AuthFailed     the server refused the credentials (final: no reconnect)
+     ├── Disconnected   no connection now, or it dropped before the reply (a command's
+     │                  outcome is then unknown: look it up before retrying)
+     └── ServerError    the server answered with a typed error (code, message_zh, message_en)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import random
+import ssl as ssl_module
+from collections.abc import AsyncIterator
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from queue_server import protocol as P
+from queue_server.engine.commands import Command
+
+log = logging.getLogger(__name__)
+
+
+class ClientError(Exception):
+    """Base of the client's errors."""
+
+
+class AuthFailed(ClientError):
+    pass
+
+
+class Disconnected(ClientError):
+    pass
+
+
+class ServerError(ClientError):
+    def __init__(self, code: str, message_zh: str, message_en: str, details: dict | None = None):
+        self.code, self.message_zh, self.message_en = code, message_zh, message_en
+        self.details = details or {}
+        super().__init__(f"{code}: {message_en}")
+
+    def message(self, lang: str = "zh") -> str:
+        return self.message_zh if lang == "zh" else self.message_en
+
+
+class HallClient:
+    def __init__(
+        self,
+        url: str,
+        auth: P.DeviceAuth | P.StaffAuth | P.ResidentAuth,
+        *,
+        lang: str = "zh",
+        backoff_min: float = 0.2,
+        backoff_max: float = 10.0,
+        request_timeout: float = 15.0,
+        ssl: ssl_module.SSLContext | None = None,
+    ):
+        self.url = url
+        self.auth = auth
+        self.lang = lang
+        self.backoff_min = backoff_min
+        self.backoff_max = backoff_max
+        self.request_timeout = request_timeout
+        self.ssl = ssl
+        self.welcome: dict[str, Any] | None = None
+        self.last_seq: dict[str, int] = {}
+        self.streams: list[str] = []
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+        self._ws: ClientConnection | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self._first: asyncio.Future | None = None
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    async def connect(self, timeout: float = 15.0) -> dict[str, Any]:
+        """Connect and authenticate; return the server's welcome."""
+        loop = asyncio.get_running_loop()
+        self._first = loop.create_future()
+        self._task = asyncio.create_task(self._run(), name=f"hall-client {self.url}")
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._first), timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._fail_pending(Disconnected("client closed"))
+
+    async def __aenter__(self) -> HallClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def _run(self) -> None:
+        delay = self.backoff_min
+        while not self._closing:
+            try:
+                async with connect(
+                    self.url, ssl=self.ssl, open_timeout=10, max_size=1 << 22, max_queue=None
+                ) as ws:
+                    self._ws = ws
+                    welcome = await self._handshake(ws)
+                    delay = self.backoff_min
+                    self.welcome = welcome
+                    if self._first is not None and not self._first.done():
+                        self._first.set_result(welcome)
+                    reader = asyncio.create_task(self._read(ws))
+                    for stream in self.streams:
+                        await self._send_subscribe(ws, stream)
+                    self.connected.set()
+                    await reader
+            except AuthFailed as exc:
+                if self._first is not None and not self._first.done():
+                    self._first.set_exception(exc)
+                log.error("authentication refused by %s: %s", self.url, exc)
+                return
+            except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                log.info("connection to %s lost: %s", self.url, exc)
+            finally:
+                self.connected.clear()
+                self._ws = None
+                self._fail_pending(Disconnected("connection lost before the reply"))
+            if self._closing:
+                return
+            self.reconnects += 1
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _handshake(self, ws: ClientConnection) -> dict[str, Any]:
+        hello = P.Hello(id=0, auth=self.auth, lang=self.lang)
+        await ws.send(hello.model_dump_json())
+        data = json.loads(await asyncio.wait_for(ws.recv(), 15))
+        if data.get("type") == "welcome":
+            return data
+        if data.get("type") == "error":
+            raise AuthFailed(f"{data.get('code')}: {data.get('message_en')}")
+        raise AuthFailed(f"unexpected answer to hello: {data.get('type')}")
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                log.warning("server sent something that is not JSON")
+                continue
+            kind = data.get("type")
+            if kind in ("reply", "error", "pong"):
+                future = self._pending.pop(data.get("id"), None)
+                if future is not None and not future.done():
+                    future.set_result(data)
+                elif kind == "error":  # not an answer to a request: a notice such as rate limits
+                    log.warning("server: %s %s", data.get("code"), data.get("message_en"))
+                continue
+            if kind == "event":
+                stream, seq = data["stream"], data["seq"]
+                if seq <= self.last_seq.get(stream, -1):
+                    continue  # already seen (a resume overlapping what arrived before a drop)
+                self.last_seq[stream] = seq
+            elif kind == "snapshot":
+                self.last_seq[data["stream"]] = data["seq"]
+            elif kind == "status" and "public" in self.last_seq:
+                # Sent after all of its batch's events: nothing public before it is missing.
+                self.last_seq["public"] = max(self.last_seq["public"], data["seq"])
+            self._inbox.put_nowait(data)
+
+    def _fail_pending(self, exc: Exception) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(exc)
+        self._pending.clear()
+
+    # --- requests --------------------------------------------------------------------------
+
+    async def _send_subscribe(self, ws: ClientConnection, stream: str) -> None:
+        msg_id = next(self._ids)
+        since = self.last_seq.get(stream)
+        await ws.send(P.Subscribe(id=msg_id, streams=[stream], since=since).model_dump_json())
+
+    async def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send one message with a fresh id; return the reply's result or raise ServerError."""
+        try:
+            await asyncio.wait_for(self.connected.wait(), self.request_timeout)
+        except TimeoutError:
+            raise Disconnected("not connected to the hall server") from None
+        ws = self._ws
+        if ws is None:
+            raise Disconnected("not connected to the hall server")
+        msg_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        try:
+            await ws.send(json.dumps({"v": P.VERSION, "id": msg_id, **message}, default=str))
+            data = await asyncio.wait_for(future, self.request_timeout)
+        except ConnectionClosed:
+            raise Disconnected("connection lost before the reply") from None
+        except TimeoutError:
+            raise Disconnected("no reply in time") from None
+        finally:
+            self._pending.pop(msg_id, None)
+        if data["type"] == "error":
+            raise ServerError(
+                data["code"], data["message_zh"], data["message_en"], data.get("details")
+            )
+        return data.get("result", data)
+
+    async def command(
+        self, command: Command | dict[str, Any], *, resident_id: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Run an engine command. ``resident_id`` ({"number": ..., "doc_type": "id"}) is turned
+        into the resident key by the server; the clear number goes no further."""
+        body = command.model_dump(mode="json") if not isinstance(command, dict) else command
+        message: dict[str, Any] = {"type": "command", "command": body}
+        if resident_id:
+            message["resident_id"] = resident_id
+        return await self.request(message)
+
+    async def query(self, query: str, **fields: Any) -> dict[str, Any]:
+        return await self.request({"type": "query", "query": query, **fields})
+
+    async def ping(self) -> dict[str, Any]:
+        return await self.request({"type": "ping"})
+
+    async def subscribe(self, *streams: str) -> None:
+        """Receive these streams from now on (and again after every reconnect)."""
+        for stream in streams:
+            if stream not in self.streams:
+                self.streams.append(stream)
+            await self.request(
+                {"type": "subscribe", "streams": [stream], "since": self.last_seq.get(stream)}
+            )
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            yield await self._inbox.get()
+
+    async def next_message(self, timeout: float | None = None) -> dict[str, Any]:
+        return await asyncio.wait_for(self._inbox.get(), timeout)
+
+    def pending_messages(self) -> int:
+        return self._inbox.qsize()
+
+
+__all__ = ["HallClient", "ClientError", "AuthFailed", "Disconnected", "ServerError", "websockets"]

@@ -1,0 +1,431 @@
+"""The hall configuration: one TOML file, validated into typed models.
+
+``load_config(path)`` reads and validates it; any problem raises ``ConfigError`` naming the field
+(``counters[2].skills: unknown service or queue 'X'``). ``example_config()`` is the commented example
+that ``python main.py init PATH`` writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from queue_server.errors import ConfigError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Model(BaseModel):
+    # extra="forbid": a misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HallInfo(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    name_zh: str
+    name_en: str = ""
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class Hours(_Model):
+    days: list[str] = list(WEEKDAYS[:5])
+    open: dt.time = dt.time(9, 0)
+    close: dt.time = dt.time(17, 0)
+    # Tickets are issued until this time; later arrivals are told to come back tomorrow.
+    last_ticket: dt.time | None = None
+    holidays: list[dt.date] = []
+    # Weekend days that are working days in lieu of a holiday (调休上班).
+    extra_workdays: list[dt.date] = []
+
+    @field_validator("days")
+    @classmethod
+    def _weekday_names(cls, value: list[str]) -> list[str]:
+        for day in value:
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not one of {', '.join(WEEKDAYS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Hours:
+        if not self.open < self.close:
+            raise ValueError("open must be before close")
+        if self.last_ticket is not None and not self.open <= self.last_ticket <= self.close:
+            raise ValueError("last_ticket must lie between open and close")
+        return self
+
+    @property
+    def ticket_until(self) -> dt.time:
+        return self.last_ticket or self.close
+
+    def is_workday(self, day: dt.date) -> bool:
+        if day in self.holidays:
+            return False
+        return day in self.extra_workdays or WEEKDAYS[day.weekday()] in self.days
+
+
+class PriorityClass(_Model):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    # Lower rank is served first; "normal" is usually the largest.
+    rank: int = Field(ge=0)
+    label_zh: str
+    label_en: str
+    # May a self-service terminal assign it (elderly: from the ID card's birth date) or must
+    # staff verify it (military, disabled, pregnant)?
+    self_service: bool = False
+
+
+class Rules(_Model):
+    # May a window call a specific ticket out of order?
+    allow_call_specific: bool = True
+    # A ticket waiting this long overtakes every other class (anti-starvation).
+    starvation_minutes: float = Field(default=30, gt=0)
+    # A no-show may be put back in the queue once, within this many minutes.
+    requeue_grace_minutes: float = Field(default=30, ge=0)
+    one_open_ticket_per_service: bool = True
+    # Age from which the ID card alone qualifies a resident as elderly (60 by law; some halls 70).
+    elderly_age: int = Field(default=60, ge=50, le=100)
+    # How many finished services the rolling mean service time looks back on.
+    estimate_window: int = Field(default=20, ge=1)
+
+
+class Queue(_Model):
+    prefix: Annotated[str, Field(pattern=r"^[A-Z]$")]
+    name_zh: str
+    name_en: str = ""
+    services: list[str] = Field(min_length=1)
+
+
+class Service(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")]
+    # Names are the catalog's; these are only used while the catalog lacks the service.
+    name_zh: str = ""
+    name_en: str = ""
+    daily_quota: int | None = Field(default=None, ge=1)
+    # Mean service time used for estimates before the hall has measured any.
+    service_minutes: float = Field(default=10, gt=0)
+    # Bookings per appointment slot; 0 means the service takes no appointments.
+    appointment_capacity: int = Field(default=0, ge=0)
+
+
+class CounterKind(StrEnum):
+    COMPREHENSIVE = "comprehensive"  # 综合窗口
+    CERTIFICATE = "certificate"  # 制证窗口
+    DEDICATED = "dedicated"  # 专窗
+
+
+class Counter(_Model):
+    # The window number residents see ("请 A001 号到 3 号窗口").
+    id: int = Field(ge=1, le=999)
+    kind: CounterKind = CounterKind.COMPREHENSIVE
+    name_zh: str = ""
+    # Skill tiers, most preferred first; each entry is a service id or a queue prefix.
+    skills: list[list[str]] = Field(min_length=1)
+    open_at_start: bool = True
+
+
+class Appointments(_Model):
+    slot_minutes: int = Field(default=30, ge=5, le=240)
+    # Bookable from this many working days ahead up to days_ahead working days ahead.
+    min_days_ahead: int = Field(default=1, ge=0)
+    days_ahead: int = Field(default=5, ge=1, le=60)
+    early_minutes: float = Field(default=15, ge=0)
+    late_minutes: float = Field(default=10, ge=0)
+    cancel_before_minutes: float = Field(default=120, ge=0)
+    per_resident_per_day: int = Field(default=1, ge=1)
+    per_resident_per_week: int = Field(default=2, ge=1)
+    per_resident_per_month: int = Field(default=6, ge=1)
+    # This many no-shows within ban_days loses the right to book for ban_days.
+    no_show_limit: int = Field(default=2, ge=1)
+    ban_days: int = Field(default=90, ge=1)
+    priority: str = "appointment"
+
+
+class Staff(_Model):
+    login: Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,32}$")]
+    name: str
+    roles: list[str] = ["counter"]
+    # Windows this person may work at; empty means any.
+    counters: list[int] = []
+    # scrypt hash of the password, written by `main.py init` or `main.py passwd`.
+    password_hash: str
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        for role in value:
+            if role not in ("counter", "manager"):
+                raise ValueError(f"role {role!r} is not counter or manager")
+        return value
+
+
+class Device(_Model):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,64}$")]
+    role: str
+    token_hash: str
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value not in ("kiosk", "navigator", "signage"):
+            raise ValueError(f"role {value!r} is not kiosk, navigator or signage")
+        return value
+
+
+class Security(_Model):
+    # Keys resident identities (HMAC of the document number); never leaves the hall.
+    resident_key_secret: str = Field(min_length=32)
+
+
+class Storage(_Model):
+    # SQLAlchemy URL; a bare path or sqlite:///relative.db is relative to the config file.
+    url: str = "sqlite:///yikou.db"
+    # SQLite durability: "full" survives power loss, "normal" survives a process crash.
+    synchronous: str = "full"
+
+    @field_validator("synchronous")
+    @classmethod
+    def _sync(cls, value: str) -> str:
+        if value not in ("full", "normal", "extra"):
+            raise ValueError("synchronous must be full, normal or extra")
+        return value
+
+
+class ServerSettings(_Model):
+    host: str = "0.0.0.0"
+    port: int = Field(default=8765, ge=0, le=65535)
+    # The address residents' phones reach (printed in the ticket's QR code).
+    public_url: str = "http://127.0.0.1:8765"
+    # Both set: the server speaks wss:// and https://.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # How often time acts on the hall (a new day, bookings past their grace).
+    tick_seconds: float = Field(default=15, gt=0)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+
+class HallConfig(_Model):
+    hall: HallInfo
+    hours: Hours = Hours()
+    rules: Rules = Rules()
+    priority_classes: list[PriorityClass] = Field(min_length=1)
+    queues: list[Queue] = Field(min_length=1)
+    services: list[Service] = []
+    counters: list[Counter] = Field(min_length=1)
+    appointments: Appointments = Appointments()
+    staff: list[Staff] = []
+    devices: list[Device] = []
+    security: Security
+    storage: Storage = Storage()
+    server: ServerSettings = ServerSettings()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> HallConfig:
+        classes = [c.name for c in self.priority_classes]
+        _unique(classes, "priority_classes", "name")
+        if "normal" not in classes:
+            raise _FieldError("priority_classes", "a class named 'normal' is required")
+        if self.appointments.priority not in classes:
+            raise _FieldError(
+                "appointments.priority", f"unknown priority class {self.appointments.priority!r}"
+            )
+        _unique([q.prefix for q in self.queues], "queues", "prefix")
+        seen: dict[str, str] = {}
+        for qi, queue in enumerate(self.queues):
+            for si, service in enumerate(queue.services):
+                if service in seen:
+                    raise _FieldError(
+                        f"queues[{qi}].services[{si}]",
+                        f"service {service!r} is already in queue {seen[service]}",
+                    )
+                seen[service] = queue.prefix
+        for si, service in enumerate(self.services):
+            if service.id not in seen:
+                raise _FieldError(f"services[{si}].id", f"{service.id!r} is in no queue")
+        _unique([s.id for s in self.services], "services", "id")
+        _unique([c.id for c in self.counters], "counters", "id")
+        prefixes = {q.prefix for q in self.queues}
+        for ci, counter in enumerate(self.counters):
+            for ti, tier in enumerate(counter.skills):
+                for ki, skill in enumerate(tier):
+                    if skill not in seen and skill not in prefixes:
+                        raise _FieldError(
+                            f"counters[{ci}].skills[{ti}][{ki}]",
+                            f"unknown service or queue {skill!r}",
+                        )
+        served = {s for c in self.counters for s in self.expand_skills(c.skills)[0]}
+        for service in seen:
+            if service not in served:
+                raise _FieldError("counters", f"no counter is skilled for service {service!r}")
+        _unique([s.login for s in self.staff], "staff", "login")
+        _unique([d.id for d in self.devices], "devices", "id")
+        counter_ids = {c.id for c in self.counters}
+        for si, staff in enumerate(self.staff):
+            for window in staff.counters:
+                if window not in counter_ids:
+                    raise _FieldError(f"staff[{si}].counters", f"no counter {window}")
+        return self
+
+    # --- derived views the engine uses -------------------------------------------------------
+
+    def service_ids(self) -> list[str]:
+        return [s for q in self.queues for s in q.services]
+
+    def queue_of(self) -> dict[str, str]:
+        return {s: q.prefix for q in self.queues for s in q.services}
+
+    def service_settings(self) -> dict[str, Service]:
+        given = {s.id: s for s in self.services}
+        return {sid: given.get(sid) or Service(id=sid) for sid in self.service_ids()}
+
+    def expand_skills(self, tiers: list[list[str]]) -> tuple[dict[str, int], list[list[str]]]:
+        """Resolve queue prefixes into services: ({service: tier}, tiers as service lists).
+
+        A service named in two tiers keeps the better (lower) one.
+        """
+        by_queue = {q.prefix: q.services for q in self.queues}
+        tier_of: dict[str, int] = {}
+        for tier_no, tier in enumerate(tiers):
+            for skill in tier:
+                for service in by_queue.get(skill, [skill]):
+                    tier_of.setdefault(service, tier_no)
+        expanded = [[s for s, t in tier_of.items() if t == n] for n in range(len(tiers))]
+        return tier_of, expanded
+
+    def priority(self, name: str) -> PriorityClass | None:
+        for cls in self.priority_classes:
+            if cls.name == name:
+                return cls
+        return None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.hall.timezone)
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
+def _unique(values: list[Any], field: str, key: str) -> None:
+    seen: set[Any] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise _FieldError(f"{field}[{i}].{key}", f"duplicate {key} {value!r}")
+        seen.add(value)
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def parse_config(data: dict[str, Any], *, source: str | None = None) -> HallConfig:
+    """Validate a decoded TOML document; ``ConfigError`` names the first bad field."""
+    try:
+        return HallConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        ctx_error = (first.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _FieldError):
+            raise ConfigError(str(ctx_error), field=ctx_error.field, source=source) from exc
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(message, field=_loc_to_path(first["loc"]) or None, source=source) from exc
+
+
+def load_config(path: str | Path) -> HallConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the configuration: {exc.strerror}", source=str(path)
+        ) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from exc
+    config = parse_config(data, source=str(path))
+    return resolve_storage_url(config, path.parent)
+
+
+def resolve_storage_url(config: HallConfig, base: Path) -> HallConfig:
+    """Make a relative SQLite path relative to the config file's folder."""
+    url = config.storage.url
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            url = f"sqlite:///{(base / rel).resolve()}"
+    storage = config.storage.model_copy(update={"url": url})
+    return config.model_copy(update={"storage": storage})
+
+
+def apply_catalog(config: HallConfig, catalog: Any) -> HallConfig:
+    """Check the hall's services against the catalog and fill in what the hall left unsaid.
+
+    A service the hall names but the catalog lacks stops the start with every missing id listed.
+    For each service, the hall's own settings win; names, mean service time and daily quota
+    otherwise come from the catalog, and a service the catalog says takes no appointments gets
+    no appointment slots whatever the hall set.
+    """
+    from content.errors import ContentError
+
+    try:
+        catalog.check_hall_services(config.service_ids())
+    except ContentError as exc:
+        raise ConfigError(str(exc), field="queues") from exc
+    given = {s.id: s for s in config.services}
+    merged = []
+    for service_id in config.service_ids():
+        entry = catalog.service(service_id)
+        values: dict[str, Any] = {
+            "id": service_id,
+            "name_zh": entry.name_zh,
+            "name_en": entry.name_en,
+            "service_minutes": entry.avg_service_minutes,
+            "daily_quota": entry.daily_quota,
+        }
+        spec = given.get(service_id)
+        if spec is not None:
+            values.update(spec.model_dump(include=spec.model_fields_set - {"id"}))
+        if not entry.appointment_allowed:
+            values["appointment_capacity"] = 0
+        merged.append(Service(**values))
+    return config.model_copy(update={"services": merged})
+
+
+def load_hall_config(path: str | Path, catalog: Any = None) -> HallConfig:
+    """``load_config`` plus the catalog check every running terminal and server does."""
+    if catalog is None:
+        from content import default_catalog
+
+        catalog = default_catalog()
+    return apply_catalog(load_config(path), catalog)

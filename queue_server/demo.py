@@ -1,0 +1,598 @@
+"""``python main.py demo``: a demo hall, end to end, on one SQLite database.
+
+What runs, each in its own thread with its own ``Store`` (so they share nothing but the database,
+exactly like separate processes would):
+
+- housekeeping: a ``Tick`` every few seconds (a new day opens, bookings expire);
+- a simulated kiosk: Poisson arrivals with a service mix and priority shares (~15 % elderly),
+  at the pace a real hall sees, accelerated by ``--speed``; refusals are logged and it goes on;
+- simulated staff at every window but the console's: call, start and finish with random service
+  times around each service's ``service_minutes`` (also accelerated), now and then a recall or a
+  no-show;
+- in the foreground, the staff console (``queue_server.console``) for ``--window``; or, with
+  ``--no-console``, nothing until ``--duration`` seconds pass or SIGINT/SIGTERM, then a summary.
+
+Each simulated actor is a plain object whose ``step()`` does one thing and returns how long to wait
+before the next; ``ActorThread`` only waits and repeats. Tests drive ``step()`` directly.
+
+The engine runs on the real clock: ``--speed`` compresses the simulated residents and staff, not
+time itself, so the day, the opening hours and the stored times stay true.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import random
+import re
+import signal
+import sys
+import threading
+import tomllib
+from collections import Counter as Tally
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import tomli_w
+
+from queue_server.cli import write_example
+from queue_server.config import HallConfig, load_config
+from queue_server.console import (
+    HallLink,
+    StoreLink,
+    WindowStatus,
+    open_console,
+    run_console,
+)
+from queue_server.engine import commands as C
+from queue_server.engine import events as V
+from queue_server.engine.lifecycle import CounterState, TicketState
+from queue_server.engine.model import Ticket
+from queue_server.errors import ConfigError, EngineError, StorageError, YikouError
+from queue_server.identity import resident_key
+
+if TYPE_CHECKING:
+    from queue_server.storage import Store
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = REPO_ROOT / "var" / "demo"
+
+# Relative demand per service (a street hall: residence permits and social-insurance cards lead);
+# a service not named here weighs 1.
+SERVICE_MIX: dict[str, float] = {
+    "liuguan.residence_permit": 6,
+    "liuguan.residence_registration": 3,
+    "renshe.social_insurance_card": 5,
+    "renshe.employment_registration": 3,
+    "laoling.senior_allowance": 3,
+    "laoling.senior_card": 2,
+    "jisheng.birth_registration": 2,
+    "minzheng.subsistence_allowance": 1.5,
+}
+# Share of arrivals in each priority class; the rest are "normal". Classes the hall lacks are
+# skipped.
+PRIORITY_SHARES: dict[str, float] = {
+    "elderly": 0.15,
+    "disabled": 0.02,
+    "military": 0.01,
+    "pregnant": 0.01,
+}
+# Offered load as a share of all windows' capacity: busy but stable, queues come and go.
+UTILISATION = 0.8
+# Share of arrivals who read their ID card (the others take an anonymous ticket).
+WITH_ID_CARD = 0.7
+RESIDENTS = 5000  # size of the simulated neighbourhood, so a few residents come twice
+
+TICK_EVERY_S = 5.0  # wall seconds between housekeeping ticks
+
+MIN_DELAY_S = 0.001
+
+
+# --- the demo hall's configuration --------------------------------------------------------------
+
+ALL_DAY_HOURS = {
+    "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    "open": dt.time(0, 0),
+    "close": dt.time(23, 59, 59),
+    "holidays": [],
+    "extra_workdays": [],
+}
+
+
+def open_all_day(path: Path) -> HallConfig:
+    """Rewrite the ``[hours]`` table of the TOML at ``path`` to every day, all day; validate.
+
+    The rest of the file, comments included, is kept: only that table's text is replaced.
+    """
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    hours = {k: v for k, v in data.get("hours", {}).items() if k != "last_ticket"}
+    hours.update(ALL_DAY_HOURS)
+    block = "[hours]\n# The demo hall never closes, so the demo works at night and at weekends.\n"
+    block += "".join(f"{key} = {_toml_value(value)}\n" for key, value in hours.items())
+    # The table runs from its header to the next table header (or the end of the file).
+    pattern = re.compile(r"^\[hours\][^\n]*\n.*?(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+def _toml_value(value: object) -> str:
+    """One TOML value on one line (tomli_w would spread a list over several)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").strip()
+
+
+def prepare_hall(directory: Path) -> Path:
+    """``directory/hall.toml``, written (the example, open all day) if it does not exist yet."""
+    path = directory / "hall.toml"
+    if not path.exists():
+        write_example(path)
+        open_all_day(path)
+        log.info("wrote the demo hall's configuration to %s", path)
+    return path
+
+
+# --- simulated actors ---------------------------------------------------------------------------
+
+
+class Actor(Protocol):
+    name: str
+
+    def step(self) -> float:
+        """Do one thing; return the wall seconds to wait before the next step."""
+
+
+class Executor(Protocol):
+    def execute(self, command: C.Command) -> list[V.Event]: ...
+
+
+class Ticker:
+    """Housekeeping: lets time act (a new day, bookings past their grace)."""
+
+    name = "tick"
+
+    def __init__(self, link: Executor, every_s: float = TICK_EVERY_S):
+        self.link = link
+        self.every_s = every_s
+
+    def step(self) -> float:
+        try:
+            events = self.link.execute(C.Tick())
+        except EngineError as exc:
+            log.info("tick refused: %s", exc.message_en)
+        else:
+            if events:
+                kinds = Tally(ev.type for ev in events)
+                log.info("housekeeping: %s", ", ".join(f"{k} x{n}" for k, n in kinds.items()))
+        return self.every_s
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Who arrives: the service mix, the priority shares and the rate (per simulated second)."""
+
+    services: list[str]
+    weights: list[float]
+    priorities: list[str]
+    priority_weights: list[float]
+    rate_per_s: float
+
+    @classmethod
+    def for_hall(cls, config: HallConfig, utilisation: float = UTILISATION) -> Demand:
+        services = config.service_ids()
+        weights = [SERVICE_MIX.get(s, 1.0) for s in services]
+        settings = config.service_settings()
+        mean_service_s = sum(
+            w * settings[s].service_minutes * 60 for s, w in zip(services, weights, strict=True)
+        ) / sum(weights)
+        capacity_per_s = len(config.counters) / mean_service_s
+        classes = {c.name for c in config.priority_classes}
+        shares = {name: share for name, share in PRIORITY_SHARES.items() if name in classes}
+        priorities = ["normal", *shares]
+        priority_weights = [1.0 - sum(shares.values()), *shares.values()]
+        return cls(
+            services=services,
+            weights=weights,
+            priorities=priorities,
+            priority_weights=priority_weights,
+            rate_per_s=utilisation * capacity_per_s,
+        )
+
+
+class SimKiosk:
+    """Residents arriving at the ticket machine: Poisson arrivals, accelerated by ``speed``."""
+
+    name = "kiosk"
+
+    def __init__(
+        self,
+        link: Executor,
+        demand: Demand,
+        rng: random.Random,
+        *,
+        speed: float = 1.0,
+        secret: str = "demo",
+    ):
+        self.link = link
+        self.demand = demand
+        self.rng = rng
+        self.speed = speed
+        self.secret = secret
+        self.issued: list[str] = []
+        self.refused: Tally[str] = Tally()
+
+    def next_arrival(self) -> C.IssueTicket:
+        rng = self.rng
+        service = rng.choices(self.demand.services, self.demand.weights)[0]
+        priority = rng.choices(self.demand.priorities, self.demand.priority_weights)[0]
+        key = None
+        if rng.random() < WITH_ID_CARD:
+            # A made-up document number, keyed like a real one: never stored in the clear.
+            key = resident_key(self.secret, f"DEMO{rng.randrange(RESIDENTS):06d}")
+        return C.IssueTicket(service=service, priority=priority, channel="kiosk", resident_key=key)
+
+    def step(self) -> float:
+        command = self.next_arrival()
+        try:
+            events = self.link.execute(command)
+        except EngineError as exc:
+            self.refused[exc.code] += 1
+            log.info("kiosk: %s refused: %s", command.service, exc.message_en)
+        else:
+            for ev in events:
+                if isinstance(ev, V.TicketIssued):
+                    self.issued.append(ev.ticket.number)
+                    log.debug("kiosk: issued %s for %s", ev.ticket.number, ev.ticket.service)
+        return max(self.rng.expovariate(self.demand.rate_per_s) / self.speed, MIN_DELAY_S)
+
+
+@dataclass
+class _Plan:
+    """What will happen to the ticket a simulated clerk just called."""
+
+    recalls: int
+    no_show: bool
+
+
+class SimStaff:
+    """A clerk at one window: call, (recall), start, finish — or mark a no-show.
+
+    Each step looks at the window's state and does the one natural next thing, so the clerk also
+    copes with what others did meanwhile (a manager closing the window, a new day).
+    """
+
+    # Simulated seconds.
+    WALK_S = (10.0, 40.0)  # the resident walking up after a call
+    BETWEEN_S = (5.0, 20.0)  # tidying up after a finish
+    POLL_S = 20.0  # looking up again when nobody waits
+    NO_SHOW = 0.05
+    RECALL = 0.08
+    SERVICE_SHAPE = 4.0  # gamma shape: a coefficient of variation of 0.5
+
+    def __init__(
+        self,
+        link: HallLink,
+        window: int,
+        service_minutes: dict[str, float],
+        rng: random.Random,
+        *,
+        speed: float = 1.0,
+    ):
+        self.name = f"staff-{window}"
+        self.link = link
+        self.window = window
+        self.service_minutes = service_minutes
+        self.rng = rng
+        self.speed = speed
+        self.plans: dict[str, _Plan] = {}
+        self.done: list[str] = []
+
+    def _wait(self, simulated_s: float) -> float:
+        return max(simulated_s / self.speed, MIN_DELAY_S)
+
+    def _uniform(self, bounds: tuple[float, float]) -> float:
+        return self._wait(self.rng.uniform(*bounds))
+
+    def service_time_s(self, service: str) -> float:
+        mean = self.service_minutes.get(service, 10.0) * 60
+        return self.rng.gammavariate(self.SERVICE_SHAPE, mean / self.SERVICE_SHAPE)
+
+    def step(self) -> float:
+        try:
+            return self._step(self.link.status())
+        except EngineError as exc:
+            # Someone else moved first (a manager, a new day): look again shortly.
+            log.info("%s: %s", self.name, exc.message_en)
+            return self._wait(self.POLL_S)
+
+    def _step(self, status: WindowStatus) -> float:
+        state = status.state
+        if state is CounterState.CLOSED:
+            self.link.execute(C.OpenCounter(counter=self.window))
+            return self._uniform(self.BETWEEN_S)
+        if state is CounterState.PAUSED:
+            self.link.execute(C.ResumeCounter(counter=self.window))
+            return self._uniform(self.BETWEEN_S)
+        if state is CounterState.IDLE:
+            try:
+                events = self.link.execute(C.CallNext(counter=self.window))
+            except EngineError as exc:
+                if exc.code != "queue_empty":
+                    raise
+                return self._wait(self.POLL_S)
+            for ev in events:
+                if isinstance(ev, V.TicketCalled):
+                    no_show = self.rng.random() < self.NO_SHOW
+                    recalls = 1 if no_show or self.rng.random() < self.RECALL else 0
+                    self.plans[ev.number] = _Plan(recalls=recalls, no_show=no_show)
+            return self._uniform(self.WALK_S)
+        ticket = status.ticket
+        if ticket is None:  # a state with no ticket: nothing to do but look again
+            return self._wait(self.POLL_S)
+        if state is CounterState.CALLING:
+            plan = self.plans.setdefault(ticket.number, _Plan(recalls=0, no_show=False))
+            if plan.recalls > 0:
+                plan.recalls -= 1
+                self.link.execute(C.Recall(counter=self.window))
+                return self._uniform(self.WALK_S)
+            if plan.no_show:
+                self.link.execute(C.MarkNoShow(counter=self.window))
+                self.plans.pop(ticket.number, None)
+                return self._uniform(self.BETWEEN_S)
+            self.link.execute(C.StartService(counter=self.window))
+            return self._wait(self.service_time_s(ticket.service))
+        # Serving: the service time has passed.
+        self.link.execute(C.FinishService(counter=self.window))
+        self.plans.pop(ticket.number, None)
+        self.done.append(ticket.number)
+        return self._uniform(self.BETWEEN_S)
+
+
+class ActorThread(threading.Thread):
+    """Runs ``actor.step()`` until ``stop`` is set, waiting on ``stop`` between steps."""
+
+    def __init__(self, actor: Actor, stop: threading.Event):
+        super().__init__(name=f"demo-{actor.name}", daemon=True)
+        self.actor = actor
+        self.stop = stop
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                delay = self.actor.step()
+            except (StorageError, YikouError) as exc:
+                log.warning("%s: %s", self.actor.name, exc)
+                delay = 1.0
+            except Exception:
+                log.exception("%s failed; carrying on", self.actor.name)
+                delay = 1.0
+            if self.stop.wait(delay):
+                break
+
+
+# --- summary ------------------------------------------------------------------------------------
+
+
+def summarise(tickets: list[Ticket]) -> str:
+    """Tickets issued, called, done (and the rest) per queue, as a small table.
+
+    ``called`` counts every ticket ever called; the columns after it split the tickets by their
+    state now (at a window = called or being served).
+    """
+    columns = ("issued", "called", "at_window", "done", "no_show", "waiting", "cancelled")
+    rows: dict[str, Tally[str]] = {}
+    for ticket in tickets:
+        row = rows.setdefault(ticket.queue, Tally())
+        row["issued"] += 1
+        if ticket.called_at is not None:
+            row["called"] += 1
+        if ticket.state in (TicketState.CALLED, TicketState.SERVING):
+            row["at_window"] += 1
+        elif ticket.state is TicketState.DONE:
+            row["done"] += 1
+        elif ticket.state is TicketState.NO_SHOW:
+            row["no_show"] += 1
+        elif ticket.state is TicketState.WAITING:
+            row["waiting"] += 1
+        elif ticket.state is TicketState.CANCELLED:
+            row["cancelled"] += 1
+    total: Tally[str] = Tally()
+    for row in rows.values():
+        total.update(row)
+    lines = ["queue " + " ".join(f"{c:>9}" for c in columns)]
+    for prefix in sorted(rows):
+        lines.append(f"{prefix:<5} " + " ".join(f"{rows[prefix][c]:>9}" for c in columns))
+    lines.append("all   " + " ".join(f"{total[c]:>9}" for c in columns))
+    return "\n".join(lines)
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=DEFAULT_DIR,
+        help="the demo hall's folder: hall.toml and its database (default: var/demo in the checkout)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=10.0,
+        help="how much faster than a real hall residents arrive and staff work (default 10)",
+    )
+    parser.add_argument("--window", type=int, default=1, help="the console's window (default 1)")
+    parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="no interactive console: simulate every window, then print a summary",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        help="with --no-console: stop after this many seconds (default: until SIGINT/SIGTERM)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed, for a repeatable demo")
+    parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="the console's language")
+
+
+def _log_to_file(path: Path) -> None:
+    """Keep the terminal for the console: the simulation's log goes to a file."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
+    root.addHandler(handler)
+
+
+class DemoHall:
+    """The simulated actors of a demo hall, each on its own ``Store`` and thread."""
+
+    def __init__(
+        self,
+        config: HallConfig,
+        *,
+        speed: float,
+        seed: int | None,
+        console_window: int | None,
+    ):
+        from queue_server.storage import Store
+
+        self.config = config
+        self.stop = threading.Event()
+        self.stores: list[Store] = []
+        base = random.Random(seed)
+
+        def link(window: int = 0) -> StoreLink:
+            store = Store(config)
+            self.stores.append(store)
+            return StoreLink(store, window)
+
+        self.ticker = Ticker(link())
+        self.actors: list[Actor] = [self.ticker]
+        self.kiosk = SimKiosk(
+            link(),
+            Demand.for_hall(config),
+            random.Random(base.random()),
+            speed=speed,
+            secret=config.security.resident_key_secret,
+        )
+        self.actors.append(self.kiosk)
+        minutes = {s: v.service_minutes for s, v in config.service_settings().items()}
+        for counter in config.counters:
+            if counter.id == console_window:
+                continue
+            self.actors.append(
+                SimStaff(
+                    link(counter.id), counter.id, minutes, random.Random(base.random()), speed=speed
+                )
+            )
+        self.threads = [ActorThread(actor, self.stop) for actor in self.actors]
+
+    def start(self) -> None:
+        # Open the day (and with it the windows) before the clerks look at their windows.
+        self.ticker.step()
+        for thread in self.threads:
+            thread.start()
+        log.info("demo hall running: %d simulated actors", len(self.threads))
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0f s", thread.name, timeout)
+        for store in self.stores:
+            store.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from queue_server.storage import Store
+
+    directory: Path = args.dir
+    try:
+        config = load_config(prepare_hall(directory))
+    except (ConfigError, OSError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    if args.speed <= 0:
+        print("demo: --speed must be positive", file=sys.stderr)
+        return 2
+    console_window = None if args.no_console else args.window
+    if console_window is not None and console_window not in {c.id for c in config.counters}:
+        print(f"demo: the hall has no window {console_window}", file=sys.stderr)
+        return 2
+
+    if console_window is not None:
+        _log_to_file(directory / "demo.log")
+    try:
+        hall = DemoHall(config, speed=args.speed, seed=args.seed, console_window=console_window)
+    except StorageError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+
+    stop = hall.stop
+    previous = {}
+
+    def on_signal(signum, _frame):
+        log.info("demo: signal %s, stopping", signal.Signals(signum).name)
+        first = not stop.is_set()
+        stop.set()
+        if console_window is not None and first:
+            # Ends the console's prompt, and it exits cleanly; a second signal while we are
+            # already stopping must not interrupt the clean-up.
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, on_signal)
+    link = None
+    try:
+        hall.start()
+        if console_window is None:
+            stop.wait(args.duration)
+        else:
+            core, link = open_console(config, console_window, db=None, lang=args.lang)
+            print(_banner(config, directory, console_window, args.speed, args.lang))
+            run_console(link, core)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        hall.close()
+        if link is not None:
+            link.store.close()
+    summary_store = Store(config)
+    try:
+        print(f"demo hall {config.hall.id}, {summary_store.hall.today.day}:")
+        print(summarise(summary_store.stored_tickets()))
+    finally:
+        summary_store.close()
+    return 0
+
+
+def _banner(config: HallConfig, directory: Path, window: int, speed: float, lang: str) -> str:
+    if lang == "zh":
+        return (
+            f"演示大厅「{config.hall.name_zh}」已启动：模拟取号机与其他窗口正在工作"
+            f"（{speed:g} 倍速）。\n您在 {window} 号窗口。输入 h 查看命令，q 退出。"
+            f"日志：{directory / 'demo.log'}"
+        )
+    return (
+        f"Demo hall '{config.hall.name_en or config.hall.name_zh}' is running: a simulated kiosk "
+        f"and the other windows are at work ({speed:g}x).\nYou are at window {window}. "
+        f"Type h for help, q to quit. Log: {directory / 'demo.log'}"
+    )

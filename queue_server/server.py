@@ -1,0 +1,864 @@
+"""The queue server: websocket + HTTP on one port, every terminal and phone talks to it.
+
+    python main.py server --config PATH [--host H] [--port P] [--db URL]
+
+Shape (the websockets library's asyncio server around our sans-I/O engine):
+
+- ``HallActor`` owns the Store. Every engine and database access runs on its one thread, in
+  order; commands arriving together are committed together (group commit) and nobody hears of a
+  result before its transaction committed.
+- After each batch the server publishes the batch's events, each with its hall-wide ``seq``, to
+  the subscribers of each stream, projected for that stream's audience (``queue_server.views``).
+  Writes go straight to each connection's transport, as ``websockets.broadcast`` does, so a
+  publish never waits on a client; a client whose unsent buffer passes ``MAX_BUFFER`` is dropped
+  and resumes by seq when it reconnects.
+- A reconnecting client subscribes with the last seq it saw and gets exactly the events after
+  it from the recent-events ring, or a fresh snapshot when it is too far behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import concurrent.futures
+import datetime as dt
+import hashlib
+import json
+import logging
+import signal
+import ssl
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import prometheus_client as prom
+from pydantic import ValidationError
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from queue_server import protocol as P
+from queue_server import views
+from queue_server.auth import verify_secret
+from queue_server.config import HallConfig, load_hall_config
+from queue_server.engine import commands as C
+from queue_server.engine import events as V
+from queue_server.errors import ConfigError, EngineError, StorageError
+from queue_server.identity import resident_key
+from queue_server.storage import Store
+from queue_server.tokens import TokenError, make_token, read_token
+
+log = logging.getLogger(__name__)
+
+SERVER_VERSION = "0.1.0"
+WEB_DIR = Path(__file__).parent / "web"
+MAX_BUFFER = 1 << 20  # unsent bytes a client may owe before it is dropped
+RECENT_EVENTS = 50_000  # events kept for resuming clients
+BATCH_MAX = 256
+HELLO_TIMEOUT = 10.0
+
+ROLE_COMMANDS: dict[str, set[str]] = {
+    "kiosk": {"issue_ticket", "check_in", "book_appointment", "cancel_appointment"},
+    "navigator": {"book_appointment", "cancel_appointment", "check_in"},
+    "signage": set(),
+    "counter": {
+        "call_next",
+        "call_ticket",
+        "recall",
+        "start",
+        "finish",
+        "no_show",
+        "transfer",
+        "requeue",
+        "pause",
+        "resume",
+        "open_counter",
+        "close_counter",
+        "issue_ticket",
+    },
+    "resident": {"cancel_ticket"},
+}
+ROLE_STREAMS: dict[str, set[str]] = {
+    "kiosk": {"public"},
+    "navigator": {"public"},
+    "signage": {"public"},
+    "counter": {"public", "counter"},
+    "manager": {"public", "counter", "manager"},
+    "resident": {"public", "resident"},
+}
+ROLE_QUERIES: dict[str, set[str]] = {
+    "kiosk": {"snapshot", "ticket", "slots", "services", "bookable_days"},
+    "navigator": {"snapshot", "ticket", "slots", "services", "bookable_days"},
+    "signage": {"snapshot", "services"},
+    "counter": {"snapshot", "ticket", "services"},
+    "manager": {"snapshot", "ticket", "slots", "services", "bookable_days"},
+    "resident": {"snapshot", "ticket", "services", "slots", "bookable_days"},
+}
+# Commands that carry a counter: a counter session may only give its own.
+_COUNTER_BOUND = ROLE_COMMANDS["counter"] - {"requeue", "issue_ticket"}
+
+
+def _all_command_types() -> set[str]:
+    union = typing.get_args(C.Command)[0]
+    return {cls.model_fields["type"].default for cls in typing.get_args(union)}
+
+
+ROLE_COMMANDS["manager"] = _all_command_types()
+
+
+# --- the hall's one thread ------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[list[V.Event] | EngineError]
+    seq: int
+    status: list[dict[str, Any]]
+    residents: dict[str, dict[str, Any]]
+    issued: dict[str, dict[str, Any]]  # ticket id -> view, for tickets this batch issued
+    waits: list[float]
+    committed_at: float
+
+
+class HallActor:
+    """Runs the Store on a single thread: engine state is only ever touched there."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hall")
+
+    async def call(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def run_batch(self, commands: list[C.Command], watched: list[str]) -> BatchResult:
+        store = self.store
+        outcomes = store.execute_batch(commands)
+        committed_at = time.perf_counter()
+        hall = store.hall
+        now = store.clock()
+        issued: dict[str, dict[str, Any]] = {}
+        waits: list[float] = []
+        for outcome in outcomes:
+            if isinstance(outcome, EngineError):
+                continue
+            for ev in outcome:
+                if isinstance(ev, V.TicketIssued) and ev.ticket.id in hall.tickets:
+                    issued[ev.ticket.id] = views.ticket_view(hall, hall.tickets[ev.ticket.id], now)
+                    issued[ev.ticket.id]["ahead"] = ev.ahead
+                    issued[ev.ticket.id]["estimated_wait_s"] = ev.estimated_wait_s
+                elif isinstance(ev, V.TicketCalled) and ev.ticket_id in hall.tickets:
+                    ticket = hall.tickets[ev.ticket_id]
+                    waits.append((ev.at - ticket.queued_at).total_seconds())
+        residents = {
+            tid: views.ticket_view(hall, hall.tickets[tid], now)
+            for tid in watched
+            if tid in hall.tickets
+        }
+        return BatchResult(
+            outcomes=outcomes,
+            seq=hall.seq,
+            status=views.services_status(hall, now),
+            residents=residents,
+            issued=issued,
+            waits=waits,
+            committed_at=committed_at,
+        )
+
+    def query(self, name: str, role: str, msg: P.Query, own_ticket: str | None) -> dict:
+        hall = self.store.hall
+        now = self.store.clock()
+        if name == "snapshot":
+            if role == "manager":
+                return {"seq": hall.seq, "state": views.manager_snapshot(hall, now)}
+            return {"seq": hall.seq, "state": views.public_snapshot(hall, now)}
+        if name == "services":
+            return {"seq": hall.seq, "services": views.services_status(hall, now)}
+        if name == "ticket":
+            ref = own_ticket if role == "resident" else msg.ticket
+            if not ref:
+                raise _QueryError("bad_query", field="ticket")
+            ticket = hall.ticket(ref)
+            staff = role in ("counter", "manager")
+            return {"seq": hall.seq, "ticket": views.ticket_view(hall, ticket, now, full=staff)}
+        if name == "bookable_days":
+            return {"days": [d.isoformat() for d in hall.bookable_days(now)]}
+        if name == "slots":
+            if not msg.service or not msg.day:
+                raise _QueryError("bad_query", field="service, day")
+            return {
+                "service": msg.service,
+                "day": msg.day.isoformat(),
+                "slots": [
+                    {
+                        "start": start.isoformat(),
+                        "end": end.isoformat(),
+                        "free": hall.slot_free(msg.service, start),
+                    }
+                    for start, end in hall.slots(msg.service, msg.day)
+                ],
+            }
+        raise _QueryError("bad_query", field="query")
+
+    def snapshot(self, stream: str, role: str, counter: int | None, ticket: str | None):
+        hall = self.store.hall
+        now = self.store.clock()
+        if stream == "manager":
+            return hall.seq, views.manager_snapshot(hall, now)
+        if stream == "resident":
+            t = hall.tickets.get(ticket or "")
+            return hall.seq, {"ticket": views.ticket_view(hall, t, now) if t else None}
+        state = views.public_snapshot(hall, now)
+        if stream == "counter":
+            state = {"counter": next((c for c in state["counters"] if c["id"] == counter), None)}
+        return hall.seq, state
+
+    def ticket_exists(self, ticket_id: str) -> bool:
+        return ticket_id in self.store.hall.tickets
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = collections.Counter(
+            t.state.value for t in self.store.hall.tickets.values()
+        )
+        return dict(out)
+
+    def ping(self) -> bool:
+        return self.store.ping()
+
+    def close(self) -> None:
+        self.store.close()
+        self.executor.shutdown(wait=True)
+
+
+class _QueryError(Exception):
+    def __init__(self, code: str, **details: Any):
+        self.code = code
+        self.details = details
+
+
+# --- connections -----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Client:
+    ws: ServerConnection
+    role: str | None = None
+    name: str = ""
+    counter: int | None = None
+    ticket_id: str | None = None
+    lang: str = "zh"
+    streams: set[str] = field(default_factory=set)
+    sent_seq: dict[str, int] = field(default_factory=dict)
+    last_ticket_json: str = ""
+    tokens: float = 60.0
+    refilled: float = field(default_factory=time.monotonic)
+    strikes: int = 0
+
+    RATE = 30.0  # messages a second, sustained
+    BURST = 60.0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.BURST, self.tokens + (now - self.refilled) * self.RATE)
+        self.refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.strikes = 0
+            return True
+        self.strikes += 1
+        return False
+
+
+def _json(model) -> str:
+    return model.model_dump_json(exclude_none=False)
+
+
+class QueueServer:
+    def __init__(
+        self,
+        config: HallConfig,
+        store: Store,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+    ):
+        self.config = config
+        self.actor = HallActor(store)
+        self.host = host if host is not None else config.server.host
+        self.port = port if port is not None else config.server.port
+        self.secret = config.security.resident_key_secret
+        self.seq = store.hall.seq
+        self.clients: set[Client] = set()
+        self.subscribers: dict[str, set[Client]] = {
+            s: set() for s in ("public", "counter", "manager", "resident")
+        }
+        self.recent: collections.deque[V.Event] = collections.deque(maxlen=RECENT_EVENTS)
+        self.pending: asyncio.Queue | None = None
+        self._auth_cache: dict[tuple[str, str], str] = {}
+        self._started = time.monotonic()
+        self._tasks: list[asyncio.Task] = []
+        self._server = None
+        self.registry = prom.CollectorRegistry()
+        self.m_commands = prom.Counter(
+            "yikou_commands", "Commands by type and outcome", ["type", "outcome"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.m_connections = prom.Gauge(
+            "yikou_connections", "Open connections by role", ["role"], registry=self.registry
+        )
+        self.m_wait = prom.Histogram(
+            "yikou_wait_seconds", "Wait from queueing to call",
+            buckets=(60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200),
+            registry=self.registry,
+        )  # fmt: skip
+        self.m_publish = prom.Histogram(
+            "yikou_publish_seconds", "From commit to the last subscriber's write",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1),
+            registry=self.registry,
+        )  # fmt: skip
+        self.m_tickets = prom.Gauge(
+            "yikou_tickets", "Today's tickets by state", ["state"], registry=self.registry
+        )
+        self.m_seq = prom.Gauge("yikou_seq", "Last event seq", registry=self.registry)
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.pending = asyncio.Queue()
+        tls = None
+        if self.config.server.tls_cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.config.server.tls_cert, self.config.server.tls_key)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._http,
+            max_size=1 << 20,  # above our own limit, so we can answer "too_large" ourselves
+            max_queue=64,
+            ping_interval=20,
+            ping_timeout=20,
+            ssl=tls,
+            server_header=f"yikou/{SERVER_VERSION}",
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="writer"),
+            asyncio.create_task(self._ticker(), name="ticker"),
+        ]
+        log.info("queue server for %s on %s:%s", self.config.hall.id, self.host, self.port)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await asyncio.get_running_loop().run_in_executor(None, self.actor.close)
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await self.stop()
+
+    # --- commands: group commit -------------------------------------------------------------
+
+    async def submit(self, command: C.Command) -> list[V.Event] | EngineError:
+        future = asyncio.get_running_loop().create_future()
+        await self.pending.put((command, future))
+        return await future
+
+    async def _writer(self) -> None:
+        while True:
+            batch = [await self.pending.get()]
+            while not self.pending.empty() and len(batch) < BATCH_MAX:
+                batch.append(self.pending.get_nowait())
+            watched = [c.ticket_id for c in self.subscribers["resident"] if c.ticket_id]
+            try:
+                result = await self.actor.call(
+                    self.actor.run_batch, [cmd for cmd, _ in batch], watched
+                )
+            except Exception as exc:  # the database is down: every caller hears it
+                log.error("batch of %d commands failed: %s", len(batch), exc)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(
+                            exc if isinstance(exc, StorageError) else StorageError(str(exc))
+                        )
+                continue
+            self._publish(result)
+            for (cmd, future), outcome in zip(batch, result.outcomes, strict=True):
+                self.m_commands.labels(
+                    cmd.type, "refused" if isinstance(outcome, EngineError) else "ok"
+                ).inc()
+                if not future.done():
+                    future.set_result((outcome, result))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.server.tick_seconds)
+            try:
+                await self.submit(C.Tick())
+            except StorageError as exc:
+                log.warning("tick failed: %s", exc)
+
+    # --- publishing --------------------------------------------------------------------------
+
+    def _publish(self, result: BatchResult) -> None:
+        events = [
+            ev
+            for outcome in result.outcomes
+            for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
+        ]
+        events.sort(key=lambda ev: ev.seq)
+        for ev in events:
+            self.recent.append(ev)
+            self._fan_out(ev)
+        self.seq = max(self.seq, result.seq)
+        if events:
+            status = _json(P.Status(seq=result.seq, services=result.status))
+            self._send_many(self.subscribers["public"], status)
+            for client in list(self.subscribers["resident"]):
+                view = result.residents.get(client.ticket_id or "")
+                if view is not None:
+                    self._send_ticket(client, view, result.seq)
+        for wait in result.waits:
+            self.m_wait.observe(wait)
+        self.m_seq.set(self.seq)
+        self.m_publish.observe(time.perf_counter() - result.committed_at)
+
+    def _fan_out(self, ev: V.Event) -> None:
+        public = views.public_event(ev)
+        if public is not None and self.subscribers["public"]:
+            text = _json(P.EventMsg(stream="public", seq=ev.seq, event=public))
+            self._send_many(self.subscribers["public"], text, stream="public", seq=ev.seq)
+        if self.subscribers["manager"]:
+            text = _json(P.EventMsg(stream="manager", seq=ev.seq, event=views.manager_event(ev)))
+            self._send_many(self.subscribers["manager"], text, stream="manager", seq=ev.seq)
+        counter = getattr(ev, "counter", None)
+        if counter is not None and self.subscribers["counter"]:
+            targets = [c for c in self.subscribers["counter"] if c.counter == counter]
+            if targets:
+                data = views.counter_event(ev, counter)
+                text = _json(P.EventMsg(stream="counter", seq=ev.seq, event=data))
+                self._send_many(targets, text, stream="counter", seq=ev.seq)
+
+    def _send_many(self, clients, text: str, *, stream: str | None = None, seq: int = 0) -> None:
+        ready = []
+        for client in list(clients):
+            if stream is not None:
+                if client.sent_seq.get(stream, -1) >= seq:
+                    continue  # already sent while it was resuming
+                client.sent_seq[stream] = seq
+            if self._fits(client):
+                ready.append(client.ws)
+        if ready:
+            broadcast(ready, text)
+
+    def _send(self, client: Client, text: str) -> None:
+        if self._fits(client):
+            broadcast([client.ws], text)
+
+    def _fits(self, client: Client) -> bool:
+        """Drop a client that cannot keep up; it will resume by seq."""
+        ws = client.ws
+        if ws.protocol.state is not State.OPEN:
+            return False
+        transport = ws.transport
+        if transport is not None and transport.get_write_buffer_size() > MAX_BUFFER:
+            log.warning("dropping slow %s client %s", client.role, client.name)
+            self._forget(client)
+            transport.abort()
+            return False
+        return True
+
+    def _send_ticket(self, client: Client, view: dict[str, Any], seq: int) -> None:
+        text = json.dumps(view, sort_keys=True, ensure_ascii=False)
+        if text != client.last_ticket_json:
+            client.last_ticket_json = text
+            self._send(client, _json(P.TicketStatus(seq=seq, ticket=view)))
+
+    def _forget(self, client: Client) -> None:
+        if client in self.clients:
+            self.clients.discard(client)
+            if client.role:
+                self.m_connections.labels(client.role).dec()
+        for subs in self.subscribers.values():
+            subs.discard(client)
+
+    # --- one connection ----------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        client = Client(ws=ws)
+        try:
+            # Until it authenticates, a connection gets answers but only HELLO_TIMEOUT seconds.
+            deadline = asyncio.get_running_loop().time() + HELLO_TIMEOUT
+            while client.role is None:
+                left = deadline - asyncio.get_running_loop().time()
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), max(left, 0.001))
+                except TimeoutError:
+                    await ws.close(4001, "authenticate first")
+                    return
+                await self._on_message(client, raw)
+            async for raw in ws:
+                await self._on_message(client, raw)
+                if client.strikes > 300:  # ignores every rate-limit answer: cut it off
+                    await ws.close(1008, "rate limited")
+                    return
+        except ConnectionClosed:
+            pass
+        except Exception:  # a bug in one connection must not take the server down
+            log.exception("connection of %s %s failed", client.role, client.name)
+        finally:
+            self._forget(client)
+
+    async def _on_message(self, client: Client, raw: str | bytes) -> None:
+        if len(raw) > P.MAX_MESSAGE_BYTES:
+            self._send(client, _json(P.error("too_large", limit=P.MAX_MESSAGE_BYTES)))
+            return
+        if not client.allow():
+            if client.strikes in (1, 100, 200):  # say so, without echoing every flood message
+                self._send(client, _json(P.error("rate_limited")))
+            return
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            self._send(client, _json(P.error("bad_json")))
+            return
+        msg_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
+            msg_id = None
+        if not isinstance(data, dict) or data.get("v") != P.VERSION:
+            code = (
+                "unsupported_version" if isinstance(data, dict) and "v" in data else "bad_message"
+            )
+            self._send(client, _json(P.error(code, msg_id, supported=P.VERSION)))
+            return
+        try:
+            msg = P.CLIENT_ADAPTER.validate_python(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            self._send(client, _json(P.error("bad_message", msg_id, field=where, why=first["msg"])))
+            return
+        if isinstance(msg, P.Hello):
+            await self._hello(client, msg)
+        elif client.role is None:
+            self._send(client, _json(P.error("not_authenticated", msg_id)))
+        elif isinstance(msg, P.CommandMsg):
+            await self._command(client, msg)
+        elif isinstance(msg, P.Query):
+            await self._query(client, msg)
+        elif isinstance(msg, P.Subscribe):
+            await self._subscribe(client, msg)
+        else:
+            self._send(client, _json(P.Pong(id=msg.id, seq=self.seq)))
+
+    # --- authentication ----------------------------------------------------------------------
+
+    async def _verify(self, who: str, secret: str, stored: str) -> bool:
+        # scrypt is slow by design: remember what verified, and run it off the event loop.
+        key = (who, hashlib.sha256(secret.encode()).hexdigest())
+        if self._auth_cache.get(key) == stored:
+            return True
+        ok = await asyncio.get_running_loop().run_in_executor(None, verify_secret, secret, stored)
+        if ok:
+            self._auth_cache[key] = stored
+        return ok
+
+    async def _hello(self, client: Client, msg: P.Hello) -> None:
+        if client.role is not None:
+            self._send(client, _json(P.error("already_authenticated", msg.id)))
+            return
+        auth = msg.auth
+        role: str | None = None
+        if isinstance(auth, P.DeviceAuth):
+            device = next((d for d in self.config.devices if d.id == auth.device_id), None)
+            if device and await self._verify(f"device:{device.id}", auth.token, device.token_hash):
+                role, client.name = device.role, device.id
+        elif isinstance(auth, P.StaffAuth):
+            staff = next((s for s in self.config.staff if s.login == auth.login), None)
+            if staff and await self._verify(
+                f"staff:{staff.login}", auth.password, staff.password_hash
+            ):
+                if auth.counter is None and "manager" in staff.roles:
+                    role = "manager"
+                elif auth.counter is not None and "counter" in staff.roles:
+                    known = {c.id for c in self.config.counters}
+                    if auth.counter in known and (
+                        not staff.counters or auth.counter in staff.counters
+                    ):
+                        role = "counter"
+                        client.counter = auth.counter
+                client.name = staff.login
+        else:
+            try:
+                ticket_id = read_token(self.secret, auth.token, dt.datetime.now(dt.UTC))
+            except TokenError as exc:
+                code = "token_expired" if exc.expired else "auth_failed"
+                self._send(client, _json(P.error(code, msg.id)))
+                return
+            if await self.actor.call(self.actor.ticket_exists, ticket_id):
+                role, client.ticket_id, client.name = "resident", ticket_id, "resident"
+            else:
+                self._send(client, _json(P.error("token_expired", msg.id)))
+                return
+        if role is None:
+            self._send(client, _json(P.error("auth_failed", msg.id)))
+            return
+        client.role, client.lang = role, msg.lang
+        self.clients.add(client)
+        self.m_connections.labels(role).inc()
+        self._send(
+            client,
+            _json(
+                P.Welcome(
+                    id=msg.id,
+                    role=role,
+                    hall=self.config.hall.id,
+                    hall_name_zh=self.config.hall.name_zh,
+                    hall_name_en=self.config.hall.name_en,
+                    seq=self.seq,
+                    counter=client.counter,
+                    ticket=client.ticket_id,
+                    server_version=SERVER_VERSION,
+                )
+            ),
+        )
+
+    # --- commands, queries, subscriptions ------------------------------------------------------
+
+    def _authorise(
+        self, client: Client, command: C.Command, identity: P.ResidentId | None
+    ) -> C.Command | None:
+        """The command as this client may send it (channel and counter filled in), or None."""
+        kind = command.type
+        if kind not in ROLE_COMMANDS[client.role]:
+            return None
+        role = client.role
+        if role == "counter" and kind in _COUNTER_BOUND:
+            if getattr(command, "counter", None) != client.counter:
+                return None
+        if role == "resident":
+            return (
+                command
+                if getattr(command, "ticket", None)
+                in (
+                    client.ticket_id,
+                    client.ticket_id.split("-")[-1],
+                )
+                else None
+            )
+        updates: dict[str, Any] = {}
+        if kind in ("issue_ticket", "check_in", "book_appointment"):
+            updates["channel"] = {"counter": "window", "manager": "staff"}.get(role, role)
+        if kind == "issue_ticket" and role in ("kiosk", "navigator"):
+            cls = next(
+                (c for c in self.config.priority_classes if c.name == command.priority), None
+            )
+            if cls is not None and not cls.self_service:
+                return None
+        if identity is not None and "resident_key" in type(command).model_fields:
+            # The clear number stops here: only its keyed hash goes on.
+            updates["resident_key"] = resident_key(self.secret, identity.number, identity.doc_type)
+        return command.model_copy(update=updates) if updates else command
+
+    async def _command(self, client: Client, msg: P.CommandMsg) -> None:
+        command = self._authorise(client, msg.command, msg.resident_id)
+        if command is None:
+            self._send(client, _json(P.error("forbidden", msg.id, command=msg.command.type)))
+            return
+        try:
+            outcome, result = await self.submit(command)
+        except StorageError:
+            self._send(client, _json(P.error("unavailable", msg.id)))
+            return
+        if isinstance(outcome, EngineError):
+            err = outcome.to_dict()
+            self._send(client, _json(P.Error(id=msg.id, **err)))
+            return
+        reply: dict[str, Any] = {
+            "seq": max((ev.seq for ev in outcome), default=result.seq),
+            "events": [
+                views.manager_event(ev) if client.role in ("manager", "counter")
+                else views.public_event(ev) or {"type": ev.type, "seq": ev.seq}
+                for ev in outcome
+            ],
+        }  # fmt: skip
+        for ev in outcome:
+            if isinstance(ev, V.TicketIssued) and ev.ticket.id in result.issued:
+                expires = _end_of_day(ev.ticket.day, self.config)
+                token = make_token(self.secret, ev.ticket.id, expires)
+                reply["ticket"] = result.issued[ev.ticket.id]
+                reply["resident_token"] = token
+                reply["ticket_url"] = f"{self.config.server.public_url.rstrip('/')}/t/{token}"
+            elif isinstance(ev, V.AppointmentBooked):
+                reply["appointment"] = {
+                    "id": ev.appointment_id,
+                    "service": ev.service,
+                    "slot_start": ev.slot_start.isoformat(),
+                    "slot_end": ev.slot_end.isoformat(),
+                }
+        self._send(client, _json(P.Reply(id=msg.id, result=reply)))
+
+    async def _query(self, client: Client, msg: P.Query) -> None:
+        if msg.query not in ROLE_QUERIES[client.role]:
+            self._send(client, _json(P.error("forbidden", msg.id, query=msg.query)))
+            return
+        try:
+            result = await self.actor.call(
+                self.actor.query, msg.query, client.role, msg, client.ticket_id
+            )
+        except _QueryError as exc:
+            self._send(client, _json(P.error(exc.code, msg.id, **exc.details)))
+            return
+        except EngineError as exc:
+            self._send(client, _json(P.Error(id=msg.id, **exc.to_dict())))
+            return
+        self._send(client, _json(P.Reply(id=msg.id, result=result)))
+
+    async def _subscribe(self, client: Client, msg: P.Subscribe) -> None:
+        allowed = ROLE_STREAMS[client.role]
+        denied = [s for s in msg.streams if s not in allowed]
+        if denied:
+            self._send(client, _json(P.error("forbidden", msg.id, streams=",".join(denied))))
+            return
+        replies: dict[str, Any] = {}
+        for stream in msg.streams:
+            oldest = self.recent[0].seq if self.recent else self.seq + 1
+            can_resume = (
+                msg.since is not None
+                and stream != "resident"
+                and oldest - 1 <= msg.since <= self.seq
+            )
+            if can_resume:
+                start = msg.since
+                replies[stream] = {"resumed_from": start}
+            else:
+                start, state = await self.actor.call(
+                    self.actor.snapshot, stream, client.role, client.counter, client.ticket_id
+                )
+                self._send(client, _json(P.Snapshot(stream=stream, seq=start, state=state)))
+                replies[stream] = {"snapshot": start}
+                if stream == "resident" and state.get("ticket"):
+                    client.last_ticket_json = json.dumps(
+                        state["ticket"], sort_keys=True, ensure_ascii=False
+                    )
+            # From here to joining the stream nothing awaits, so no event slips between.
+            client.sent_seq[stream] = start
+            for ev in self.recent:
+                if ev.seq > start:
+                    self._replay(client, stream, ev)
+            client.streams.add(stream)
+            self.subscribers[stream].add(client)
+        self._send(client, _json(P.Reply(id=msg.id, result={"seq": self.seq, "streams": replies})))
+
+    def _replay(self, client: Client, stream: str, ev: V.Event) -> None:
+        if stream == "public":
+            data = views.public_event(ev)
+        elif stream == "manager":
+            data = views.manager_event(ev)
+        elif stream == "counter":
+            data = views.counter_event(ev, client.counter)
+        else:
+            data = None
+        client.sent_seq[stream] = ev.seq
+        if data is not None:
+            self._send(client, _json(P.EventMsg(stream=stream, seq=ev.seq, event=data)))
+
+    # --- HTTP on the same port ----------------------------------------------------------------
+
+    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None if path in ("/", "/ws") else _response(404, "text/plain", b"not found\n")
+        if path == "/healthz":
+            db_ok = await self.actor.call(self.actor.ping)
+            body = {
+                "status": "ok" if db_ok else "database unreachable",
+                "database": db_ok,
+                "uptime_s": round(time.monotonic() - self._started, 1),
+                "version": SERVER_VERSION,
+                "hall": self.config.hall.id,
+                "seq": self.seq,
+                "connections": len(self.clients),
+            }
+            return _response(200 if db_ok else 503, "application/json", json.dumps(body).encode())
+        if path == "/metrics":
+            counts = await self.actor.call(self.actor.counts)
+            for state in ("waiting", "called", "serving", "done", "no_show", "cancelled"):
+                self.m_tickets.labels(state).set(counts.get(state, 0))
+            return _response(200, prom.CONTENT_TYPE_LATEST, prom.generate_latest(self.registry))
+        if path.startswith("/t/"):
+            return _static("ticket.html")
+        if path.startswith("/static/"):
+            return _static(path.removeprefix("/static/"))
+        return _response(404, "text/plain", b"not found\n")
+
+
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}  # fmt: skip
+
+
+def _static(name: str) -> Response:
+    path = (WEB_DIR / name).resolve()
+    if WEB_DIR.resolve() not in path.parents or not path.is_file():
+        return _response(404, "text/plain", b"not found\n")
+    return _response(200, _TYPES.get(path.suffix, "application/octet-stream"), path.read_bytes())
+
+
+def _response(status: int, content_type: str, body: bytes) -> Response:
+    reasons = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status, reasons.get(status, ""), headers, body)
+
+
+def _end_of_day(day: dt.date, config: HallConfig) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), config.zone)
+
+
+# --- main.py server -------------------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="hall configuration (TOML)")
+    parser.add_argument("--host", help="address to listen on (default: the config's)")
+    parser.add_argument("--port", type=int, help="port (default: the config's; 0 = any free)")
+    parser.add_argument("--db", help="database URL (default: the config's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_hall_config(args.config)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        store = Store(config, url=args.db)
+    except StorageError as exc:
+        log.error("%s", exc)
+        return 3
+    server = QueueServer(config, store, host=args.host, port=args.port)
+    asyncio.run(server.serve_forever())
+    return 0

@@ -1,0 +1,182 @@
+"""What each audience may see of the hall: pure functions from engine state and events to JSON.
+
+Nothing here leaves with a resident key, and the public projections carry no personal data at
+all: numbers, services, windows and counts only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from queue_server.engine import events as V
+from queue_server.engine.hall import Hall
+from queue_server.engine.lifecycle import TicketState
+from queue_server.engine.model import Ticket
+
+# Events the public (screens, kiosks, phones) may see, and the fields each keeps.
+_PUBLIC_DROP = {"resident_key", "priority", "rank", "channel", "appointment_id", "order_key"}
+_PUBLIC_TYPES = {
+    "day_opened",
+    "ticket_issued",
+    "ticket_called",
+    "ticket_recalled",
+    "ticket_started",
+    "ticket_finished",
+    "ticket_no_show",
+    "ticket_requeued",
+    "ticket_transferred",
+    "ticket_returned",
+    "ticket_cancelled",
+    "counter_opened",
+    "counter_closed",
+    "counter_paused",
+    "counter_resumed",
+    "notice_posted",
+    "notice_removed",
+}
+
+
+def _dump(ev: V.Event) -> dict[str, Any]:
+    return ev.model_dump(mode="json")
+
+
+def public_event(ev: V.Event) -> dict[str, Any] | None:
+    if ev.type not in _PUBLIC_TYPES:
+        return None
+    data = _dump(ev)
+    if ev.type == "ticket_issued":
+        data["ticket"] = {
+            k: v for k, v in data["ticket"].items() if k not in _PUBLIC_DROP and k != "arrival"
+        }
+    elif ev.type in ("ticket_transferred", "ticket_cancelled"):
+        data.pop("rank", None)
+        if ev.type == "ticket_cancelled":
+            data["reason"] = "day_closed" if ev.reason == "day_closed" else "cancelled"
+    return data
+
+
+def manager_event(ev: V.Event) -> dict[str, Any]:
+    data = _dump(ev)
+    data.pop("resident_key", None)
+    if ev.type == "ticket_issued":
+        data["ticket"].pop("resident_key", None)
+    return data
+
+
+def counter_event(ev: V.Event, counter: int) -> dict[str, Any] | None:
+    """Events about one window (its calls, its state), with the ticket details it needs."""
+    if getattr(ev, "counter", None) != counter:
+        return None
+    return manager_event(ev)
+
+
+def ticket_view(hall: Hall, ticket: Ticket, now: dt.datetime, *, full: bool = False):
+    ahead, wait = (None, None)
+    if ticket.state is TicketState.WAITING:
+        ahead, wait = hall.estimate(ticket, now)
+    data: dict[str, Any] = {
+        "id": ticket.id,
+        "number": ticket.number,
+        "service": ticket.service,
+        "service_name_zh": hall.settings[ticket.service].name_zh,
+        "service_name_en": hall.settings[ticket.service].name_en,
+        "queue": ticket.queue,
+        "state": ticket.state.value,
+        "ahead": ahead,
+        "estimated_wait_s": None if wait is None else round(wait, 1),
+        "counter": ticket.counter,
+        "arrival": ticket.arrival.isoformat(),
+        "called_at": ticket.called_at.isoformat() if ticket.called_at else None,
+        "started_at": ticket.started_at.isoformat() if ticket.started_at else None,
+        "recalls": ticket.recalls,
+    }
+    if full:
+        data.update(
+            priority=ticket.priority,
+            channel=ticket.channel,
+            rank=ticket.rank,
+            transfers=ticket.transfers,
+            appointment_id=ticket.appointment_id,
+            cancel_reason=ticket.cancel_reason,
+        )
+    return data
+
+
+def services_status(hall: Hall, now: dt.datetime) -> list[dict[str, Any]]:
+    """Per service: waiting count, the wait a new ticket would be told, windows open for it."""
+    out = []
+    for service, queue in hall.queue_of.items():
+        settings = hall.settings[service]
+        _ahead, wait = hall.estimate_new(service, now)
+        out.append(
+            {
+                "service": service,
+                "name_zh": settings.name_zh,
+                "name_en": settings.name_en,
+                "queue": queue,
+                "waiting": len(hall.waiting[service]),
+                "estimated_wait_s": None if wait is None else round(wait, 1),
+                "counters": [c.id for c in hall.open_counters_for(service)],
+            }
+        )
+    return out
+
+
+def counters_view(hall: Hall) -> list[dict[str, Any]]:
+    out = []
+    for counter in hall.counters.values():
+        ticket = hall.tickets.get(counter.ticket_id) if counter.ticket_id else None
+        out.append(
+            {
+                "id": counter.id,
+                "kind": str(counter.kind),
+                "state": counter.state.value,
+                "pause_reason": counter.pause_reason,
+                "ticket": ticket.number if ticket else None,
+                "service": ticket.service if ticket else None,
+                "skills": counter.skills,
+                "served_today": counter.served_today,
+            }
+        )
+    return out
+
+
+def recent_calls(hall: Hall, limit: int = 10) -> list[dict[str, Any]]:
+    called = [t for t in hall.tickets.values() if t.called_at is not None]
+    called.sort(key=lambda t: t.called_at, reverse=True)
+    return [
+        {"number": t.number, "counter": t.counter, "service": t.service, "state": t.state.value}
+        for t in called[:limit]
+    ]
+
+
+def notices_view(hall: Hall, now: dt.datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": n.id,
+            "text_zh": n.text_zh,
+            "text_en": n.text_en,
+            "starts": n.starts.isoformat() if n.starts else None,
+            "ends": n.ends.isoformat() if n.ends else None,
+        }
+        for n in hall.notices.values()
+        if (n.starts is None or n.starts <= now) and (n.ends is None or now < n.ends)
+    ]
+
+
+def public_snapshot(hall: Hall, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "day": hall.today.day.isoformat() if hall.today.day else None,
+        "open_for_tickets": hall.is_open_for_tickets(now),
+        "counters": counters_view(hall),
+        "services": services_status(hall, now),
+        "recent_calls": recent_calls(hall),
+        "notices": notices_view(hall, now),
+    }
+
+
+def manager_snapshot(hall: Hall, now: dt.datetime) -> dict[str, Any]:
+    data = public_snapshot(hall, now)
+    data["tickets"] = [ticket_view(hall, t, now, full=True) for t in hall.tickets.values()]
+    return data

@@ -1,0 +1,362 @@
+"""The staff console: its pure core (parse, render, words) and the real thing on a pty."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pexpect
+import pytest
+
+from queue_server.config import HallConfig, load_config
+from queue_server.console import (
+    ConsoleCore,
+    EngineLink,
+    Help,
+    Invalid,
+    ListServices,
+    Quit,
+    Refresh,
+    run_console,
+    window_status,
+)
+from queue_server.demo import prepare_hall
+from queue_server.engine import commands as C
+from queue_server.engine.hall import Hall
+from queue_server.engine.lifecycle import CounterState, TicketState
+from queue_server.errors import IllegalTransition, QueueEmpty
+
+ROOT = Path(__file__).resolve().parents[2]
+BEIJING = ZoneInfo("Asia/Shanghai")
+T0 = dt.datetime(2026, 11, 26, 10, 0, tzinfo=BEIJING)  # a Thursday morning
+# Window 1 of the example hall: queue A first, queue B as back-up.
+A_SERVICE = "jisheng.birth_registration"
+B_SERVICE = "renshe.social_insurance_card"
+
+
+class Clock:
+    def __init__(self, now: dt.datetime):
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture(scope="module")
+def hall_path(tmp_path_factory) -> Path:
+    return prepare_hall(tmp_path_factory.mktemp("hall"))
+
+
+@pytest.fixture(scope="module")
+def config(hall_path) -> HallConfig:
+    return load_config(hall_path)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def hall(config, clock) -> Hall:
+    hall = Hall(config)
+    hall.handle(C.Tick(), clock())  # opens the day and the windows
+    return hall
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("n", C.CallNext(counter=1)),
+        ("next", C.CallNext(counter=1)),
+        ("  NEXT  ", C.CallNext(counter=1)),
+        ("叫号", C.CallNext(counter=1)),
+        ("c A003", C.CallTicket(counter=1, ticket="A003")),
+        ("call a3", C.CallTicket(counter=1, ticket="A003")),
+        ("c b0012", C.CallTicket(counter=1, ticket="B012")),
+        ("r", C.Recall(counter=1)),
+        ("s", C.StartService(counter=1)),
+        ("f", C.FinishService(counter=1)),
+        ("done", C.FinishService(counter=1)),
+        ("x", C.MarkNoShow(counter=1)),
+        ("no-show", C.MarkNoShow(counter=1)),
+        ("过号", C.MarkNoShow(counter=1)),
+        ("p 午休 一会儿", C.PauseCounter(counter=1, reason="午休 一会儿")),
+        ("pause", C.PauseCounter(counter=1, reason="")),
+        ("暂停\u3000开会", C.PauseCounter(counter=1, reason="开会")),  # a full-width space
+        ("p " + "长" * 300, C.PauseCounter(counter=1, reason="长" * 200)),
+        ("u", C.ResumeCounter(counter=1)),
+        ("o", C.OpenCounter(counter=1)),
+        ("k", C.CloseCounter(counter=1)),
+        ("", Refresh()),
+        ("l", Refresh()),
+        ("h", Help()),
+        ("?", Help()),
+        ("q", Quit()),
+        ("退出", Quit()),
+        ("t", ListServices()),
+    ],
+)
+def test_parse_commands_and_local_actions(config, line, expected):
+    assert ConsoleCore(config, 1).parse(line) == expected
+
+
+def test_parse_transfer_by_list_number_or_id(config):
+    core = ConsoleCore(config, 1)
+    services = config.service_ids()
+    assert core.parse("t 2") == C.Transfer(counter=1, to_service=services[1])
+    assert core.parse(f"transfer {services[-1]}") == C.Transfer(counter=1, to_service=services[-1])
+    # The list the staff read is numbered the same way.
+    assert f" 2  {config.queue_of()[services[1]]}  {services[1]}" in core.services_text()
+
+
+@pytest.mark.parametrize("line", ["zz", "c", "c 12", "c AB1", "t 0", "t 999", "t nosuch.service"])
+def test_parse_rejects_what_it_cannot_understand(config, line):
+    action = ConsoleCore(config, 1).parse(line)
+    assert isinstance(action, Invalid)
+    assert action.message
+
+
+def test_the_core_refuses_an_unknown_window_or_language(config):
+    with pytest.raises(ValueError):
+        ConsoleCore(config, 99)
+    with pytest.raises(ValueError):
+        ConsoleCore(config, 1, lang="fr")
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def test_render_idle_window_with_waiting_counts_per_skilled_queue(config, hall, clock):
+    hall.handle(C.IssueTicket(service=A_SERVICE), clock())
+    hall.handle(C.IssueTicket(service=A_SERVICE), clock())
+    hall.handle(C.IssueTicket(service=B_SERVICE), clock())
+    hall.handle(C.IssueTicket(service="liuguan.residence_permit"), clock())  # queue E: not ours
+    text = ConsoleCore(config, 1).render_hall(hall, clock())
+    first, second = text.splitlines()
+    assert first.startswith("[1号窗口] 空闲")
+    assert "等候: A 计生·老龄 2 · B 人社 1" == second
+    assert "E" not in second
+
+
+def test_render_called_and_serving_ticket_with_waited_time(config, hall, clock):
+    hall.handle(C.IssueTicket(service=A_SERVICE, priority="elderly"), clock())
+    clock.advance(minutes=12, seconds=30)
+    hall.handle(C.CallNext(counter=1), clock())
+    core = ConsoleCore(config, 1)
+    calling = core.render_hall(hall, clock())
+    assert "呼叫中" in calling
+    assert f"A001 {A_SERVICE}" in calling
+    assert "已等12分" in calling
+    assert "老年人优先" in calling
+    assert "无人等候" not in calling  # the queues are listed even when empty
+    assert "A 计生·老龄 0" in calling
+    hall.handle(C.StartService(counter=1), clock())
+    clock.advance(minutes=3)
+    serving = core.render_hall(hall, clock())
+    assert "办理中" in serving and "已等12分" in serving and "办理3分" in serving
+    english = ConsoleCore(config, 1, lang="en").render_hall(hall, clock())
+    assert english.startswith("[Window 1] serving · A001")
+    assert "waited 12 min" in english and "Elderly" in english
+
+
+def test_render_pause_reason_and_closed(config, hall, clock):
+    core = ConsoleCore(config, 1)
+    hall.handle(C.PauseCounter(counter=1, reason="午休"), clock())
+    assert "暂停（午休）" in core.render_hall(hall, clock())
+    hall.handle(C.ResumeCounter(counter=1), clock())
+    hall.handle(C.CloseCounter(counter=1), clock())
+    status = window_status(hall, 1, clock())
+    assert status.state is CounterState.CLOSED
+    assert core.render(status).startswith("[1号窗口] 已关闭")
+
+
+def test_describe_events_and_refusals(config, hall, clock):
+    core = ConsoleCore(config, 1)
+    hall.handle(C.IssueTicket(service=A_SERVICE), clock())
+    events = hall.handle(C.CallNext(counter=1), clock())
+    assert core.describe(events) == "呼叫 A001：请 A001 号到 1 号窗口"
+    hall.handle(C.StartService(counter=1), clock())
+    clock.advance(minutes=4)
+    assert core.describe(hall.handle(C.FinishService(counter=1), clock())) == "A001 办结，用时4分"
+    with pytest.raises(QueueEmpty) as refused:
+        hall.handle(C.CallNext(counter=1), clock())
+    assert core.refusal(refused.value) == "✗ 目前没有等候的号"
+    assert ConsoleCore(config, 1, lang="en").refusal(refused.value) == (
+        "✗ Nobody is waiting for this window"
+    )
+
+
+def test_illegal_moves_are_worded_without_code_names(config, hall, clock):
+    core, english = ConsoleCore(config, 1), ConsoleCore(config, 1, lang="en")
+    with pytest.raises(IllegalTransition) as refused:
+        hall.handle(C.Recall(counter=1), clock())
+    assert core.refusal(refused.value) == "✗ 1号窗口当前「空闲」，不能重呼"
+    assert english.refusal(refused.value) == "✗ window 1 is idle: cannot recall"
+    hall.handle(C.PauseCounter(counter=1, reason="午休"), clock())
+    with pytest.raises(IllegalTransition) as refused:
+        hall.handle(C.CallNext(counter=1), clock())
+    assert core.refusal(refused.value) == "✗ 1号窗口当前「暂停」，不能叫号"
+
+
+def test_events_of_other_windows_are_not_described(config, hall, clock):
+    hall.handle(C.IssueTicket(service=B_SERVICE), clock())
+    events = hall.handle(C.CallNext(counter=2), clock())
+    assert ConsoleCore(config, 1).describe(events) == ""
+
+
+# --- the loop, with scripted input --------------------------------------------------------------
+
+
+def script(lines: list[str], *, end: type[BaseException] = EOFError):
+    """A ``read`` that types ``lines`` then raises ``end`` (EOF or Ctrl-C)."""
+    feed = iter(lines)
+
+    def read(prompt: str) -> str:
+        try:
+            return next(feed)
+        except StopIteration:
+            raise end from None
+
+    return read
+
+
+def test_loop_calls_finishes_and_carries_on_after_a_refusal(config, hall, clock):
+    hall.handle(C.IssueTicket(service=A_SERVICE), clock())
+    out: list[str] = []
+    link = EngineLink(hall, 1, clock)
+    rc = run_console(
+        link, ConsoleCore(config, 1), read=script(["n", "s", "f", "n", "zz", "c A001", "q"]),
+        write=out.append,
+    )  # fmt: skip
+    text = "\n".join(out)
+    assert rc == 0
+    assert "呼叫 A001" in text and "开始办理 A001" in text and "A001 办结" in text
+    assert "✗ 目前没有等候的号" in text
+    assert "不认识的命令：zz" in text and "命令（字母、英文或中文均可）" in text
+    # Illegal moves are reworded: no code names ("done", "call") reach the staff.
+    assert "✗ A001 号已办结，不能叫号" in text
+    assert hall.ticket("A001").state is TicketState.DONE
+    assert out[-1] == "再见"
+
+
+@pytest.mark.parametrize("end", [EOFError, KeyboardInterrupt])
+def test_loop_ends_cleanly_on_eof_and_ctrl_c(config, hall, clock, end):
+    out: list[str] = []
+    rc = run_console(
+        EngineLink(hall, 1, clock), ConsoleCore(config, 1), read=script([], end=end),
+        write=out.append,
+    )  # fmt: skip
+    assert rc == 0 and out[-1] == "再见"
+
+
+# --- the real console, on a pty, against a real database ---------------------------------------
+
+
+def spawn_console(config_path: Path, *args: str) -> pexpect.spawn:
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    return pexpect.spawn(
+        sys.executable,
+        [str(ROOT / "main.py"), "--log-level", "WARNING", "counter", "--config", str(config_path),
+         "--window", "1", *args],
+        cwd=str(ROOT),
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 200),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def store_hall(tmp_path):
+    from queue_server.storage import Store
+
+    path = prepare_hall(tmp_path)
+    store = Store(load_config(path))
+    yield path, store
+    store.close()
+
+
+def test_console_on_a_pty_against_sqlite(store_hall):
+    path, store = store_hall
+    store.execute(C.IssueTicket(service=A_SERVICE))
+    child = spawn_console(path)
+    try:
+        child.expect_exact("窗口1> ")
+        assert "空闲" in child.before and "A 计生·老龄 1" in child.before
+        child.sendline("n")
+        child.expect_exact("呼叫 A001：请 A001 号到 1 号窗口")
+        child.expect_exact("窗口1> ")
+        assert "呼叫中" in child.before
+        child.sendline("s")
+        child.expect_exact("开始办理 A001")
+        child.sendline("f")
+        child.expect_exact("A001 办结")
+        child.expect_exact("窗口1> ")
+        # Refused in plain Chinese, and the console carries on.
+        child.sendline("n")
+        child.expect_exact("✗ 目前没有等候的号")
+        child.expect_exact("窗口1> ")
+        # A ticket issued by another process shows up and can be called.
+        store.execute(C.IssueTicket(service=A_SERVICE))
+        child.sendline("")
+        child.expect_exact("A 计生·老龄 1")
+        child.expect_exact("窗口1> ")
+        child.sendline("next")
+        child.expect_exact("呼叫 A002")
+        child.expect_exact("窗口1> ")
+        child.sendline("bogus")
+        child.expect_exact("不认识的命令：bogus")
+        child.expect_exact("q  退出 quit")
+        child.sendline("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    store.refresh()
+    assert store.hall.ticket("A001").state is TicketState.DONE
+    assert store.hall.ticket("A002").state is TicketState.CALLED
+    assert store.hall.counter(1).ticket_id == store.hall.ticket("A002").id
+
+
+@pytest.mark.parametrize("how", ["eof", "ctrl-c"])
+def test_console_exits_cleanly_on_eof_and_ctrl_c(store_hall, how):
+    path, _store = store_hall
+    child = spawn_console(path, "--lang", "en")
+    try:
+        child.expect_exact("window 1> ")
+        assert "[Window 1] idle" in child.before
+        if how == "eof":
+            child.sendeof()
+        else:
+            child.sendintr()
+        child.expect_exact("bye")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert "Traceback" not in child.before
+
+
+def test_console_refuses_an_unknown_window(store_hall):
+    path, _store = store_hall
+    child = pexpect.spawn(
+        sys.executable,
+        [str(ROOT / "main.py"), "counter", "--config", str(path), "--window", "42"],
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect_exact("no window 42")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
