@@ -161,12 +161,13 @@ def render_gb18030(
                 p._raw(b"\n")
             else:
                 p.qr(ticket.qr_data, ec=QR_ECLEVEL_M, size=profile.qr_module, center=False)
-        elif part == "note" and ticket.note:
-            p._raw(ALIGN_LEFT)
-            for note_line in ticket.note.splitlines():
-                line(note_line)
-            p._raw(ALIGN_CENTER)
-        elif part not in ("note",):
+        elif part == "note":
+            if ticket.note:
+                p._raw(ALIGN_LEFT)
+                for note_line in ticket.note.splitlines():
+                    line(note_line)
+                p._raw(ALIGN_CENTER)
+        else:
             raise ValueError(f"unknown ticket part {part!r}")
     p._raw(FEED_PAST_CUTTER + CUT[profile.cut])
 

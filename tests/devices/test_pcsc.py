@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -11,10 +12,16 @@ from datetime import date
 
 import pytest
 
-from devices.errors import CardExpired, InvalidCardData, NoCard, UnsupportedCard
+from devices.errors import (
+    CardExpired,
+    DeviceUnavailable,
+    InvalidCardData,
+    NoCard,
+    UnsupportedCard,
+)
 from devices.identity import DocumentType, Sex
 from devices.pcsc import PcscReader, identity_from_records, list_readers, parse_tlv_record
-from devices.pcsc_sim import VirtualCard, VirtualCardConnection, social_security_files
+from devices.pcsc_sim import VPCD_PORT, VirtualCard, VirtualCardConnection, social_security_files
 from devices.sim import SAMPLE_CARDS
 
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
@@ -28,20 +35,52 @@ def _virtual_readers() -> list[str]:
         return []
 
 
+def _free_port_pair() -> int:
+    """A port p with p and p+1 free, below Linux's ephemeral range (32768-60999), so that busy
+    client sockets of other programs cannot take vpcd's ports while pcscd starts."""
+    for port in range(21000, 32000, 2):
+        socks = []
+        try:
+            for p in (port, port + 1):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port pair for vpcd")
+
+
 @pytest.fixture(scope="module")
-def pcscd():
-    """Use a pcscd that already offers the vpcd readers, or start one and stop it by its PID."""
+def pcscd(tmp_path_factory):
+    """The vpcd port: a pcscd that already offers the virtual readers is used as it is (its
+    port is vpcd's default); otherwise one is started on a reader.conf.d of our own with a free
+    port, and stopped by its PID at the end."""
     pytest.importorskip("smartcard", reason="pyscard is not installed (pip install pyscard)")
     if _virtual_readers():
-        yield None
+        yield VPCD_PORT
         return
-    binary = shutil.which("pcscd") or (
-        "/usr/sbin/pcscd" if os.path.exists("/usr/sbin/pcscd") else None
-    )
-    if binary is None or not os.path.exists(VPCD_DRIVER):
+    binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+    if not os.path.exists(binary) or not os.path.exists(VPCD_DRIVER):
         pytest.skip("pcscd or its vpcd driver is not installed (apt install pcscd vsmartcard-vpcd)")
+    try:
+        list_readers()
+        pytest.skip("a pcscd without the vpcd readers is already running: stop it to run these")
+    except DeviceUnavailable:
+        pass  # no pcscd yet: start ours
+    port = _free_port_pair()
+    conf = tmp_path_factory.mktemp("reader.conf.d")
+    (conf / "vpcd").write_text(
+        f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:{port:#x}\n'
+        f"LIBPATH      {VPCD_DRIVER}\nCHANNELID    {port:#x}\n"
+    )
     proc = subprocess.Popen(
-        [binary, "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [binary, "--foreground", "--config", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     waiter = threading.Event()
     deadline = time.monotonic() + 15
@@ -55,7 +94,7 @@ def pcscd():
             if time.monotonic() > deadline:
                 pytest.fail("pcscd started but offered no Virtual PCD reader within 15 s")
             waiter.wait(0.05)  # polling pcscd for readiness; it has no ready signal
-        yield proc
+        yield port
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -78,6 +117,11 @@ def reader(pcscd):
     r.close()
 
 
+@pytest.fixture
+def port(pcscd):
+    return pcscd
+
+
 def test_the_virtual_readers_are_listed(pcscd):
     assert {"Virtual PCD 00 00", "Virtual PCD 00 01"} <= set(list_readers())
 
@@ -88,9 +132,9 @@ def test_no_card(reader):
         reader.wait_for_card(0.3)
 
 
-def test_social_security_card_insert_read_remove(reader):
+def test_social_security_card_insert_read_remove(reader, port):
     card = _ssc()
-    slot = VirtualCardConnection(card)
+    slot = VirtualCardConnection(card, port)
     try:
         ident = reader.wait_for_card(10)
     finally:
@@ -112,8 +156,8 @@ def test_social_security_card_insert_read_remove(reader):
     assert reader.wait_for_removal(10)
 
 
-def test_bank_card_is_refused_politely(reader):
-    slot = VirtualCardConnection(VirtualCard("bank"))
+def test_bank_card_is_refused_politely(reader, port):
+    slot = VirtualCardConnection(VirtualCard("bank"), port)
     try:
         with pytest.raises(UnsupportedCard) as info:
             reader.wait_for_card(10)
@@ -122,8 +166,8 @@ def test_bank_card_is_refused_politely(reader):
     assert "银行卡" in info.value.zh and "bank card" in info.value.en
 
 
-def test_unknown_card_is_refused(reader):
-    slot = VirtualCardConnection(VirtualCard("other"))
+def test_unknown_card_is_refused(reader, port):
+    slot = VirtualCardConnection(VirtualCard("other"), port)
     try:
         with pytest.raises(UnsupportedCard):
             reader.wait_for_card(10)
@@ -131,8 +175,8 @@ def test_unknown_card_is_refused(reader):
         slot.remove()
 
 
-def test_expired_social_security_card(reader):
-    slot = VirtualCardConnection(_ssc(expires=date(2025, 12, 31)))
+def test_expired_social_security_card(reader, port):
+    slot = VirtualCardConnection(_ssc(expires=date(2025, 12, 31)), port)
     try:
         with pytest.raises(CardExpired):
             reader.wait_for_card(10)
