@@ -72,7 +72,7 @@ def bench_render(rounds: int) -> None:
         samples = []
         size = 0
         for _ in range(rounds):
-            p = Dummy()
+            p = Dummy(profile=PROFILES[name].escpos_profile)
             t0 = time.perf_counter()
             render_ticket(p, ticket, PROFILES[name])
             samples.append(time.perf_counter() - t0)

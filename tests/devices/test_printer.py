@@ -104,7 +104,7 @@ def test_gb18030_text_lines_and_full_width_punctuation():
 
 @pytest.mark.parametrize("name,dots", [("raster-80", 576), ("raster-58", 384)])
 def test_raster_ticket_width_and_qr_decodes(name, dots):
-    p = Dummy()
+    p = Dummy(profile=PROFILES[name].escpos_profile)
     ticket = sample_ticket(NOW)
     render_ticket(p, ticket, PROFILES[name])
     out = p.output
@@ -120,7 +120,7 @@ def test_raster_ticket_width_and_qr_decodes(name, dots):
 
 
 def test_qr_as_image_where_the_profile_has_no_native_qr():
-    p = Dummy()
+    p = Dummy(profile=PROFILES["gb18030-58"].escpos_profile)
     render_ticket(p, small_ticket(qr_data="https://yikou.example/t/B042"), PROFILES["gb18030-58"])
     assert b"\x1d\x28\x6b" not in p.output  # no GS ( k
     model = PrinterModel()
