@@ -247,8 +247,3 @@ def decode_text_block(block: bytes) -> Identity:
         authority=_text(block, 158, 188),
         **common,
     )
-
-
-def check_not_expired(identity: Identity, today: date) -> Identity:
-    identity.check_valid(today)
-    return identity

@@ -183,6 +183,10 @@ class ReaderWorker(DeviceWorker):
     def _open(self) -> None:
         self.reader.open()
         self._present = False
+        read_sam_id = getattr(self.reader, "read_sam_id", None)
+        if read_sam_id is not None:
+            # Logged so that every read can be traced to the physical SAM module.
+            log.info("reader %s: SAM %s", self.name, read_sam_id())
 
     def _close(self) -> None:
         self.reader.close()

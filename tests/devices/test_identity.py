@@ -1,6 +1,8 @@
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devices.errors import CardExpired, InvalidCardData
 from devices.identity import (
@@ -151,3 +153,9 @@ def test_repr_and_dict_mask_the_number():
 def test_nation_table_is_complete():
     assert len(NATIONS) == 58
     assert NATIONS["56"] == "基诺" and NATIONS["01"] == "汉" and NATIONS["98"].startswith("外国")
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_exactly_one_check_character_is_valid(first17):
+    valid = [c for c in "0123456789X" if is_valid_gb11643(first17 + c)]
+    assert valid == [gb11643_check_char(first17)]

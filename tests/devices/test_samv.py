@@ -4,6 +4,8 @@ reader on the other end of a pty."""
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devices.errors import (
     CardExpired,
@@ -244,3 +246,37 @@ def test_missing_port_is_device_unavailable():
     reader = SamvReader("/dev/does-not-exist-yikou", timeout=0.2)
     with pytest.raises(DeviceUnavailable):
         reader.card_present()
+
+
+# -- properties ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bodies=st.lists(st.binary(min_size=3, max_size=300), min_size=1, max_size=5),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=20),
+    noise=st.binary(max_size=8).filter(lambda b: b"\xaa" not in b),
+)
+def test_parser_yields_every_body_whatever_the_chunking(bodies, cuts, noise):
+    stream = noise + b"".join(build_frame(b) for b in bodies)
+    points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
+    parser = FrameParser()
+    out = []
+    for a, b in zip(points, points[1:], strict=False):
+        out += parser.feed(stream[a:b])
+    assert out == bodies
+
+
+def test_reader_urls():
+    from devices.reader import open_reader
+    from devices.sim import SimReader
+
+    reader = open_reader("samv:///dev/ttyUSB0?baudrate=9600")
+    assert isinstance(reader, SamvReader)
+    assert (reader.port, reader.baudrate) == ("/dev/ttyUSB0", 9600)
+    assert open_reader("samv://socket://10.0.0.5:4001").port == "socket://10.0.0.5:4001"
+    assert isinstance(open_reader("sim://?card=hmt"), SimReader)
+    with pytest.raises(ValueError, match="sample card"):
+        open_reader("sim://?card=passport")
+    with pytest.raises(ValueError, match="serial port"):
+        open_reader("samv://")

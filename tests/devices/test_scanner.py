@@ -212,3 +212,31 @@ def test_scanner_over_loop_url():
     finally:
         scanner.close()
     assert os.path.exists("/dev/ptmx")
+
+
+@pytest.mark.skipif(
+    not os.access("/dev/uinput", os.W_OK),
+    reason="needs /dev/uinput to create a virtual keyboard (absent in this container)",
+)
+def test_evdev_scanner_reads_a_virtual_keyboard_and_grabs_it():
+    evdev = pytest.importorskip("evdev")
+    e = evdev.ecodes
+    keyboard = evdev.UInput({e.EV_KEY: [e.KEY_A, e.KEY_1, e.KEY_LEFTSHIFT, e.KEY_ENTER]})
+    scanner = EvdevScanner(keyboard.device.path)
+    try:
+        scanner.open()
+        for code, value in [
+            (e.KEY_LEFTSHIFT, 1),
+            (e.KEY_A, 1),
+            (e.KEY_A, 0),
+            (e.KEY_LEFTSHIFT, 0),
+            (e.KEY_1, 1),
+            (e.KEY_1, 0),
+            (e.KEY_ENTER, 1),
+        ]:
+            keyboard.write(e.EV_KEY, code, value)
+            keyboard.syn()
+        assert scanner.read_code(5.0) == "A1"
+    finally:
+        scanner.close()
+        keyboard.close()
