@@ -627,7 +627,10 @@ def open_printer(
             profile=prof.escpos_profile,
         )
     elif scheme == "serial":
-        target = unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path)
+        from devices.scanner import split_device_url
+
+        # Keep pyserial's own query keys on its URL (serial://socket://h:p?logging=debug).
+        target, _ = split_device_url(url.partition("://")[2], ("baudrate", "profile", "timeout"))
         escpos = SerialPrinter(
             target, baudrate=int(query.get("baudrate", 19200)), profile=prof.escpos_profile
         )

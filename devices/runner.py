@@ -148,13 +148,19 @@ class DeviceWorker:
                 if self._stop.wait(delay):
                     break
                 delay = min(delay * 2, self.backoff[1])
-            except DeviceError as exc:
-                # A device that is there but unwell (e.g. a SAM fault): report and retry slowly.
+            except Exception as exc:
+                # A device that is there but unwell (a SAM fault), or a bug of ours: the worker
+                # must outlive it, so report, back off and retry.
                 self._safe_close()
-                log.error("device %s: %s", self.name, exc)
-                self._set_health("lost", str(exc))
+                if isinstance(exc, DeviceError):
+                    log.error("device %s: %s", self.name, exc)
+                    error = exc
+                else:
+                    log.exception("device %s: unexpected error", self.name)
+                    error = DeviceError(f"unexpected error: {exc!r}")
+                self._set_health("lost", str(error))
                 if not lost:
-                    self.emit(EventKind.DEVICE_LOST, exc)
+                    self.emit(EventKind.DEVICE_LOST, error)
                     lost = True
                 if self._stop.wait(self.backoff[1] / 4):
                     break
@@ -241,6 +247,13 @@ class PrinterWorker(DeviceWorker):
         From asyncio: ``await asyncio.wrap_future(worker.submit(ticket))``.
         """
         future: Future[PrintResult] = Future()
+        health = self.health()
+        if health.state in ("lost", "stopped"):
+            # Fail at once: a ticket printed after the outage would find nobody to take it.
+            future.set_exception(
+                PrinterError(f"printer {self.name} is {health.state}: {health.detail}")
+            )
+            return future
         self._jobs.put((ticket, layout, future))
         return future
 
@@ -250,6 +263,14 @@ class PrinterWorker(DeviceWorker):
 
     def _close(self) -> None:
         self.printer.close()
+        # Jobs still queued cannot be printed now: fail them rather than print them late.
+        while True:
+            try:
+                _, _, future = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if future.set_running_or_notify_cancel():
+                future.set_exception(PrinterError(f"printer {self.name} went away"))
 
     def _publish(self, status) -> None:
         if self._last_status is None or status.raw != self._last_status.raw:

@@ -24,6 +24,7 @@ from devices.errors import (
     DeviceLost,
     DeviceTimeout,
     DeviceUnavailable,
+    InvalidCardData,
     NoCard,
     ProtocolError,
     ReaderFault,
@@ -133,7 +134,8 @@ class FrameParser:
         return len(self._buf)
 
 
-# SW3 -> (error class, technician's description). 90/9F/91/80 are handled by the caller.
+# SW3 -> (error class, technician's description). 90 and 9F are successes; 80 and 91 are
+# errors only where the caller did not expect them (no card to find, an empty item).
 _SW3_ERRORS: dict[int, tuple[type[DeviceError], str]] = {
     0x10: (ReaderFault, "reader rejected our frame: checksum error"),
     0x11: (ReaderFault, "reader rejected our frame: length error"),
@@ -150,6 +152,7 @@ _SW3_ERRORS: dict[int, tuple[type[DeviceError], str]] = {
     0x66: (ReaderFault, "SAM not authorised"),
     0x80: (NoCard, "no card found"),
     0x81: (CardReadFailed, "select card failed"),
+    0x91: (InvalidCardData, "this item is empty on the card"),
 }
 
 

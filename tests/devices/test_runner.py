@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 import pytest
 
-from devices.errors import CardReadFailed, PaperOut
+from devices.errors import CardReadFailed, PaperOut, PrinterError
 from devices.printer import open_printer, sample_ticket
 from devices.runner import (
     EventKind,
@@ -199,3 +199,63 @@ def test_no_worker_thread_outlives_stop():
     worker.stop()
     assert not any(t.name == "device-id" for t in threading.enumerate())
     assert os.getpid()  # the process carries on
+
+
+def test_printer_worker_fails_jobs_fast_while_the_printer_is_away():
+    async def main():
+        events: asyncio.Queue = asyncio.Queue()
+        fake = FakeTcpPrinter()
+        printer = open_printer(fake.url, "gb18030-80", status_timeout=0.3)
+        worker = PrinterWorker(
+            "printer",
+            printer,
+            asyncio_sink(asyncio.get_running_loop(), events),
+            idle=0.05,
+            backoff=(5.0, 5.0),
+        )
+        worker.start()
+        try:
+            await next_event(events, EventKind.PRINTER_STATUS)
+            fake.drop_connections()
+            await next_event(events, EventKind.DEVICE_LOST)
+            with pytest.raises(PrinterError, match="lost"):
+                await asyncio.wrap_future(worker.submit(sample_ticket(datetime(2026, 1, 1))))
+        finally:
+            worker.stop()
+
+    asyncio.run(main())
+
+
+class _Exploding:
+    """A scanner whose driver has a bug: the worker must survive it and say so."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    def open(self) -> None:
+        self.opened += 1
+
+    def close(self) -> None:
+        pass
+
+    def read_code(self, timeout: float) -> str | None:
+        raise KeyError("bug")
+
+
+def test_a_bug_in_a_driver_does_not_kill_the_worker():
+    got = threading.Event()
+    events = []
+
+    def sink(ev):
+        events.append(ev)
+        got.set()
+
+    scanner = _Exploding()
+    worker = ScannerWorker("qr", scanner, sink, backoff=(0.01, 0.04)).start()
+    try:
+        assert got.wait(5)
+        assert events[0].kind is EventKind.DEVICE_LOST and "KeyError" in str(events[0].payload)
+        assert worker.health().state == "lost"
+        assert worker._thread.is_alive()
+    finally:
+        worker.stop()

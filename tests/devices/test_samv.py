@@ -13,6 +13,7 @@ from devices.errors import (
     DeviceLost,
     DeviceTimeout,
     DeviceUnavailable,
+    InvalidCardData,
     NoCard,
     ProtocolError,
     ReaderFault,
@@ -110,6 +111,7 @@ def test_every_sw3_maps_to_a_typed_error_with_instructions():
         0x66: ReaderFault,
         0x80: NoCard,
         0x81: CardReadFailed,
+        0x91: InvalidCardData,
         0x55: ReaderFault,  # undocumented
     }
     for sw3, cls in expected.items():
@@ -156,6 +158,19 @@ def test_reads_every_card_type(rig, key):
     ident = reader.read_card()
     assert ident == SAMPLE_CARDS[key]
     assert sim.commands[-3:] == [CMD_FIND, CMD_SELECT, CMD_READ]
+
+
+def test_the_clear_number_never_reaches_the_log(rig, caplog):
+    sim, reader = rig
+    caplog.set_level("DEBUG")
+    for key in ("resident", "foreign2017", "resident_expired"):
+        sim.place(SAMPLE_CARDS[key])
+        try:
+            reader.read_card()
+        except CardExpired as exc:
+            assert SAMPLE_CARDS[key].number not in str(exc)
+        assert SAMPLE_CARDS[key].number not in caplog.text
+    assert "card read: resident_id" in caplog.text
 
 
 def test_photo_is_not_kept(rig):
