@@ -189,6 +189,9 @@ class ReaderWorker(DeviceWorker):
     def _open(self) -> None:
         self.reader.open()
         self._present = False
+        check_status = getattr(self.reader, "check_status", None)
+        if check_status is not None:
+            check_status()  # a SAM that failed its self-test answers 60 here
         read_sam_id = getattr(self.reader, "read_sam_id", None)
         if read_sam_id is not None:
             # Logged so that every read can be traced to the physical SAM module.

@@ -205,3 +205,33 @@ def test_tlv_and_record_decoding():
     bad = files[0xEF06] | {0x08: b"110105194912310021"}
     with pytest.raises(InvalidCardData, match="GB 11643"):
         identity_from_records(files[0xEF05], bad)
+
+
+def test_insert_and_remove_events_through_the_worker(pcscd, port):
+    import asyncio
+
+    from devices.runner import EventKind, ReaderWorker, asyncio_sink
+
+    async def main():
+        events: asyncio.Queue = asyncio.Queue()
+        reader = PcscReader("Virtual PCD 00 00", today=lambda: TODAY)
+        reader.poll_interval = 0.05
+        worker = ReaderWorker("ssc", reader, asyncio_sink(asyncio.get_running_loop(), events))
+        worker.start()
+        try:
+            slot = VirtualCardConnection(_ssc(), port)
+            event = await asyncio.wait_for(events.get(), 10)
+            assert event.kind is EventKind.CARD_READ
+            assert event.payload.document_type is DocumentType.SOCIAL_SECURITY
+            slot.remove()
+            event = await asyncio.wait_for(events.get(), 10)
+            assert event.kind is EventKind.CARD_REMOVED
+            slot = VirtualCardConnection(VirtualCard("bank"), port)
+            event = await asyncio.wait_for(events.get(), 10)
+            assert event.kind is EventKind.CARD_ERROR and isinstance(event.payload, UnsupportedCard)
+            slot.remove()
+            assert (await asyncio.wait_for(events.get(), 10)).kind is EventKind.CARD_REMOVED
+        finally:
+            worker.stop()
+
+    asyncio.run(main())
