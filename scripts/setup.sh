@@ -12,6 +12,7 @@ APT_PACKAGES=(
     sqlite3             # inspecting the embedded database by hand
     postgresql          # the production database; tests start a throwaway cluster
     tzdata              # the hall's time zone
+    openssl             # tests make a throwaway certificate for wss:// and https://
 )
 
 missing=()
