@@ -12,6 +12,8 @@ APT_PACKAGES=(
     sqlite3             # inspecting the embedded database by hand
     postgresql          # the production database; tests start a throwaway cluster
     tzdata              # the hall's time zone
+    chromium chromium-driver  # headless browser + its WebDriver: the resident ticket page's tests
+    fonts-wqy-microhei  # a CJK font, so the browser renders (and screenshots show) Chinese
 )
 
 missing=()
