@@ -1195,7 +1195,8 @@ def _resume() -> str:
     return f"""## Seq and resume
 
 - Every event has a hall-wide sequence number `seq`: 1, 2, 3, ... never reused, in the order the
-  events happened. `welcome`, `pong`, `status`, `ticket` and every reply carry the hall's seq at
+  events happened. `welcome`, `pong`, `status`, `ticket` and the replies to commands,
+  subscriptions and the `snapshot`, `ticket` and `services` queries carry the hall's seq at
   that moment.
 - A stream shows only the events its audience may see, so the seqs on one stream have gaps.
   A gap is not a loss.
