@@ -99,6 +99,7 @@
   };
   var socket = null;
   var attempts = 0;
+  var sessions = 0; // welcomes received: 1 on the first connection, +1 per reconnection
   var retryTimer = null;
   var publicSeq = null;
   var lastAlert = null; // "<counter>/<recalls>" of the call we last vibrated for
@@ -254,6 +255,8 @@
     switch (msg.type) {
       case "welcome":
         attempts = 0;
+        sessions += 1;
+        $("conn").setAttribute("data-sessions", String(sessions));
         view.hall = { zh: msg.hall_name_zh, en: msg.hall_name_en };
         view.conn = "live";
         send({ type: "subscribe", id: "resident", streams: ["resident"] });
