@@ -878,8 +878,8 @@ Further rules the server applies to commands:
 - The server sets `channel` of `issue_ticket`, `check_in` and `book_appointment` from the role
   (`kiosk`, `navigator`, `window` for a counter, `staff` for a manager); what the client sent is
   replaced.
-- Kiosks and navigators may only issue priority classes marked self-service in the hall config
-  (others, such as military or disabled priority, are issued at a window after checking papers).
+- Kiosks may only issue priority classes marked self-service in the hall config (others, such
+  as military or disabled priority, are issued at a window after checking papers).
 - A `resident` may only `cancel_ticket` its own ticket (by id or number).
 
 ## Client messages
@@ -1334,6 +1334,10 @@ from its own path, opens `ws(s)://<same host>/ws`, says `hello` as a resident, s
 Simplified Chinese with an English toggle, reconnects with exponential backoff and shows an
 expired or forged code in plain words ("二维码已过期，请重新取号"). A WeChat or app channel can
 open the same URL in a web view, or speak this protocol itself with the same token.
+
+| waiting | called | called (English) | expired code |
+|---|---|---|---|
+| ![waiting](screenshots/ticket-page-waiting.png) | ![called](screenshots/ticket-page-called.png) | ![called, English](screenshots/ticket-page-called-en.png) | ![expired code](screenshots/ticket-page-expired.png) |
 
 """
 
