@@ -533,8 +533,8 @@ def _field_comments(cls: type) -> dict[str, str]:
         match = re.match(r"^    (\w+)\s*:[^#]*(?:#\s*(.*))?$", line)
         if match:
             words = pending + ([match.group(2)] if match.group(2) else [])
-            if words:
-                comments[match.group(1)] = " ".join(words)
+            if words:  # in JSON terms: Python's None is null on the wire
+                comments[match.group(1)] = re.sub(r"\bNone\b", "null", " ".join(words))
         pending = []
     return comments
 
