@@ -24,7 +24,6 @@ import re
 import types
 import typing
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -36,6 +35,7 @@ from queue_server import server as S
 from queue_server import views
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
+from queue_server.engine import hall as engine_hall
 
 ZONE = dt.timezone(dt.timedelta(hours=8))
 AT = dt.datetime(2026, 11, 26, 1, 30, 12, tzinfo=dt.UTC)  # 09:30:12 in Beijing
@@ -619,7 +619,7 @@ def _placeholder(node: ast.expr) -> str:
 
 def engine_messages() -> dict[str, list[tuple[str, str]]]:
     """code -> [(zh, en)] for every refusal the engine raises, in source order."""
-    source = Path(inspect.getfile(S.views.Hall)).read_text(encoding="utf-8")
+    source = inspect.getsource(engine_hall)
     out: dict[str, list[tuple[str, str]]] = {}
     for node in ast.walk(ast.parse(source)):
         if not (
