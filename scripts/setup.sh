@@ -13,6 +13,8 @@ APT_PACKAGES=(
     postgresql          # the production database; tests start a throwaway cluster
     tzdata              # the hall's time zone
     openssl             # tests make a throwaway certificate for wss:// and https://
+    chromium chromium-driver  # headless browser + its WebDriver: the resident ticket page's tests
+    fonts-wqy-microhei  # a CJK font, so the browser renders (and screenshots show) Chinese
 )
 
 missing=()
