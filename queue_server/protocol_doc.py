@@ -59,6 +59,7 @@ TICKET_VIEW: dict[str, Any] = {
     "counter": None,
     "arrival": "2026-11-26T09:30:12+08:00",
     "called_at": None,
+    "started_at": None,
     "recalls": 0,
 }
 CALLED_VIEW = {
