@@ -27,6 +27,7 @@ time itself, so the day, the opening hours and the stored times stay true.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import logging
 import random
@@ -612,7 +613,6 @@ class DemoHall:
         def remote(auth: P.DeviceAuth | P.StaffAuth) -> RemoteHall:
             client = RemoteHall(url, auth, loop=self.loop)
             self.remotes.append(client)
-            client.connect()
             return client
 
         kiosk_auth = P.DeviceAuth(device_id="kiosk-1", token=_secret(credentials, "kiosk-1"))
@@ -637,6 +637,8 @@ class DemoHall:
             self.actors.append(
                 SimStaff(link, counter.id, minutes, rng, speed=speed, min_wait_s=STAFF_MIN_WAIT_S)
             )
+        # All log in together: checking a password is slow by design.
+        connect_all(self.loop, self.remotes)
 
     def start(self) -> None:
         # The kiosk's first resident arrives now, so the banner can show a ticket's page.
@@ -657,6 +659,18 @@ class DemoHall:
         for remote in self.remotes:
             remote.close()
         self.loop.close()
+
+
+def connect_all(loop: LoopThread, remotes: list[RemoteHall], timeout: float = 30.0) -> None:
+    """Connect every client at once; the first refusal or failure is raised."""
+
+    async def connect() -> None:
+        await asyncio.gather(*(remote.client.connect(timeout) for remote in remotes))
+
+    try:
+        loop.run(connect(), timeout + 5)
+    except (TimeoutError, OSError) as exc:
+        raise LinkDown("cannot reach the demo's queue server") from exc
 
 
 def _secret(credentials: dict[str, str], name: str) -> str:
