@@ -687,21 +687,23 @@ def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("demo: --speed must be positive", file=sys.stderr)
         return 2
+    console_window = None if args.no_console else args.window
     try:
+        if console_window is not None:
+            # From the first line on, the terminal is the console's: the log goes to a file.
+            directory.mkdir(parents=True, exist_ok=True)
+            _log_to_file(directory / "demo.log")
+            # Reconnect chatter would scribble over the prompt; the console says so itself.
+            logging.getLogger("queue_server.client").setLevel(logging.CRITICAL)
         path = prepare_hall(directory)
         config = load_hall_config(path)
         credentials = read_credentials(credentials_path(path))
     except (ConfigError, OSError, tomllib.TOMLDecodeError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
-    console_window = None if args.no_console else args.window
     if console_window is not None and console_window not in {c.id for c in config.counters}:
         print(f"demo: the hall has no window {console_window}", file=sys.stderr)
         return 2
-    if console_window is not None:
-        _log_to_file(directory / "demo.log")
-        # Reconnect chatter would scribble over the prompt; the log file has the rest.
-        logging.getLogger("queue_server.client").setLevel(logging.CRITICAL)
 
     try:
         port = free_port("127.0.0.1", config.server.port if args.port is None else args.port)
