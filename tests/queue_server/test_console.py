@@ -525,11 +525,16 @@ def test_console_on_a_pty_through_the_server(served):
 
 
 @pytest.mark.parametrize("how", ["eof", "ctrl-c"])
-def test_console_exits_cleanly_on_eof_and_ctrl_c(served, how):
-    password = served.credentials["w1"]
-    child = spawn_console(
-        served.path, "--lang", "en", "--server", served.url, env={"YIKOU_PASSWORD": password}
-    )
+def test_console_exits_cleanly_on_eof_and_ctrl_c(served, how, tmp_path):
+    if how == "eof":  # the password from the environment
+        given = ["--server", served.url]
+        env = {"YIKOU_PASSWORD": served.credentials["w1"]}
+    else:  # ... or from a credentials file of its own
+        secrets = tmp_path / "staff.credentials"
+        secrets.write_text(f'[credentials]\nw1 = "{served.credentials["w1"]}"\n', encoding="utf-8")
+        given = ["--server", served.url, "--login", "w1", "--password-file", str(secrets)]
+        env = {"YIKOU_PASSWORD": "not-this-one"}
+    child = spawn_console(served.path, "--lang", "en", *given, env=env)
     try:
         child.expect_exact("window 1> ")
         assert "[Window 1] idle" in child.before
