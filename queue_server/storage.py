@@ -21,7 +21,17 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Float, Index, UniqueConstraint, event, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    UniqueConstraint,
+    bindparam,
+    event,
+    select,
+)
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Connection, Engine
@@ -218,16 +228,25 @@ def create_schema(engine: Engine) -> None:
         SQLModel.metadata.create_all(conn)
 
 
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
 def _upsert(conn: Connection, table, rows: list[dict[str, Any]], keys: list[str]) -> None:
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+    dialect = conn.dialect.name
+    stmt = _UPSERTS.get((dialect, table.name))
+    if stmt is None:
+        # Built once per table: constructing an ON CONFLICT statement costs more than running it.
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        base = insert(table)
+        updates = {c.name: base.excluded[c.name] for c in table.columns if c.name not in keys}
+        stmt = base.on_conflict_do_update(index_elements=keys, set_=updates)
+        _UPSERTS[(dialect, table.name)] = stmt
+    conn.execute(stmt, rows)
 
 
 # --- records <-> rows ---------------------------------------------------------------------------
@@ -293,6 +312,8 @@ class Store:
         self.url = url or config.storage.url
         self.engine = engine or make_engine(self.url, synchronous=config.storage.synchronous)
         self._lock = threading.RLock()
+        self._hall_query = None
+        self._hall_updates: dict[int, Any] = {}
         try:
             create_schema(self.engine)
         except SQLAlchemyError as exc:
@@ -353,9 +374,12 @@ class Store:
     def _lock_hall(self, conn: Connection):
         """Lock this hall's row for the transaction (creating it on first use); return it."""
         table = HallRow.__table__
-        query = select(table).where(table.c.hall_id == self.hall_id)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+        query = self._hall_query
+        if query is None:
+            query = select(table).where(table.c.hall_id == self.hall_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            self._hall_query = query
         row = conn.execute(query).first()
         if row is None:
             if conn.dialect.name == "postgresql":
@@ -513,8 +537,16 @@ class Store:
                 sequences=dict(changes.day.sequences),
                 issued=dict(changes.day.issued),
             )
-        table = HallRow.__table__
-        conn.execute(sa_update(table).where(table.c.hall_id == hid).values(**values))
+        statement = self._hall_updates.get(len(values))
+        if statement is None:  # two shapes: with or without the day's counters
+            table = HallRow.__table__
+            statement = (
+                sa_update(table)
+                .where(table.c.hall_id == hid)
+                .values({name: bindparam(f"new_{name}") for name in values})
+            )
+            self._hall_updates[len(values)] = statement
+        conn.execute(statement, {f"new_{name}": value for name, value in values.items()})
 
     # --- reading ----------------------------------------------------------------------------
 
