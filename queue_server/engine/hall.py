@@ -196,7 +196,8 @@ class Hall:
 
     def _housekeep(self, now: dt.datetime) -> None:
         day = self.local(now).date()
-        if self.today.day != day:
+        # Only forward: a clock stepped back over midnight must not reopen yesterday.
+        if self.today.day is None or day > self.today.day:
             self._roll_over(day, now)
         grace = self.config.appointments.late_minutes * 60
         now_ts = now.timestamp()
