@@ -981,6 +981,8 @@ class Hall:
         ticket.state = TicketState.WAITING
         ticket.requeued = True
         ticket.counter = None
+        # Back of its own class: a head-of-queue hand-back (HEAD_RANK) was used up when called.
+        ticket.rank = self.classes[ticket.priority].rank
         ticket.order_key = ev.order_key
         ticket.queued_at = ev.at
         self._index_ticket(ticket)
