@@ -296,12 +296,25 @@ class Hall:
         the expected rest of its current service.
         """
         key = (ticket.rank, ticket.order_key)
+        probe = ticket.id not in self.tickets  # a ticket about to be issued
+
+        def is_ahead(other: Ticket) -> bool:
+            other_key = (other.rank, other.order_key)
+            if other is ticket or other_key > key:
+                return False
+            if other_key < key:
+                return True
+            # Same class and instant (two kiosks in one clock tick): the earlier issue is ahead.
+            return probe or (
+                other.queue == ticket.queue and int(other.number[1:]) < int(ticket.number[1:])
+            )
+
         ahead = sum(
             1
             for other in self.waiting_tickets(
                 s for s, q in self.queue_of.items() if q == ticket.queue
             )
-            if other is not ticket and (other.rank, other.order_key) < key
+            if is_ahead(other)
         )
         counters = self.open_counters_for(ticket.service)
         if not counters:
@@ -317,7 +330,7 @@ class Hall:
         for service, share in overlap.items():
             mean = self.mean_service_s(service)
             for other in self.waiting[service].values():
-                if other is not ticket and (other.rank, other.order_key) < key:
+                if is_ahead(other):
                     work += mean * share
         now_ts = now.timestamp()
         for counter in counters:
