@@ -23,8 +23,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from queue_server.config import HallConfig, parse_config
+from queue_server.engine import commands as C
+from queue_server.engine import events as V
 from queue_server.engine.dispatch import DispatchPolicy
 from queue_server.engine.hall import Hall
+from queue_server.engine.model import Ticket
+from queue_server.errors import EngineError
 from queue_server.example_config import example_config
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -97,3 +101,42 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
+
+
+class Driver:
+    """A hall, its clock and the log of every event it emitted, refused commands included
+    (the housekeeping events a refusal carries are part of the record too)."""
+
+    def __init__(
+        self,
+        config: HallConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        policy: DispatchPolicy | None = None,
+    ):
+        self.hall = make_hall(config, policy=policy)
+        self.clock = clock or Clock()
+        self.log: list[V.Event] = []
+
+    def do(self, command: C.Command) -> list[V.Event]:
+        """Handle ``command`` at the clock's time; a refusal's events are logged, then re-raised."""
+        try:
+            events = self.hall.handle(command, self.clock.now)
+        except EngineError as exc:
+            self.log.extend(exc.events)
+            raise
+        self.log.extend(events)
+        return events
+
+    def issue(self, service: str = BIRTH, **fields: Any) -> Ticket:
+        """Issue a ticket and return the hall's record of it."""
+        events = self.do(C.IssueTicket(service=service, **fields))
+        issued = [e for e in events if isinstance(e, V.TicketIssued)]
+        return self.hall.tickets[issued[-1].ticket.id]
+
+    def replay(self) -> Hall:
+        """A fresh hall with the same config that applied every logged event."""
+        twin = Hall(self.hall.config, policy=self.hall.policy)
+        for event in self.log:
+            twin.apply(event)
+        return twin
