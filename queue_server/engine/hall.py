@@ -847,7 +847,11 @@ class Hall:
                 f"还未到签到时间，请于 {opens:%H:%M} 后签到",
                 f"Too early to check in; please come back after {opens:%H:%M}",
             )
-        self._check_open(now)
+        # The slot's own window, not the walk-in ticket hours, decides: the hall sold this slot
+        # (the last one starts at last_ticket; the early grace of the first precedes opening).
+        # Only a day made a holiday after booking stays closed.
+        if not self.config.hours.is_workday(self.local(now).date()):
+            self._check_open(now)
         self._check_resident(appointment.resident_key, appointment.service)
         issued = self._emit_issue(
             appointment.service,
