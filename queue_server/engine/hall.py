@@ -355,10 +355,13 @@ class Hall:
         queue = self.queue_of[service]
         number_no = self.today.sequences.get(queue, 0) + 1
         number = f"{queue}{number_no:03d}"
+        # Issuing always follows housekeeping; only an estimate_new() probe may come before the
+        # hall's first command, when no day is open yet.
+        day = self.today.day or self.local(now).date()
         return Ticket(
-            id=f"{self.today.day:%Y%m%d}-{number}",
+            id=f"{day:%Y%m%d}-{number}",
             number=number,
-            day=self.today.day,
+            day=day,
             service=service,
             queue=queue,
             priority=priority,

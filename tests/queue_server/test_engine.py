@@ -787,3 +787,10 @@ def test_events_round_trip_through_json(d):
     for event in d.log:
         assert V.parse_event(event.model_dump_json()) == event
     assert C.parse_command('{"type": "call_next", "counter": 3}') == C.CallNext(counter=3)
+
+
+def test_estimate_new_before_the_first_command():
+    # Caught a bug (by the property tests): estimate_new on a hall that had not handled a
+    # command yet crashed formatting the probe ticket's id with no day open.
+    d = Driver()
+    assert d.hall.estimate_new(BIRTH, d.clock.now) == (0, None)  # no counter open yet
