@@ -17,6 +17,7 @@ forward by random amounts, across lunch, closing time and midnight. After every 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 from collections import Counter as Tally
@@ -100,6 +101,19 @@ def fingerprint(hall: Hall) -> tuple:
         {i: record(n) for i, n in hall.notices.items()},
         {s: list(t) for s, t in hall.service_times.items()},
     )
+
+
+def restored(hall: Hall) -> Hall:
+    twin = Hall(hall.config, policy=hall.policy)
+    twin.restore(
+        seq=hall.seq,
+        day=copy.deepcopy(hall.today),
+        tickets=copy.deepcopy(list(hall.tickets.values())),
+        counters=copy.deepcopy(list(hall.counters.values())),
+        appointments=copy.deepcopy(list(hall.appointments.values())),
+        notices=copy.deepcopy(list(hall.notices.values())),
+    )
+    return twin
 
 
 class HallMachine(RuleBasedStateMachine):
@@ -415,6 +429,12 @@ class HallMachine(RuleBasedStateMachine):
     @invariant()
     def replay_gives_the_same_state(self):
         assert fingerprint(self.shadow) == fingerprint(self.hall)
+
+    @invariant()
+    def restore_gives_the_same_state(self):
+        """What storage will do on start: load copies of the records into a fresh hall."""
+        twin = restored(self.hall)
+        assert fingerprint(twin) == fingerprint(self.hall)
 
 
 HallMachine.TestCase.settings = settings(
