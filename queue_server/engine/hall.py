@@ -33,6 +33,7 @@ from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ti
 
 OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SERVING}
 HEAD_RANK = -1  # a resident handed back by a closing counter goes before every class
+HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
 
 
 @dataclass
@@ -218,7 +219,8 @@ class Hall:
                     ticket_id=ticket.id,
                     number=ticket.number,
                     reason="day_closed",
-                    counter=ticket.counter,
+                    # Only a called or served ticket is at a counter; a no-show's is history.
+                    counter=ticket.counter if ticket.state in HELD else None,
                 )
         for counter in self.counters.values():
             if counter.state is not CounterState.CLOSED:

@@ -704,6 +704,10 @@ def test_rollover_cancels_yesterdays_open_tickets_and_reopens_counters(d):
     cancelled = [e for e in events if isinstance(e, V.TicketCancelled)]
     assert {e.ticket_id for e in cancelled} == {no_show.id, serving.id, called.id, waiting.id}
     assert all(e.reason == "day_closed" for e in cancelled)
+    # Caught a bug: the no-show's cancellation named the counter that had called it hours
+    # before, as if that window had been holding it.
+    at_counter = {e.ticket_id: e.counter for e in cancelled}
+    assert at_counter == {no_show.id: None, serving.id: 1, called.id: 3, waiting.id: None}
     assert done.id not in {e.ticket_id for e in cancelled}
     closed = [e.counter for e in events if isinstance(e, V.CounterClosed)]
     assert sorted(closed) == [1, 2, 3, 4, 5]  # 6 was already closed
