@@ -12,7 +12,10 @@ forward by random amounts, across lunch, closing time and midnight. After every 
 - estimates are never negative (and None exactly when no counter for the service is open);
 - a refused command changes nothing but time's own effects, which it carries as events;
 - replay: a second hall that applies every event (through JSON, as storage will) is in the same
-  state as the live one.
+  state as the live one, and so is a fresh hall that restores copies of the live records.
+
+The same machine runs again under LongestWaitPolicy (without the starvation bound, which that
+policy does not promise) in a hall that forbids calling a specific ticket.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
+from queue_server.engine.dispatch import LongestWaitPolicy
 from queue_server.engine.hall import OPEN_COUNTER_STATES, Hall
 from queue_server.engine.lifecycle import CounterState, TicketState
 from queue_server.errors import EngineError
@@ -61,23 +65,23 @@ SKILL_SETS = [
 STARVATION_MINUTES = 10
 
 
-def _config():
+def _overrides() -> dict:
     services = config_data()["services"]
     services[1] = {**services[1], "daily_quota": 4}  # residence registration: a small quota
-    return make_config(
-        hours={
+    return {
+        "hours": {
             "days": ["mon", "tue", "wed", "thu", "fri", "sat"],
             "open": dt.time(8),
             "close": dt.time(20),
             "last_ticket": None,
         },
-        rules={"starvation_minutes": STARVATION_MINUTES, "requeue_grace_minutes": 20},
-        appointments={"min_days_ahead": 0, "days_ahead": 2, "per_resident_per_week": 5},
-        services=services,
-    )
+        "rules": {"starvation_minutes": STARVATION_MINUTES, "requeue_grace_minutes": 20},
+        "appointments": {"min_days_ahead": 0, "days_ahead": 2, "per_resident_per_week": 5},
+        "services": services,
+    }
 
 
-CONFIG = _config()
+CONFIG = make_config(**_overrides())
 
 
 def fingerprint(hall: Hall) -> tuple:
@@ -99,7 +103,8 @@ def fingerprint(hall: Hall) -> tuple:
         {i: record(a) for i, a in hall.appointments.items()},
         {k: v for k, v in hall.slot_load.items() if v},
         {i: record(n) for i, n in hall.notices.items()},
-        {s: list(t) for s, t in hall.service_times.items()},
+        # As multisets: restore orders services finished in the same instant arbitrarily.
+        {s: sorted(t) for s, t in hall.service_times.items()},
     )
 
 
@@ -117,12 +122,19 @@ def restored(hall: Hall) -> Hall:
 
 
 class HallMachine(RuleBasedStateMachine):
+    config = CONFIG
+    starvation_bound = True  # the default policy promises it
+
+    @staticmethod
+    def make_policy():
+        return None  # the hall's default
+
     @initialize(day=st.integers(0, 5), minute=st.integers(8 * 60, 19 * 60))
     def start(self, day, minute):
         # Monday 2026-11-23 to Saturday 2026-11-28, during opening hours (08:00-20:00).
         start = local(2026, 11, 23) + dt.timedelta(days=day, minutes=minute)
-        self.d = Driver(CONFIG, clock=Clock(start))
-        self.shadow = Hall(CONFIG)
+        self.d = Driver(self.config, clock=Clock(start), policy=self.make_policy())
+        self.shadow = Hall(self.config)
         self.replayed = 0
         self.seen_numbers: set[tuple[dt.date, str]] = set()
         self.issued_today: set[str] = set()
@@ -257,7 +269,8 @@ class HallMachine(RuleBasedStateMachine):
         same_day = self.hall.today.day == self.hall.local(now).date()
         desk = self.hall.counters.get(counter)
         starving = (
-            same_day
+            self.starvation_bound
+            and same_day
             and desk is not None
             and any(now - t.queued_at >= bound for t in self.hall.waiting_tickets(desk.skills))
         )
@@ -438,12 +451,30 @@ class HallMachine(RuleBasedStateMachine):
 
 
 HallMachine.TestCase.settings = settings(
-    max_examples=150,
-    stateful_step_count=60,
+    max_examples=100,
+    stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestHall = HallMachine.TestCase
+
+
+class LongestWaitMachine(HallMachine):
+    """The same invariants (but the starvation bound) under the other policy, in a hall that
+    forbids calling a specific ticket."""
+
+    config = make_config(
+        **{**_overrides(), "rules": {**_overrides()["rules"], "allow_call_specific": False}}
+    )
+    starvation_bound = False
+
+    @staticmethod
+    def make_policy():
+        return LongestWaitPolicy()
+
+
+LongestWaitMachine.TestCase.settings = settings(HallMachine.TestCase.settings, max_examples=40)
+TestLongestWaitHall = LongestWaitMachine.TestCase
 
 
 def test_replay_of_a_fixed_busy_day_from_scratch():
