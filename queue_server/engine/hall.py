@@ -76,6 +76,8 @@ class Hall:
         self.notices: dict[str, Notice] = {}
         self.service_times: dict[str, deque[float]] = {s: deque() for s in self.queue_of}
         self._dirty_tickets: set[str] = set()
+        # Changed tickets of a day that has since closed: still owed to storage.
+        self._retired_tickets: dict[str, Ticket] = {}
         self._dirty_counters: set[int] = set()
         self._dirty_appointments: set[str] = set()
         self._dirty_notices: set[str] = set()
@@ -167,14 +169,21 @@ class Hall:
     def take_changes(self) -> Changes:
         """The records changed since the last call, for the storage adapter to write."""
         changes = Changes(
-            tickets=[self.tickets[i] for i in self._dirty_tickets if i in self.tickets],
+            tickets=[
+                ticket
+                for i in self._dirty_tickets
+                if (ticket := self.tickets.get(i) or self._retired_tickets.get(i)) is not None
+            ],
             counters=[self.counters[i] for i in self._dirty_counters],
-            appointments=[self.appointments[i] for i in self._dirty_appointments],
+            appointments=[
+                self.appointments[i] for i in self._dirty_appointments if i in self.appointments
+            ],
             notices=[self.notices[i] for i in self._dirty_notices if i in self.notices],
             removed_notices=sorted(self._removed_notices),
             day=self.today if self._dirty_day else None,
         )
         self._dirty_tickets.clear()
+        self._retired_tickets.clear()
         self._dirty_counters.clear()
         self._dirty_appointments.clear()
         self._dirty_notices.clear()
@@ -902,6 +911,9 @@ class Hall:
     def _on_day_opened(self, ev: V.DayOpened) -> None:
         self.today = DayState(day=ev.day)
         self._dirty_day = True
+        for ticket_id in self._dirty_tickets:
+            if ticket_id in self.tickets:
+                self._retired_tickets[ticket_id] = self.tickets[ticket_id]
         self.tickets.clear()
         self.by_number.clear()
         for queue in self.waiting.values():

@@ -798,3 +798,31 @@ def test_estimate_new_before_the_first_command():
     # command yet crashed formatting the probe ticket's id with no day open.
     d = Driver()
     assert d.hall.estimate_new(BIRTH, d.clock.now) == (0, None)  # no counter open yet
+
+
+def test_take_changes_after_a_rollover_includes_yesterdays_cancelled_tickets(d):
+    # Caught a bug: the rollover cancelled yesterday's open tickets and then cleared them from
+    # the hall, so take_changes left them out and storage kept them "waiting" for ever.
+    waiting = d.issue(BIRTH)
+    called = d.issue(BIRTH)
+    d.do(C.CallTicket(counter=1, ticket=called.number))
+    d.hall.take_changes()
+    d.clock.set(local(2026, 11, 27, 8, 0))
+    d.do(C.Tick())
+    changes = d.hall.take_changes()
+    states = {t.id: t.state for t in changes.tickets}
+    assert states == {waiting.id: TicketState.CANCELLED, called.id: TicketState.CANCELLED}
+    assert changes.day is not None and changes.day.day == dt.date(2026, 11, 27)
+    assert d.hall.take_changes().tickets == []
+
+
+def test_take_changes_after_replaying_months_of_events():
+    # Bookings older than the no-show look-back are dropped at a day's opening; take_changes
+    # must not then look them up (it raised KeyError after a long replay).
+    d = Driver()
+    d.do(C.BookAppointment(resident_key="r1", service=BIRTH, slot_start=local(2026, 11, 27, 10)))
+    d.clock.set(local(2027, 6, 1, 9, 0))
+    d.do(C.Tick())
+    twin = d.replay()
+    changes = twin.take_changes()
+    assert changes.appointments == []
