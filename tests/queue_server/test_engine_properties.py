@@ -34,6 +34,7 @@ from queue_server.engine import events as V
 from queue_server.engine.dispatch import LongestWaitPolicy
 from queue_server.engine.hall import OPEN_COUNTER_STATES, Hall
 from queue_server.engine.lifecycle import CounterState, TicketState
+from queue_server.engine.model import Ticket
 from queue_server.errors import EngineError
 from tests.queue_server.hall_factory import (
     BIRTH,
@@ -63,6 +64,7 @@ SKILL_SETS = [
     [[PERMIT]],
 ]
 STARVATION_MINUTES = 10
+STATE_FIELD = next(f for f in dataclasses.fields(Ticket) if f.name == "state")
 
 
 def _overrides() -> dict:
@@ -84,11 +86,12 @@ def _overrides() -> dict:
 CONFIG = make_config(**_overrides())
 
 
+def record(obj) -> tuple:
+    return tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))
+
+
 def fingerprint(hall: Hall) -> tuple:
     """Everything a command may change, as plain comparable data."""
-
-    def record(obj) -> tuple:
-        return tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))
 
     return (
         hall.seq,
@@ -139,6 +142,13 @@ class HallMachine(RuleBasedStateMachine):
         self.seen_numbers: set[tuple[dt.date, str]] = set()
         self.issued_today: set[str] = set()
         self.refusals: Tally[str] = Tally()
+        # What a storage adapter would hold, written only from take_changes().
+        # A new hall's counters come from the configuration, not from a change.
+        self.db: dict[str, dict] = {
+            "tickets": {},
+            "counters": {c.id: record(c) for c in self.hall.counters.values()},
+            "appointments": {},
+        }
 
     # --- running a command ---------------------------------------------------------------------
 
@@ -156,7 +166,14 @@ class HallMachine(RuleBasedStateMachine):
                 assert fingerprint(self.hall) == before, f"refused {command!r} changed the hall"
             events = None
         self._follow_log()
+        self._store()
         return events
+
+    def _store(self) -> None:
+        changes = self.hall.take_changes()
+        for kind in ("tickets", "counters", "appointments"):
+            for obj in getattr(changes, kind):
+                self.db[kind][obj.id] = record(obj)
 
     def _follow_log(self) -> None:
         """Feed the new events to the shadow hall (through JSON) and to the bookkeeping."""
@@ -438,6 +455,25 @@ class HallMachine(RuleBasedStateMachine):
         assert {k: v for k, v in self.hall.slot_load.items() if v} == dict(load)
         for (service, _), count in load.items():
             assert count <= self.hall.settings[service].appointment_capacity
+
+    @invariant()
+    def take_changes_reports_every_change(self):
+        hall = self.hall
+        for kind, live in (
+            ("tickets", hall.tickets),
+            ("counters", hall.counters),
+            ("appointments", hall.appointments),
+        ):
+            stored = self.db[kind]
+            for ident, obj in live.items():
+                assert stored.get(ident) == record(obj), f"{kind} {ident} not stored as it is"
+        # Tickets of days gone by are all closed in storage too.
+        for ident, row in self.db["tickets"].items():
+            if ident not in hall.tickets:
+                assert row[dataclasses.fields(Ticket).index(STATE_FIELD)] in (
+                    TicketState.DONE,
+                    TicketState.CANCELLED,
+                ), f"ticket {ident} left open in storage"
 
     @invariant()
     def replay_gives_the_same_state(self):
