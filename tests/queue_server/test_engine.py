@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 
@@ -10,7 +11,7 @@ import pytest
 from queue_server import errors as E
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
-from queue_server.engine.hall import HEAD_RANK
+from queue_server.engine.hall import HEAD_RANK, Hall
 from queue_server.engine.lifecycle import CounterState, TicketState
 from tests.queue_server.hall_factory import (
     BIRTH,
@@ -826,3 +827,34 @@ def test_take_changes_after_replaying_months_of_events():
     twin = d.replay()
     changes = twin.take_changes()
     assert changes.appointments == []
+
+
+def test_restore_continues_the_day_where_it_stopped(d):
+    done = d.issue(BIRTH)
+    d.do(C.CallNext(counter=1))
+    d.do(C.StartService(counter=1))
+    d.clock.advance(minutes=4)
+    d.do(C.FinishService(counter=1))
+    called = d.issue(BIRTH, resident_key="r1")
+    d.do(C.CallNext(counter=1))
+    d.issue(EMPLOYMENT)
+    hall = d.hall
+    twin = Hall(hall.config)
+    twin.restore(
+        seq=hall.seq,
+        day=copy.deepcopy(hall.today),
+        tickets=copy.deepcopy(list(hall.tickets.values())),
+        counters=copy.deepcopy(list(hall.counters.values())),
+        appointments=[],
+        notices=[],
+    )
+    assert twin.take_changes().tickets == []  # restoring is not a change
+    assert twin.counter(1).ticket_id == called.id
+    assert twin.mean_service_s(BIRTH) == 240
+    assert [t.number for t in twin.ordered_waiting()] == ["B001"]
+    events = twin.handle(C.IssueTicket(service=BIRTH), d.clock.now)
+    assert events[0].seq == hall.seq + 1 and events[0].ticket.number == "A003"
+    with pytest.raises(E.AlreadyHoldingTicket):
+        twin.handle(C.IssueTicket(service=BIRTH, resident_key="r1"), d.clock.now)
+    assert twin.handle(C.StartService(counter=1), d.clock.now)[0].ticket_id == called.id
+    assert done.state is TicketState.DONE
