@@ -164,6 +164,8 @@ class HallMachine(RuleBasedStateMachine):
             self.refusals[exc.code] += 1
             if not exc.events:
                 assert fingerprint(self.hall) == before, f"refused {command!r} changed the hall"
+            # With housekeeping events on the error, the replay invariant covers it: the shadow
+            # hall receives only those events, so any other change would set the two apart.
             events = None
         self._follow_log()
         self._store()
@@ -509,7 +511,7 @@ class LongestWaitMachine(HallMachine):
         return LongestWaitPolicy()
 
 
-LongestWaitMachine.TestCase.settings = settings(HallMachine.TestCase.settings, max_examples=40)
+LongestWaitMachine.TestCase.settings = settings(HallMachine.TestCase.settings, max_examples=30)
 TestLongestWaitHall = LongestWaitMachine.TestCase
 
 
