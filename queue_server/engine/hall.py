@@ -349,7 +349,12 @@ class Hall:
                 continue
             current = self.tickets[counter.ticket_id]
             mean = self.mean_service_s(current.service)
-            began = current.started_at or current.called_at or now
+            # started_at may be left from an earlier service (transferred, handed back):
+            # it counts only while the ticket is being served.
+            if current.state is TicketState.SERVING and current.started_at is not None:
+                began = current.started_at
+            else:
+                began = current.called_at or now
             work += max(mean - (now_ts - began.timestamp()), 0.1 * mean)
         return ahead, max(work / len(counters), 0.0)
 

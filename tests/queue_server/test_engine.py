@@ -858,3 +858,25 @@ def test_restore_continues_the_day_where_it_stopped(d):
         twin.handle(C.IssueTicket(service=BIRTH, resident_key="r1"), d.clock.now)
     assert twin.handle(C.StartService(counter=1), d.clock.now)[0].ticket_id == called.id
     assert done.state is TicketState.DONE
+
+
+@pytest.mark.parametrize("how", ["transfer", "return"])
+def test_estimate_of_a_recalled_resident_ignores_an_earlier_service(d, how):
+    # Caught a bug: a ticket served once (then transferred, or handed back by a closing
+    # window) and called again kept its first start time, so the estimate took its new
+    # service as nearly over and told the next residents a wait far too short.
+    ticket = d.issue(BIRTH)
+    d.do(C.CallNext(counter=1))
+    d.do(C.StartService(counter=1))
+    d.clock.advance(minutes=20)
+    if how == "transfer":
+        d.do(C.Transfer(counter=1, to_service=SI_CARD))
+        for counter in (1, 2):  # leave counter 6 the only one for SI_CARD
+            d.do(C.CloseCounter(counter=counter))
+        service, counter, mean = SI_CARD, 6, 300
+    else:
+        d.do(C.CloseCounter(counter=1))  # counter 5 is left for BIRTH
+        service, counter, mean = BIRTH, 5, 360
+    assert d.do(C.CallNext(counter=counter))[0].ticket_id == ticket.id
+    d.clock.advance(minutes=1)
+    assert d.hall.estimate_new(service, d.clock.now) == (0, mean - 60)
