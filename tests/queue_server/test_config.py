@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import stat
@@ -9,6 +10,7 @@ import tomllib
 
 import pytest
 
+from queue_server import cli
 from queue_server.cli import credentials_path, write_example
 from queue_server.config import load_config, parse_config
 from queue_server.errors import ConfigError
@@ -60,13 +62,20 @@ def test_init_writes_a_config_that_loads_and_a_private_credentials_file(tmp_path
     write_example(path, force=True)
 
 
-def test_main_init_command(tmp_path):
+def test_init_command(tmp_path, capsys):
+    # The `init` command as main.py runs it (configure + run), without importing the other
+    # commands' modules.
     import main
 
+    assert main.COMMANDS["init"][0] == "queue_server.cli"
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
     path = tmp_path / "sub" / "hall.toml"
-    assert main.main(["init", str(path)]) == 0
+    assert cli.run(parser.parse_args([str(path)])) == 0
     assert load_config(path).hall.name_zh
-    assert main.main(["init", str(path)]) == 1  # exists: refused without --force
+    assert cli.run(parser.parse_args([str(path)])) == 1  # exists: refused without --force
+    assert "--force" in capsys.readouterr().err
+    assert cli.run(parser.parse_args([str(path), "--force"])) == 0
 
 
 def test_load_config_names_the_file_for_bad_toml(tmp_path):
