@@ -11,6 +11,9 @@ Shared by every test that needs a hall (engine, storage, console, server)::
 ``make_config`` starts from the example that ``python main.py init`` writes; each keyword replaces
 one top-level section, except that a dict given for a table section (``hall``, ``hours``,
 ``rules``, ``appointments``, ...) is merged into the example's table key by key.
+
+``Driver`` bundles a hall, its clock and the log of every event it emitted (a refusal's
+housekeeping events included), with ``issue()`` and ``replay()`` shortcuts.
 """
 
 from __future__ import annotations
