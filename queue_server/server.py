@@ -189,6 +189,10 @@ class HallActor:
         if name == "slots":
             if not msg.service or not msg.day:
                 raise _QueryError("bad_query", field="service, day")
+            try:
+                slots = hall.slots(msg.service, msg.day)
+            except OverflowError:  # a day at the end of the calendar
+                raise _QueryError("bad_query", field="day") from None
             return {
                 "service": msg.service,
                 "day": msg.day.isoformat(),
@@ -198,7 +202,7 @@ class HallActor:
                         "end": end.isoformat(),
                         "free": hall.slot_free(msg.service, start),
                     }
-                    for start, end in hall.slots(msg.service, msg.day)
+                    for start, end in slots
                 ],
             }
         raise _QueryError("bad_query", field="query")
@@ -535,7 +539,7 @@ class QueueServer:
             return
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
             self._send(client, _json(P.error("bad_json")))
             return
         msg_id = data.get("id") if isinstance(data, dict) else None
