@@ -229,6 +229,7 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
     "rate_limited": ("操作过于频繁，请稍后再试", "Too many messages; slow down"),
     "unavailable": ("系统繁忙，请稍后再试", "The hall system is busy; try again shortly"),
     "bad_query": ("查询参数不正确", "The query is missing a parameter"),
+    "internal_error": ("系统内部错误，请稍后再试", "Internal error; try again shortly"),
 }
 
 
