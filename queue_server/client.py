@@ -98,12 +98,16 @@ class HallClient:
     # --- life cycle ------------------------------------------------------------------------
 
     async def connect(self, timeout: float = 15.0) -> dict[str, Any]:
-        """Connect and authenticate; return the server's welcome."""
+        """Connect and authenticate; return the server's welcome. Retries with backoff until
+        ``timeout``, then raises Disconnected; AuthFailed at once if the server refuses."""
         loop = asyncio.get_running_loop()
         self._first = loop.create_future()
         self._task = asyncio.create_task(self._run(), name=f"hall-client {self.url}")
         try:
             return await asyncio.wait_for(asyncio.shield(self._first), timeout)
+        except TimeoutError:
+            await self.close()
+            raise Disconnected(f"could not reach the hall server at {self.url}") from None
         except BaseException:
             await self.close()
             raise
