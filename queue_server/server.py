@@ -557,8 +557,11 @@ class QueueServer:
     async def _on_message(self, client: Client, raw: str | bytes) -> None:
         # The rate limit first: a flood of oversize messages is a flood too.
         if not client.allow():
-            if client.strikes in (1, 100, 200):  # say so, without echoing every flood message
-                self._send(client, _json(P.error("rate_limited")))
+            # A request is answered, so its sender can back off and retry instead of waiting
+            # for a reply that never comes; anonymous floods hear it now and then.
+            msg_id = _peek_id(raw)
+            if msg_id is not None or client.strikes in (1, 100, 200):
+                self._send(client, _json(P.error("rate_limited", msg_id)))
             return
         if len(raw) > P.MAX_MESSAGE_BYTES:
             self._send(client, _json(P.error("too_large", limit=P.MAX_MESSAGE_BYTES)))
@@ -568,9 +571,7 @@ class QueueServer:
         except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
             self._send(client, _json(P.error("bad_json")))
             return
-        msg_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
-            msg_id = None
+        msg_id = _id_of(data)
         if not isinstance(data, dict) or data.get("v") != P.VERSION:
             code = (
                 "unsupported_version" if isinstance(data, dict) and "v" in data else "bad_message"
@@ -861,6 +862,22 @@ class QueueServer:
         if path.startswith("/static/"):
             return _static(path.removeprefix("/static/"))
         return _response(404, "text/plain", b"not found\n")
+
+
+def _id_of(data: Any) -> int | str | None:
+    msg_id = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
+        return None
+    return msg_id
+
+
+def _peek_id(raw: str | bytes) -> int | str | None:
+    if len(raw) > P.MAX_MESSAGE_BYTES:
+        return None
+    try:
+        return _id_of(json.loads(raw))
+    except (ValueError, RecursionError):
+        return None
 
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
