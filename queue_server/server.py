@@ -369,6 +369,7 @@ class QueueServer:
             ping_timeout=20,
             ssl=tls,
             server_header=f"yikou/{SERVER_VERSION}",
+            compression=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._tasks = [
