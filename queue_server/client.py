@@ -161,8 +161,12 @@ class HallClient:
             if self._closing:
                 return
             self.reconnects += 1
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            await self._backoff(delay)
             delay = min(delay * 2, self.backoff_max)
+
+    async def _backoff(self, delay: float) -> None:
+        # Jitter: after a server restart, a hall's screens must not all knock at once.
+        await asyncio.sleep(delay * random.uniform(0.5, 1.5))
 
     async def _handshake(self, ws: ClientConnection) -> dict[str, Any]:
         hello = P.Hello(id=0, auth=self.auth, lang=self.lang)
@@ -216,6 +220,9 @@ class HallClient:
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one message with a fresh id; return the reply's result or raise ServerError."""
+        if self._closing or (self._task is not None and self._task.done()):
+            # Closed, or refused for good: no reconnect is coming to wait for.
+            raise Disconnected("the client is closed")
         try:
             await asyncio.wait_for(self.connected.wait(), self.request_timeout)
         except TimeoutError:
