@@ -13,7 +13,8 @@ Shape (the websockets library's asyncio server around our sans-I/O engine):
   publish never waits on a client; a client whose unsent buffer passes ``MAX_BUFFER`` is dropped
   and resumes by seq when it reconnects.
 - A reconnecting client subscribes with the last seq it saw and gets exactly the events after
-  it from the recent-events ring, or a fresh snapshot when it is too far behind.
+  it: from the recent-events ring, else (after a restart, or further back) from the event log,
+  and only when more than RECENT_EVENTS behind (or the log cannot say) a fresh snapshot.
 """
 
 from __future__ import annotations
