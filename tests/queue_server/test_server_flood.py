@@ -20,14 +20,17 @@ from tests.queue_server.server_support import auth_of, raw_ask, raw_hello, runni
 SERVICE = "liuguan.residence_registration"
 
 
-async def flood(ws, message: str) -> int:
-    """Send ``message`` as fast as the socket takes it until the server closes; return count."""
+async def flood(ws, message: str, pace: float = 0.0) -> int:
+    """Send ``message`` until the server closes (every ``pace`` seconds, or as fast as the socket
+    takes it); return how many were sent."""
     sent = 0
     with contextlib.suppress(ConnectionClosed):
         while True:
             await ws.send(message)
             sent += 1
-            if sent % 50 == 0:
+            if pace:
+                await asyncio.sleep(pace)  # sets the flood's rate; nothing waits on it
+            elif sent % 50 == 0:
                 await asyncio.sleep(0)  # the server shares this event loop: let it read
     return sent
 
@@ -52,7 +55,8 @@ async def test_a_flooding_connection_is_limited_then_closed_and_others_carry_on(
             assert (await raw_hello(flooder, auth_of("kiosk-1")))["type"] == "welcome"
             ping = json.dumps({"v": 1, "type": "ping", "id": 1})
             tasks = [
-                asyncio.create_task(flood(flooder, ping)),
+                # Many times the limit, though not so fast that a refill never comes between.
+                asyncio.create_task(flood(flooder, ping, pace=0.002)),
                 asyncio.create_task(collect_errors(flooder)),
                 asyncio.create_task(flood(anonymous, "not even json")),
                 asyncio.create_task(collect_errors(anonymous)),
