@@ -84,21 +84,6 @@ class CommandMsg(_Msg):
     # For issue_ticket, check_in, book_appointment and cancel_appointment: who the resident is.
     resident_id: ResidentId | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _key_from_identity(cls, data: Any) -> Any:
-        # A booking needs a resident key, which the server makes from ``resident_id``: the
-        # terminal sends the identity and leaves the key out (the server fills it in).
-        if isinstance(data, dict) and isinstance(data.get("resident_id"), dict):
-            command = data.get("command")
-            if (
-                isinstance(command, dict)
-                and command.get("type") == "book_appointment"
-                and "resident_key" not in command
-            ):
-                data = {**data, "command": {**command, "resident_key": ""}}
-        return data
-
     @model_validator(mode="after")
     def _aware_times(self) -> CommandMsg:
         # The engine compares times with its own aware clock: a time without an offset would

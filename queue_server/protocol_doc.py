@@ -254,7 +254,6 @@ COMMAND_EXAMPLES: list[C.Command] = [
     ),
     C.RemoveNotice(notice="N41"),
     C.BookAppointment(
-        resident_key="",
         service="liuguan.residence_permit",
         slot_start=dt.datetime(2026, 11, 30, 9, 0, tzinfo=ZONE),
         channel="wechat",

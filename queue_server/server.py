@@ -727,9 +727,14 @@ class QueueServer:
             )
             if cls is not None and not cls.self_service:
                 return None
-        if identity is not None and "resident_key" in type(command).model_fields:
-            # The clear number stops here: only its keyed hash goes on.
-            updates["resident_key"] = resident_key(self.secret, identity.number, identity.doc_type)
+        if "resident_key" in type(command).model_fields:
+            # Who the resident is comes only from their document, keyed here; a key a terminal
+            # sent itself could be anyone's. The clear number stops here.
+            updates["resident_key"] = (
+                resident_key(self.secret, identity.number, identity.doc_type)
+                if identity is not None
+                else None
+            )
         return command.model_copy(update=updates) if updates else command
 
     async def _command(self, client: Client, msg: P.CommandMsg) -> None:
