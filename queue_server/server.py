@@ -299,6 +299,37 @@ class Client:
         return False
 
 
+class LoginFailures:
+    """Failed logins per address in a sliding minute; past the limit, logins wait it out."""
+
+    LIMIT = 20
+    WINDOW_S = 60.0
+
+    def __init__(self) -> None:
+        self._seen: dict[str, collections.deque[float]] = {}
+
+    def _recent(self, address: str) -> collections.deque[float]:
+        times = self._seen.setdefault(address, collections.deque())
+        horizon = time.monotonic() - self.WINDOW_S
+        while times and times[0] < horizon:
+            times.popleft()
+        if not times:
+            self._seen.pop(address, None)
+        return times
+
+    def blocked(self, address: str) -> bool:
+        return len(self._recent(address)) >= self.LIMIT
+
+    def record(self, address: str) -> None:
+        self._recent(address)
+        self._seen.setdefault(address, collections.deque()).append(time.monotonic())
+
+
+def _address(ws: ServerConnection) -> str:
+    peer = ws.remote_address
+    return str(peer[0]) if peer else "?"
+
+
 def _json(model) -> str:
     return model.model_dump_json(exclude_none=False)
 
@@ -325,6 +356,7 @@ class QueueServer:
         self.recent: collections.deque[V.Event] = collections.deque(maxlen=RECENT_EVENTS)
         self.pending: asyncio.Queue | None = None
         self._auth_cache: dict[tuple[str, str], str] = {}
+        self._login_failures = LoginFailures()
         self._auth_checks: dict[tuple[tuple[str, str], str], asyncio.Future[bool]] = {}
         self._started = time.monotonic()
         self._tasks: list[asyncio.Task] = []
@@ -436,12 +468,13 @@ class QueueServer:
                     future.set_result((outcome, result))
 
     async def _ticker(self) -> None:
+        # The first tick at once: a fresh server opens the day before any terminal asks.
         while True:
-            await asyncio.sleep(self.config.server.tick_seconds)
             try:
                 await self.submit(C.Tick())
             except StorageError as exc:
                 log.warning("tick failed: %s", exc)
+            await asyncio.sleep(self.config.server.tick_seconds)
 
     # --- publishing --------------------------------------------------------------------------
 
@@ -641,6 +674,11 @@ class QueueServer:
             return
         auth = msg.auth
         role: str | None = None
+        address = _address(client.ws)
+        if self._login_failures.blocked(address):
+            # Each wrong guess costs a scrypt; an address guessing fast gets no more of them.
+            self._send(client, _json(P.error("rate_limited", msg.id)))
+            return
         if isinstance(auth, P.DeviceAuth):
             device = next((d for d in self.config.devices if d.id == auth.device_id), None)
             if device and await self._verify(f"device:{device.id}", auth.token, device.token_hash):
@@ -673,6 +711,7 @@ class QueueServer:
                 self._send(client, _json(P.error("token_expired", msg.id)))
                 return
         if role is None:
+            self._login_failures.record(address)
             self._send(client, _json(P.error("auth_failed", msg.id)))
             return
         client.role, client.lang = role, msg.lang
