@@ -11,7 +11,8 @@ The queue server runs as a real subprocess (``main.py server``) on a temporary S
    (then marks it a no-show, untimed, so the next call finds the counter free). Timed: from
    sending the call request to the LAST subscriber receiving the ticket_called event. Floor:
    ``bench._server_floor``, a bare websockets server that ``broadcast()``s a message of the
-   same size to the same N clients when a trigger message arrives, timed the same way.
+   same size to N other clients when a trigger message arrives, timed the same way. Calls on
+   ours and triggers on the floor alternate, so other load on the machine hits both alike.
 2. Issue throughput: K kiosk connections issue tickets as fast as the server's per-connection
    rate limit lets them, durable commits, for S seconds. Baseline: the same number of issues
    through ``Store.execute`` in one thread, no server (one commit per ticket).
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +69,7 @@ COUNTER_SERVICE = {
 ISSUE_SERVICES = list(COUNTER_SERVICE.values())
 NO_QUOTA = 1_000_000
 STATUS_PREFIX = '{"v":1,"type":"status","seq":'
+QUIET_GAP = 0.005  # idle time after each timed call, on both servers
 CONNECT_PARALLEL = 50  # handshakes in flight: stays under the listen backlog
 
 
@@ -250,7 +253,9 @@ async def open_many(n: int, opener: Opener) -> list[ClientConnection]:
         async with gate:
             return await opener()
 
-    return list(await asyncio.gather(*(one() for _ in range(n))))
+    # One first: the server remembers a verified token, so the rest skip its slow hash.
+    first = [await opener()] if n else []
+    return first + list(await asyncio.gather(*(one() for _ in range(n - len(first)))))
 
 
 async def close_all(conns: list[ClientConnection]) -> None:
@@ -291,6 +296,7 @@ class Subscribers:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        gc.unfreeze()
 
 
 # --- 1. call fan-out -------------------------------------------------------------------------
@@ -324,59 +330,96 @@ async def counter_clients(port: int) -> list[tuple[int, HallClient]]:
     return clients
 
 
-async def server_fanout(
-    server: Proc, counters: list[tuple[int, HallClient]], n: int, calls: int, warmup: int
-) -> tuple[list[float], str, float]:
-    """Call latencies, one event message as received, and the server's CPU seconds per call
-    cycle (call, no-show, their fan-out)."""
-    subs = await Subscribers.open(n, queue_opener(server.port, subscribe=True))
-    # Five windows take turns, so each connection stays far below the server's rate limit.
-    min_cycle = 3.0 / ServerClient.RATE
-    samples = []
+class FloorCaller:
+    """Times one broadcast by the floor server: the trigger is a copy of our event message
+    with a number of the same length, so each trigger has its own key."""
+
+    def __init__(self, trigger: ClientConnection, tracker: Tracker, sample: str):
+        self.trigger, self.tracker = trigger, tracker
+        self.message = json.loads(sample)
+        self.width = len(self.message["event"]["number"]) - 1
+        self.count = 0
+
+    async def call(self) -> float:
+        self.count += 1
+        number = f"F{self.count % 10**self.width:0{self.width}d}"
+        self.message["event"]["number"] = number
+        payload = json.dumps(self.message, ensure_ascii=False, separators=(",", ":"))
+        start = time.perf_counter()
+        await self.trigger.send(payload)
+        done = await self.tracker.wait(("ticket_called", number))
+        await asyncio.sleep(QUIET_GAP)
+        return done - start
+
+
+async def fanout_pair(
+    server: Proc, floor: Proc, counters: list[tuple[int, HallClient]], n: int, calls: int,
+    warmup: int,
+) -> dict:  # fmt: skip
+    """N subscribers on each server; calls on ours and triggers on the floor alternate, so load
+    from elsewhere on the machine falls on both alike."""
+    started = time.perf_counter()
+    ours = await Subscribers.open(n, queue_opener(server.port, subscribe=True))
+    setup = time.perf_counter() - started
+    theirs = await Subscribers.open(n, floor_opener(floor.port, subscribe=True))
+    trigger = await floor_opener(floor.port, subscribe=False)()
+    floor_caller: FloorCaller | None = None
+    # Each window sends two messages a round: keep them well under the server's rate limit.
+    min_round = 2 / (ServerClient.RATE / 2)
+    server_samples: list[float] = []
+    floor_samples: list[float] = []
+    tracker = ours.tracker
     try:
-        tracker = subs.tracker
         cpu = server.cpu_seconds()
-        for i in range(warmup + calls):
-            counter, client = counters[i % len(counters)]
-            cycle = time.perf_counter()
-            start = time.perf_counter()
-            reply = await client.command(C.CallNext(counter=counter))
-            number = next(e["number"] for e in reply["events"] if e["type"] == "ticket_called")
-            done = await tracker.wait(("ticket_called", number))
-            if i >= warmup:
-                samples.append(done - start)
-            reply = await client.command(C.MarkNoShow(counter=counter))
-            await tracker.wait(("ticket_no_show", number))
-            # Its status message comes last: once everyone has it, the hall is quiet again.
-            with contextlib.suppress(TimeoutError):
-                await tracker.wait(("status", reply["seq"]), 5)
-            await asyncio.sleep(max(min_cycle - (time.perf_counter() - cycle), 0.005))
+        i = 0
+        while i < warmup + calls:
+            round_start = time.perf_counter()
+            called = []
+            for counter, client in counters[: warmup + calls - i]:
+                start = time.perf_counter()
+                reply = await client.command(C.CallNext(counter=counter))
+                number = next(e["number"] for e in reply["events"] if e["type"] == "ticket_called")
+                done = await tracker.wait(("ticket_called", number))
+                await _quiet(tracker, reply["seq"])
+                called.append((counter, client, number))
+                if floor_caller is None:
+                    floor_caller = FloorCaller(trigger, theirs.tracker, tracker.sample or "")
+                floor_time = await floor_caller.call()
+                if i >= warmup:
+                    server_samples.append(done - start)
+                    floor_samples.append(floor_time)
+                i += 1
+            # Free the windows together (untimed): one batch, one fan-out for the round.
+            replies = await asyncio.gather(
+                *(client.command(C.MarkNoShow(counter=counter)) for counter, client, _ in called)
+            )
+            for *_, number in called:
+                await tracker.wait(("ticket_no_show", number))
+            await _quiet(tracker, max(r["seq"] for r in replies))
+            await asyncio.sleep(max(min_round - (time.perf_counter() - round_start), 0))
         cpu = (server.cpu_seconds() - cpu) / (warmup + calls)
-        return samples, tracker.sample or "", cpu
-    finally:
-        await subs.close()
-
-
-async def floor_fanout(port: int, sample: str, n: int, calls: int, warmup: int) -> list[float]:
-    subs = await Subscribers.open(n, floor_opener(port, subscribe=True))
-    trigger = await floor_opener(port, subscribe=False)()
-    message = json.loads(sample)
-    samples = []
-    try:
-        for i in range(warmup + calls):
-            # The same message with a number of the same length, so each call has its own key.
-            message["event"]["number"] = f"F{i % 1000:0{len(message['event']['number']) - 1}d}"
-            payload = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-            start = time.perf_counter()
-            await trigger.send(payload)
-            done = await subs.tracker.wait(("ticket_called", message["event"]["number"]))
-            if i >= warmup:
-                samples.append(done - start)
-            await asyncio.sleep(0.01)
-        return samples
     finally:
         await close_all([trigger])
-        await subs.close()
+        await ours.close()
+        await theirs.close()
+    return {
+        "n": n,
+        "bytes": len((tracker.sample or "").encode()),
+        "server_median": statistics.median(server_samples),
+        "server_p99": p99(server_samples),
+        "floor_median": statistics.median(floor_samples),
+        "floor_p99": p99(floor_samples),
+        "server_cpu_per_call": cpu,
+        "setup_s": setup,
+    }
+
+
+async def _quiet(tracker: Tracker, seq: int) -> None:
+    """Wait until every subscriber has the status of the batch that ended at ``seq`` (sent
+    after its events), then a moment more: the next timed call starts on a quiet hall."""
+    with contextlib.suppress(TimeoutError):
+        await tracker.wait(("status", seq), 5)
+    await asyncio.sleep(QUIET_GAP)
 
 
 def p99(samples: list[float]) -> float:
@@ -393,19 +436,7 @@ async def run_fanout(tmp: Path, sizes: list[int], calls: int, warmup: int) -> li
         counters = await counter_clients(server.port)
         try:
             for n in sizes:
-                ours, sample, cpu = await server_fanout(server, counters, n, calls, warmup)
-                base = await floor_fanout(floor.port, sample, n, calls, warmup)
-                rows.append(
-                    {
-                        "n": n,
-                        "bytes": len(sample.encode()),
-                        "server_median": statistics.median(ours),
-                        "server_p99": p99(ours),
-                        "floor_median": statistics.median(base),
-                        "floor_p99": p99(base),
-                        "server_cpu_per_cycle": cpu,
-                    }
-                )
+                rows.append(await fanout_pair(server, floor, counters, n, calls, warmup))
                 print(_fanout_line(rows[-1]), flush=True)
         finally:
             for _, client in counters:
@@ -423,11 +454,19 @@ def _id_number(i: int) -> str:
     return f"1101011990{i:08d}"
 
 
-async def server_issues(port: int, kiosks: int, seconds: float) -> tuple[int, int, float]:
-    url = f"ws://127.0.0.1:{port}/ws"
+def batches(port: int) -> float:
+    """Group-commit batches so far, from the server's /metrics (one publish per batch)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return float(re.search(r"^yikou_publish_seconds_count (\S+)$", text, re.M).group(1))
+
+
+async def server_issues(server: Proc, kiosks: int, seconds: float) -> dict:
+    url = f"ws://127.0.0.1:{server.port}/ws"
     auth = P.DeviceAuth(device_id="kiosk-1", token=credential("kiosk-1"))
     clients = [HallClient(url, auth) for _ in range(kiosks)]
-    await asyncio.gather(*(c.connect() for c in clients))
+    for client in clients:  # one at a time: the first login's slow hash is then cached
+        await client.connect()
     numbers = itertools.count()
     # A kiosk may not send faster than the server's per-connection limit: stay just under it.
     interval = 1.0 / (ServerClient.RATE * 0.95)
@@ -452,12 +491,24 @@ async def server_issues(port: int, kiosks: int, seconds: float) -> tuple[int, in
         return issued
 
     try:
+        cpu, batch_count = server.cpu_seconds(), batches(server.port)
         start = time.perf_counter()
         counts = await asyncio.gather(*(kiosk(c, start + seconds) for c in clients))
         elapsed = time.perf_counter() - start
+        cpu, batch_count = server.cpu_seconds() - cpu, batches(server.port) - batch_count
     finally:
         await asyncio.gather(*(c.close() for c in clients))
-    return sum(counts), refused, elapsed
+    issued = sum(counts)
+    return {
+        "kiosks": kiosks,
+        "issued": issued,
+        "refused": refused,
+        "seconds": elapsed,
+        "rate": issued / elapsed,
+        "cap": kiosks * ServerClient.RATE * 0.95,
+        "server_cpu_ms_per_ticket": cpu / max(issued, 1) * 1000,
+        "mean_batch": issued / max(batch_count, 1),
+    }
 
 
 def store_issues(config_path: Path, count: int) -> float:
@@ -479,24 +530,12 @@ def store_issues(config_path: Path, count: int) -> float:
 
 
 async def run_issue(tmp: Path, kiosks: int, seconds: float) -> dict:
-    config_path = new_hall(tmp, "issue")
-    server = launch_queue_server(tmp, config_path)
+    server = launch_queue_server(tmp, new_hall(tmp, "issue"))
     try:
-        cpu = server.cpu_seconds()
-        issued, refused, elapsed = await server_issues(server.port, kiosks, seconds)
-        cpu = server.cpu_seconds() - cpu
+        row = await server_issues(server, kiosks, seconds)
     finally:
         server.stop()
-    row = {
-        "kiosks": kiosks,
-        "issued": issued,
-        "refused": refused,
-        "seconds": elapsed,
-        "rate": issued / elapsed,
-        "cap": kiosks * ServerClient.RATE * 0.95,
-        "server_cpu_ms_per_ticket": cpu / max(issued, 1) * 1000,
-        "store_rate": store_issues(new_hall(tmp, "store"), issued),
-    }
+    row["store_rate"] = store_issues(new_hall(tmp, "store"), row["issued"])
     print(_issue_line(row), flush=True)
     return row
 
@@ -556,7 +595,7 @@ def _fanout_line(r: dict) -> str:
     return (
         f"{r['n']:>6} {_ms(r['server_median'])} {_ms(r['server_p99'])}   "
         f"{_ms(r['floor_median'])} {_ms(r['floor_p99'])}   {ratio:6.2f}x"
-        f"   {r['server_cpu_per_cycle'] * 1000:7.1f}"
+        f"   {r['server_cpu_per_call'] * 1000:7.1f}   {r['setup_s']:5.1f} s"
     )
 
 
@@ -564,7 +603,8 @@ def _issue_line(r: dict) -> str:
     return (
         f"  server, {r['kiosks']} kiosks:  {r['rate']:7.0f} tickets/s  ({r['issued']} in "
         f"{r['seconds']:.1f} s, {r['refused']} refused; rate-limit ceiling {r['cap']:.0f}/s; "
-        f"server CPU {r['server_cpu_ms_per_ticket']:.2f} ms/ticket)\n"
+        f"server CPU {r['server_cpu_ms_per_ticket']:.2f} ms/ticket, "
+        f"{r['mean_batch']:.1f} tickets per commit)\n"
         f"  Store.execute, 1 thread: {r['store_rate']:7.0f} tickets/s  (one commit each)"
     )
 
@@ -606,6 +646,7 @@ def _ints(text: str) -> list[int]:
 async def amain(args: argparse.Namespace) -> None:
     only = set(args.only.split(","))
     print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}: {machine()}", flush=True)
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         tmp = Path(tmp)
         if "fanout" in only:
@@ -614,7 +655,7 @@ async def amain(args: argparse.Namespace) -> None:
                 "call request -> last subscriber has the event, ms"
             )
             print("     N   server median     p99      floor median     p99   p99 ratio"
-                  "  server CPU ms/cycle")  # fmt: skip
+                  "  server CPU ms/call  connect N")  # fmt: skip
             rows = await run_fanout(tmp, _ints(args.sizes), args.calls, args.warmup)
             if rows:
                 print(f"  (event message: {rows[-1]['bytes']} bytes; target p99 <= 1.5x floor)")
@@ -625,6 +666,7 @@ async def amain(args: argparse.Namespace) -> None:
         if "memory" in only:
             print("\nMemory per idle authenticated connection (server VmRSS)")
             await run_memory(tmp, _ints(args.idle))
+    print("\nload average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 def main() -> None:
