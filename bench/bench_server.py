@@ -7,8 +7,9 @@ The queue server runs as a real subprocess (``main.py server``) on a temporary S
 (WAL, synchronous=FULL); every client lives in this process, so one clock
 (``time.perf_counter``) times both ends. Each figure stands beside a baseline from the same run:
 
-1. Call fan-out: N signage connections subscribe to "public"; a counter calls the next ticket
-   (then marks it a no-show, untimed, so the next call finds the counter free). Timed: from
+1. Call fan-out: N signage connections subscribe to "public"; windows 1-5 call the next
+   ticket in turn (after each round they mark their tickets no-show together, untimed, so
+   they can call again). Timed: from
    sending the call request to the LAST subscriber receiving the ticket_called event. Floor:
    ``bench._server_floor``, a bare websockets server that ``broadcast()``s a message of the
    same size to N other clients when a trigger message arrives, timed the same way. Calls on
@@ -429,10 +430,12 @@ def p99(samples: list[float]) -> float:
 async def run_fanout(tmp: Path, sizes: list[int], calls: int, warmup: int) -> list[dict]:
     config_path = new_hall(tmp, "fanout")
     seed_tickets(config_path, per_counter=(calls + warmup) * len(sizes) // 5 + 20)
-    server = launch_queue_server(tmp, config_path)
-    floor = launch_floor(tmp)
     rows = []
-    try:
+    with contextlib.ExitStack() as procs:
+        server = launch_queue_server(tmp, config_path)
+        procs.callback(server.stop)
+        floor = launch_floor(tmp)
+        procs.callback(floor.stop)
         counters = await counter_clients(server.port)
         try:
             for n in sizes:
@@ -441,9 +444,6 @@ async def run_fanout(tmp: Path, sizes: list[int], calls: int, warmup: int) -> li
         finally:
             for _, client in counters:
                 await client.close()
-    finally:
-        server.stop()
-        floor.stop()
     return rows
 
 
@@ -560,14 +560,13 @@ async def idle_rss(proc: Proc, opener: Opener, counts: list[int]) -> tuple[int, 
 
 
 async def run_memory(tmp: Path, counts: list[int]) -> list[dict]:
-    server = launch_queue_server(tmp, new_hall(tmp, "memory"))
-    floor = launch_floor(tmp)
-    try:
+    with contextlib.ExitStack() as procs:
+        server = launch_queue_server(tmp, new_hall(tmp, "memory"))
+        procs.callback(server.stop)
+        floor = launch_floor(tmp)
+        procs.callback(floor.stop)
         ours = await idle_rss(server, queue_opener(server.port, subscribe=False), counts)
         base = await idle_rss(floor, floor_opener(floor.port, subscribe=False), counts)
-    finally:
-        server.stop()
-        floor.stop()
     rows = []
     for n in counts:
         rows.append(
