@@ -55,7 +55,16 @@ class ResidentAuth(BaseModel):
     token: str = Field(max_length=256)
 
 
-Auth = Annotated[DeviceAuth | StaffAuth | ResidentAuth, Field(discriminator="kind")]
+class WebAuth(BaseModel):
+    """The residents' web channel (the /book page on a phone): no secret. It may only read the
+    services and free slots and book or cancel an appointment in the name of the document it
+    sends (``resident_id``), a limited number of times per address."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["web"] = "web"
+
+
+Auth = Annotated[DeviceAuth | StaffAuth | ResidentAuth | WebAuth, Field(discriminator="kind")]
 
 
 # --- client → server ----------------------------------------------------------------------------
@@ -94,14 +103,16 @@ class CommandMsg(_Msg):
         return self
 
 
-QueryName = Literal["snapshot", "ticket", "slots", "services", "bookable_days"]
+QueryName = Literal["snapshot", "ticket", "slots", "services", "bookable_days", "stats"]
 
 
 class Query(_Msg):
     """Read-only questions. ``snapshot``: the hall as this role may see it. ``ticket``: one
     ticket's position and estimate (``ticket``: number or id; residents: their own).
     ``slots``: free appointment slots of ``service`` on ``day``. ``services``: the hall's
-    services with waiting counts and estimates. ``bookable_days``: days open for booking."""
+    services with waiting counts and estimates. ``bookable_days``: days open for booking.
+    ``stats``: today's figures from the event log (a manager: the hall's, with ``csv``; a
+    window: its own)."""
 
     type: Literal["query"] = "query"
     id: int | str
@@ -229,6 +240,7 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
     "rate_limited": ("操作过于频繁，请稍后再试", "Too many messages; slow down"),
     "unavailable": ("系统繁忙，请稍后再试", "The hall system is busy; try again shortly"),
     "bad_query": ("查询参数不正确", "The query is missing a parameter"),
+    "identity_required": ("请填写证件号码", "A document number is required"),
     "internal_error": ("系统内部错误，请稍后再试", "Internal error; try again shortly"),
 }
 

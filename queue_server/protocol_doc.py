@@ -701,6 +701,8 @@ PROTOCOL_ERROR_NOTES = {
     "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped.",
     "unavailable": "The database could not commit; the command did not happen. Retry later.",
     "bad_query": "The query lacks a parameter it needs. `details`: `field`.",
+    "identity_required": "A `web` session sent `book_appointment` or `cancel_appointment` "
+    "without `resident_id`.",
 }
 
 
@@ -708,7 +710,7 @@ PROTOCOL_ERROR_NOTES = {
 
 
 def _roles_table() -> str:
-    roles = ["kiosk", "navigator", "signage", "counter", "manager", "resident"]
+    roles = ["kiosk", "navigator", "signage", "counter", "manager", "resident", "web"]
     how = {
         "kiosk": "device token",
         "navigator": "device token",
@@ -716,6 +718,7 @@ def _roles_table() -> str:
         "counter": "staff login + `counter`",
         "manager": "staff login, no `counter`",
         "resident": "resident token",
+        "web": "`kind: web`, no secret",
     }
     all_commands = [_type_tag(c) for c in _union_members(C.Command)]
     rows = ["| role | authenticates with | commands | queries | streams |", "|---|---|---|---|---|"]
@@ -807,7 +810,12 @@ HTTP routes (GET) on the same port:
 | `/healthz` | JSON: `status` (`ok` or `database unreachable`), `database` (bool), `uptime_s`, `version`, `hall`, `seq`, `connections`; HTTP 200, or 503 when the database is unreachable |
 | `/metrics` | Prometheus text format: `yikou_commands_total` (by type, outcome), `yikou_connections` (by role), `yikou_tickets` (today's, by state), `yikou_wait_seconds`, `yikou_publish_seconds`, `yikou_seq` |
 | `/t/<resident token>` | the [resident ticket page](#resident-ticket-page) (HTML) |
-| `/static/<file>` | the page's script and style sheet (`ticket.js`, `ticket.css`) |
+| `/static/<file>` | the pages' scripts and style sheets (`ticket.js`, `staff.css`, ...) |
+| `/staff`, `/manager` | the window console and the manager console (HTML; log in over the websocket) |
+| `/guide`, `/book` | the residents' service guides and appointment booking (HTML, phone first) |
+| `/api/services` | JSON: the hall's services from the catalog (`?q=` searches Chinese, pinyin, English) |
+| `/api/services/<id>` | JSON: one service's guide (materials, steps, fees, form); 404 if the hall has no such service |
+| `/qr/<appointment id>.svg` | the QR code of an appointment id (SVG), for the booking page |
 
 Everything else is 404. Responses carry `Cache-Control: no-store`.
 
@@ -841,7 +849,7 @@ Unknown fields are refused (`bad_message`): the schemas are closed.
 
 ## Authentication
 
-The `auth` object of `hello` is one of three kinds (`kind`):
+The `auth` object of `hello` is one of four kinds (`kind`):
 
 ### device
 
@@ -870,6 +878,17 @@ Channels that issue tickets themselves (a WeChat mini-program through its own ba
 device login) pass the token on to the resident's session.
 
 {_fields_table(P.ResidentAuth)}
+### web
+
+The residents' web channel: the booking page (`/book`) on a phone, with no account. It may read
+the services, the bookable days and the free slots, and `book_appointment` or
+`cancel_appointment` in the name of the document it sends with each command (`resident_id`;
+without it: `identity_required`). The server keys the document as for a kiosk and records the
+booking with channel `web`; a cancellation must come with the document the booking was made
+with. One address may send at most {S.WEB_COMMAND_LIMIT} such commands in
+{S.WEB_COMMAND_WINDOW_S:.0f} s (then `rate_limited`).
+
+{_fields_table(P.WebAuth)}
 ## Roles
 
 What each role may do. A forbidden command, query or stream gets `forbidden`; nothing happens.
@@ -1077,6 +1096,7 @@ The `result` of a `reply` depends on the request.
 | `services` | — | `seq`, `services`: [service status](#service-status) entries |
 | `bookable_days` | — | `days`: dates open for booking |
 | `slots` | `service`, `day` | `service`, `day`, `slots`: `start`, `end`, `free` (places left) |
+| `stats` | — | today's figures from the event log (`queue_server.stats`). A manager: `stats` (totals, `wait` and `service` summaries, one row per window in `counters` with `busy_share` = busy / open time, one row per service) and `csv` (the same as CSV text); a counter: `day`, `as_of`, `window` (its own row) |
 
 """
     ]
