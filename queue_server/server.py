@@ -1084,6 +1084,8 @@ def _catalog_service_json(entry, hall_service) -> dict[str, Any]:
     data = entry.model_dump(mode="json")
     data["in_hall"] = hall_service is not None
     data["appointments"] = bool(hall_service and hall_service.appointment_capacity)
+    for material, item in zip(entry.materials, data["materials"], strict=True):
+        item["describe_zh"], item["describe_en"] = material.describe("zh"), material.describe("en")
     return data
 
 
@@ -1116,7 +1118,13 @@ def _catalog_response(config: HallConfig, rest: str, request: Request) -> Respon
             for s in found
             if s.id in settings
         ]
-        body = json.dumps({"query": query, "services": items}, ensure_ascii=False)
+        priorities = [
+            {"name": c.name, "label_zh": c.label_zh, "label_en": c.label_en}
+            for c in config.priority_classes
+        ]
+        body = json.dumps(
+            {"query": query, "services": items, "priorities": priorities}, ensure_ascii=False
+        )
         return _response(200, "application/json; charset=utf-8", body.encode())
     service_id = rest.removeprefix("/")
     try:

@@ -1,0 +1,299 @@
+"""The staff consoles and the residents' web pages in a real browser (headless Chromium driven by
+Selenium) against a real queue server on 127.0.0.1.
+
+The server runs on its own event loop in a thread (Selenium blocks); other terminals (a kiosk, a
+window) are real websocket clients on that loop. Every wait is a WebDriverWait on a condition.
+Screenshots go to the test's temporary directory; with ``YIKOU_UPDATE_DOC_SCREENSHOTS=1`` they
+are also copied to docs/screenshots/web-*.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import threading
+import urllib.request
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from queue_server.client import HallClient
+from queue_server.engine import commands as C
+from tests.queue_server.server_support import Running, credential, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SERVICE = "liuguan.residence_registration"  # queue E; windows 4, 5 and 6 serve it
+BOOKABLE = "liuguan.residence_permit"  # takes appointments
+WAIT_S = 15
+
+if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    pytest.skip(
+        f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian packages chromium, chromium-driver)",
+        allow_module_level=True,
+    )
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+
+class HallThread:
+    """A queue server on its own event loop in a thread; ``run`` awaits a coroutine there."""
+
+    def __init__(self, tmp_path: Path):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="hall", daemon=True)
+        self.thread.start()
+        self.clients: list[HallClient] = []
+        self._context = running_server(tmp_path)
+        try:
+            self.hall: Running = self.run(self._context.__aenter__())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def connect(self, make) -> HallClient:
+        async def connected() -> HallClient:
+            client = make()
+            await client.connect()
+            return client
+
+        client = self.run(connected())
+        self.clients.append(client)
+        return client
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{urlsplit(self.hall.url).port}"
+
+    def _stop_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    def close(self) -> None:
+        try:
+            for client in self.clients:
+                self.run(client.close())
+            self.run(self._context.__aexit__(None, None, None))
+        finally:
+            self._stop_loop()
+
+
+@pytest.fixture
+def hall(tmp_path):
+    running = HallThread(tmp_path)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download anything
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--lang=zh-CN",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(
+        executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log")
+    )
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def phone(driver) -> None:
+    """Show the pages as a common phone does: 390 x 844 CSS pixels at twice the density."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+    )
+
+
+def text_of(driver, element_id: str) -> str:
+    element = driver.find_element(By.ID, element_id)
+    return element.text if element.is_displayed() else ""
+
+
+def wait_until(driver, condition, what: str):
+    try:
+        return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(condition)
+    except Exception as exc:
+        body = driver.find_element(By.TAG_NAME, "body").text
+        raise AssertionError(f"waited for {what}; page: {body!r}") from exc
+
+
+def wait_text(driver, element_id: str, expected: str | re.Pattern[str]) -> str:
+    def seen(d) -> str | bool:
+        text = text_of(d, element_id)
+        ok = expected.fullmatch(text) if isinstance(expected, re.Pattern) else text == expected
+        return text if ok else False
+
+    return wait_until(driver, seen, f"#{element_id} = {expected!r}")
+
+
+def wait_contains(driver, element_id: str, part: str) -> str:
+    return wait_until(
+        driver, lambda d: part in text_of(d, element_id), f"#{element_id} contains {part!r}"
+    )
+
+
+def click(driver, element_id: str) -> None:
+    element = driver.find_element(By.ID, element_id)
+    wait_until(driver, lambda _: element.is_enabled(), f"#{element_id} enabled")
+    element.click()
+
+
+def screenshot(driver, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"web-{name}.png"
+    assert driver.save_screenshot(str(path)), name
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("YIKOU_UPDATE_DOC_SCREENSHOTS") == "1":
+        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOC_SCREENSHOTS / path.name)
+    return path
+
+
+def no_severe_logs(driver) -> None:
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+
+
+def only_own_resources(driver, base: str) -> None:
+    resources = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert all(url.startswith(base + "/") for url in resources), resources
+
+
+def log_in(driver, base: str, login: str, window: int | None) -> None:
+    driver.get(f"{base}/{'staff' if window is not None else 'manager'}")
+    driver.find_element(By.ID, "login-name").send_keys(login)
+    driver.find_element(By.ID, "login-password").send_keys(credential(login))
+    if window is not None:
+        driver.find_element(By.ID, "login-window").send_keys(str(window))
+    driver.find_element(By.ID, "login-submit").click()
+
+
+# --- the window console -----------------------------------------------------------------------
+
+
+def test_a_window_logs_in_calls_and_the_resident_page_follows(hall, browser, tmp_path):
+    kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
+    mine = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
+    number = mine["ticket"]["number"]
+
+    # The resident's page in one tab, the window console in another.
+    browser.get(f"{hall.base}/t/{mine['resident_token']}")
+    wait_text(browser, "state", "排队中")
+    resident_tab = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    console_tab = browser.current_window_handle
+
+    # A wrong password is refused in plain words; the right one opens the desk.
+    driver = browser
+    driver.get(f"{hall.base}/staff")
+    driver.find_element(By.ID, "login-name").send_keys("w5")
+    driver.find_element(By.ID, "login-password").send_keys("not-the-password")
+    driver.find_element(By.ID, "login-window").send_keys("5")
+    driver.find_element(By.ID, "login-submit").click()
+    wait_contains(driver, "login-error", "登录失败")
+    log_in(driver, hall.base, "w5", 5)
+    wait_contains(driver, "who", "5 号窗口 · w5")
+    wait_text(driver, "conn", "已连接")
+    wait_until(
+        driver,
+        lambda d: "等候 1 人" in text_of(d, "waiting"),
+        "the window's queues with their waiting counts",
+    )
+
+    click(driver, "btn-call-next")
+    wait_text(driver, "ticket-number", number)
+    wait_text(driver, "ticket-service", "居住登记")
+    wait_text(driver, "ticket-state", "已叫号")
+    wait_text(driver, "ticket-priority", "普通")
+    wait_contains(driver, "materials", "居民身份证")
+    assert "自助填表机尚未提交表单" in text_of(driver, "ticket")
+    wait_text(driver, "message", f"已呼叫 {number}")
+
+    driver.switch_to.window(resident_tab)
+    wait_text(driver, "call-text", "请到 5 号窗口")
+    driver.switch_to.window(console_tab)
+
+    click(driver, "btn-recall")
+    click(driver, "btn-start")
+    wait_text(driver, "ticket-state", "办理中")
+    screenshot(driver, tmp_path, "staff-serving")
+    driver.switch_to.window(resident_tab)
+    wait_text(driver, "state", "正在 5 号窗口办理")
+    driver.switch_to.window(console_tab)
+
+    click(driver, "btn-finish")
+    wait_text(driver, "no-ticket", "暂无办理中的群众")
+    wait_text(driver, "stat-served", "1")
+    wait_text(driver, "stat-service", re.compile(r"\d+\.\d 分钟"))
+    wait_text(driver, "stat-wait", re.compile(r"\d+\.\d 分钟"))
+    driver.switch_to.window(resident_tab)
+    wait_text(driver, "state", "已办结")
+    driver.switch_to.window(console_tab)
+
+    # A second resident: called by number, transferred to another service.
+    second = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
+    driver.find_element(By.ID, "call-number").send_keys(second["ticket"]["number"])
+    click(driver, "btn-call-ticket")
+    wait_text(driver, "ticket-number", second["ticket"]["number"])
+    click(driver, "btn-start")
+    wait_text(driver, "ticket-state", "办理中")
+    Select(driver.find_element(By.ID, "transfer-service")).select_by_value(BOOKABLE)
+    click(driver, "btn-transfer")
+    wait_text(driver, "no-ticket", "暂无办理中的群众")
+    ticket = hall.run(kiosk.query("ticket", ticket=second["ticket"]["number"]))["ticket"]
+    assert (ticket["service"], ticket["state"]) == (BOOKABLE, "waiting")
+
+    # Pause with a reason, then resume.
+    driver.find_element(By.ID, "pause-input").send_keys("系统维护")
+    click(driver, "btn-pause")
+    wait_text(driver, "counter-state", "暂停")
+    wait_text(driver, "pause-reason", "暂停原因：系统维护")
+    screenshot(driver, tmp_path, "staff-paused")
+    click(driver, "btn-resume")
+    wait_text(driver, "counter-state", "空闲")
+
+    # A command the engine refuses is said in plain words: no such ticket today.
+    driver.find_element(By.ID, "call-number").clear()
+    driver.find_element(By.ID, "call-number").send_keys("E999")
+    click(driver, "btn-call-ticket")
+    wait_until(driver, lambda d: d.find_element(By.ID, "message").get_attribute("class")
+               == "message error", "an error message")  # fmt: skip
+    assert text_of(driver, "message")
+    only_own_resources(driver, hall.base)
+    no_severe_logs(driver)
