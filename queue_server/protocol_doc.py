@@ -116,6 +116,7 @@ FULL_TICKET_VIEW = {
     "priority": "normal",
     "channel": "kiosk",
     "rank": 0,
+    "order_key": 1764120612.0,
     "transfers": 0,
     "appointment_id": None,
     "cancel_reason": None,

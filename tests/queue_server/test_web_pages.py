@@ -42,6 +42,10 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -146,7 +150,13 @@ def text_of(driver, element_id: str) -> str:
 
 def wait_until(driver, condition, what: str):
     try:
-        return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(condition)
+        return WebDriverWait(
+            driver,
+            WAIT_S,
+            poll_frequency=0.1,
+            # Live pages redraw their lists: an element found a moment ago may be gone.
+            ignored_exceptions=(StaleElementReferenceException, NoSuchElementException),
+        ).until(condition)
     except Exception as exc:
         body = driver.find_element(By.TAG_NAME, "body").text
         raise AssertionError(f"waited for {what}; page: {body!r}") from exc
@@ -168,9 +178,19 @@ def wait_contains(driver, element_id: str, part: str) -> str:
 
 
 def click(driver, element_id: str) -> None:
-    element = driver.find_element(By.ID, element_id)
-    wait_until(driver, lambda _: element.is_enabled(), f"#{element_id} enabled")
-    element.click()
+    """Click the element once it is enabled (found afresh: live pages redraw their lists)."""
+
+    def clicked(d) -> bool:
+        try:
+            element = d.find_element(By.ID, element_id)
+            if not element.is_enabled():
+                return False
+            element.click()
+            return True
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+
+    wait_until(driver, clicked, f"#{element_id} clicked")
 
 
 def screenshot(driver, tmp_path: Path, name: str) -> Path:
@@ -297,3 +317,109 @@ def test_a_window_logs_in_calls_and_the_resident_page_follows(hall, browser, tmp
     assert text_of(driver, "message")
     only_own_resources(driver, hall.base)
     no_severe_logs(driver)
+
+
+# --- the manager console ----------------------------------------------------------------------
+
+
+def queue_order(driver, service: str) -> list[str]:
+    items = driver.find_elements(By.CSS_SELECTOR, f"[id='queue-{service}'] li")
+    return [item.get_attribute("data-number") for item in items]
+
+
+def wait_order(driver, service: str, expected: list[str]) -> None:
+    wait_until(driver, lambda d: queue_order(d, service) == expected, f"queue order {expected}")
+
+
+def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, browser, tmp_path):
+    kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
+    window = hall.connect(lambda: hall.hall.staff("w1", 1))
+    numbers = [
+        hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))["ticket"]["number"]
+        for _ in range(4)
+    ]
+    assert numbers == ["E001", "E002", "E003", "E004"]
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    log_in(browser, hall.base, "manager", None)
+    wait_text(browser, "conn", "已连接")
+    wait_order(browser, SERVICE, numbers)
+    wait_text(browser, "stat-issued", "4")
+
+    # Move E003 before E002: the window's next calls follow the new order.
+    click(browser, "up-E003")
+    wait_order(browser, SERVICE, ["E001", "E003", "E002", "E004"])
+    # E004 becomes elderly priority: ahead of every normal ticket.
+    Select(browser.find_element(By.ID, "priority-E004")).select_by_value("elderly")
+    wait_order(browser, SERVICE, ["E004", "E001", "E003", "E002"])
+    # E002 is cancelled (after a confirmation).
+    click(browser, "cancel-E002")
+    wait_until(browser, lambda d: d.switch_to.alert, "the confirmation").accept()
+    wait_order(browser, SERVICE, ["E004", "E001", "E003"])
+
+    # Window 1 serves A then B: re-skilled to serve E first, it calls the new order.
+    skills = browser.find_element(By.ID, "skills-1")
+    assert skills.get_attribute("value") == "A; B"
+    skills.clear()
+    skills.send_keys("E; A B")
+    click(browser, "reskill-1")
+    wait_until(
+        browser,
+        lambda d: d.find_element(By.ID, "skills-1").get_attribute("data-current") == "E; A B",
+        "window 1 re-skilled",
+    )
+    called = [
+        hall.run(window.command(C.CallNext(counter=1)))["events"][-1]["number"],
+    ]
+    hall.run(window.command(C.StartService(counter=1)))
+    wait_text(browser, "stat-issued", "4")
+    wait_until(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, "#counter-1 td:nth-child(3)").text == "E004",
+        "window 1 serving E004 in the table",
+    )
+    hall.run(window.command(C.FinishService(counter=1)))
+    called.append(hall.run(window.command(C.CallNext(counter=1)))["events"][-1]["number"])
+    assert called == ["E004", "E001"]
+    wait_order(browser, SERVICE, ["E003"])
+
+    # Close window 3 and open it again.
+    click(browser, "close-3")
+    wait_until(browser, lambda d: d.find_element(By.ID, "counter-3").get_attribute("data-state")
+               == "closed", "window 3 closed")  # fmt: skip
+    click(browser, "open-3")
+    wait_until(browser, lambda d: d.find_element(By.ID, "counter-3").get_attribute("data-state")
+               != "closed", "window 3 open")  # fmt: skip
+
+    # A notice to the screens, seen by a screen's public stream, then removed.
+    browser.find_element(By.ID, "notice-zh").send_keys("今日 16:00 起暂停办理居住证")
+    browser.find_element(By.ID, "notice-en").send_keys("Residence permits stop at 16:00 today")
+    click(browser, "btn-post-notice")
+    wait_contains(browser, "notices", "今日 16:00 起暂停办理居住证")
+    notices = hall.run(kiosk.query("snapshot"))["state"]["notices"]
+    assert [n["text_zh"] for n in notices] == ["今日 16:00 起暂停办理居住证"]
+
+    wait_text(browser, "stat-served", "1")
+    wait_until(browser, lambda d: d.find_elements(By.ID, "load-1"), "window 1's load row")
+    screenshot(browser, tmp_path, "manager")
+    browser.find_element(By.CSS_SELECTOR, "#notices button").click()
+    wait_until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#notices li"),
+               "the notice removed")  # fmt: skip
+    assert hall.run(kiosk.query("snapshot"))["state"]["notices"] == []
+
+    # The day's figures as CSV, as the server computed them from the event log.
+    click(browser, "btn-csv")
+    csv_files = wait_until(
+        browser,
+        lambda _: [p for p in downloads.glob("*.csv") if p.stat().st_size] or False,
+        "the CSV download",
+    )
+    text = csv_files[0].read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    assert lines[1].startswith("issued,served,no_shows") and lines[2].startswith("4,1,0,1,")
+    assert any(line.startswith("1,2,1,0,") for line in lines), lines  # window 1: 2 calls, 1 done
+    only_own_resources(browser, hall.base)
+    no_severe_logs(browser)
