@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Coroutine
 from pathlib import Path
@@ -423,3 +424,108 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
     assert any(line.startswith("1,2,1,0,") for line in lines), lines  # window 1: 2 calls, 1 done
     only_own_resources(browser, hall.base)
     no_severe_logs(browser)
+
+
+# --- the residents' pages ---------------------------------------------------------------------
+
+RESIDENT_ID = "110101199003071234"
+
+
+def free_places(driver, start: str) -> int:
+    button = driver.find_element(By.CSS_SELECTOR, f"#slots button[data-start='{start}']")
+    return int(button.find_element(By.TAG_NAME, "small").get_attribute("data-free"))
+
+
+def test_a_resident_finds_a_guide_books_and_cancels_from_a_phone(hall, browser, tmp_path):
+    phone(browser)
+    browser.get(f"{hall.base}/guide")
+    wait_contains(browser, "services", "居住证办理")
+    browser.find_element(By.ID, "search").send_keys("jzz")  # pinyin initials of 居住证
+    wait_until(
+        browser,
+        lambda d: [a.text for a in d.find_elements(By.CSS_SELECTOR, "#services a")][:1]
+        == ["居住证办理\n可预约"],
+        "the search result",
+    )
+    screenshot(browser, tmp_path, "guide-search")
+    browser.find_element(By.CSS_SELECTOR, f"#services a[data-service='{BOOKABLE}']").click()
+    wait_text(browser, "g-name", "居住证办理")
+    wait_contains(browser, "g-materials", "居民身份证")
+    assert text_of(browser, "g-steps")
+    screenshot(browser, tmp_path, "guide")
+
+    click(browser, "g-book")
+    wait_until(browser, lambda d: d.find_element(By.ID, "form").get_attribute("data-ready"),
+               "the booking page connected")  # fmt: skip
+    wait_until(browser, lambda d: Select(d.find_element(By.ID, "service"))
+               .first_selected_option.get_attribute("value") == BOOKABLE,
+               "the service chosen from the guide")  # fmt: skip
+    kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
+    days = hall.run(kiosk.query("bookable_days"))["days"]
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#slots button:not([disabled])"),
+               "free slots")  # fmt: skip
+    # The day's last slot: far enough ahead to be cancelled (2 h before) whatever the hour.
+    first = browser.find_elements(By.CSS_SELECTOR, "#slots button:not([disabled])")[-1]
+    start = first.get_attribute("data-start")
+    assert start.startswith(days[0])
+    before = free_places(browser, start)
+    first.click()
+
+    # A wrong ID number is caught in the page; a right one books.
+    browser.find_element(By.ID, "id-number").send_keys("12345")
+    click(browser, "btn-book")
+    wait_text(browser, "book-error", "请填写正确的 18 位身份证号码")
+    browser.find_element(By.ID, "id-number").clear()
+    browser.find_element(By.ID, "id-number").send_keys(RESIDENT_ID)
+    click(browser, "btn-book")
+    appointment = wait_text(browser, "v-id", re.compile(r"预约号 AP\d+")).split()[-1]
+    wait_until(
+        browser,
+        lambda d: d.execute_script(
+            "var i = document.getElementById('qr'); return i.complete && i.naturalWidth > 0"
+        ),
+        "the QR code drawn",
+    )
+    assert text_of(browser, "v-service") == "居住证办理"
+    screenshot(browser, tmp_path, "book-booked")
+    slots = hall.run(kiosk.query("slots", service=BOOKABLE, day=days[0]))["slots"]
+    assert next(s["free"] for s in slots if s["start"] == start) == before - 1
+    with urllib.request.urlopen(f"{hall.base}/qr/{appointment}.svg", timeout=5) as response:
+        assert response.headers["Content-Type"] == "image/svg+xml"
+        assert b"<svg" in response.read()
+
+    # Somebody else's ID number cannot cancel it; the resident's own can.
+    browser.find_element(By.ID, "cancel-number").send_keys("110101198001010011")
+    click(browser, "btn-cancel")
+    wait_until(browser, lambda d: d.find_element(By.ID, "cancel-result").get_attribute("class")
+               == "error" and text_of(d, "cancel-result"), "the refusal")  # fmt: skip
+    browser.find_element(By.ID, "cancel-number").clear()
+    browser.find_element(By.ID, "cancel-number").send_keys(RESIDENT_ID)
+    click(browser, "btn-cancel")
+    wait_text(browser, "cancel-result", f"预约 {appointment} 已取消")
+    wait_until(browser, lambda d: d.find_element(By.ID, "form").is_displayed(), "the form back")
+    wait_until(browser, lambda d: free_places(d, start) == before, "the place given back")
+    screenshot(browser, tmp_path, "book-cancelled")
+    slots = hall.run(kiosk.query("slots", service=BOOKABLE, day=days[0]))["slots"]
+    assert next(s["free"] for s in slots if s["start"] == start) == before
+    only_own_resources(browser, hall.base)
+    no_severe_logs(browser)
+    # The page kept no ID number anywhere.
+    stored = browser.execute_script("return JSON.stringify(localStorage)")
+    assert RESIDENT_ID not in stored
+
+
+def test_the_catalog_api_serves_the_halls_services_and_guides(hall):
+    with urllib.request.urlopen(f"{hall.base}/api/services", timeout=5) as response:
+        listing = json.load(response)
+    ids = {s["id"] for s in listing["services"]}
+    assert ids == set(hall.hall.config.service_ids())
+    with urllib.request.urlopen(f"{hall.base}/api/services?q=jzz", timeout=5) as response:
+        assert json.load(response)["services"][0]["id"] == BOOKABLE
+    with urllib.request.urlopen(f"{hall.base}/api/services/{BOOKABLE}", timeout=5) as response:
+        guide = json.load(response)
+    assert guide["appointments"] is True and guide["materials"][0]["describe_zh"]
+    for missing in ("/api/services/nope.nothing", "/qr/bad%20id.svg"):
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(hall.base + missing, timeout=5)
+        assert caught.value.code == 404
