@@ -155,17 +155,21 @@ class WebhookDispatcher:
             for hook in self.hooks:
                 hook.told_ahead.clear()
         batch = payloads(self.hall_id, events, None)
-        issued_now = {p["ticket"]["id"] for p in batch if p["event"] == "issued"}
         for hook in self.hooks:
             wanted = set(hook.config.events)
             items = [p for p in batch if p["event"] in wanted]
+            if "ahead" in wanted and "issued" in wanted:
+                # A ticket issued with few enough ahead already heard the count at issue.
+                hook.told_ahead.update(
+                    p["ticket"]["id"]
+                    for p in batch
+                    if p["event"] == "issued" and p["ticket"]["ahead"] <= hook.config.ahead_at
+                )
             if "ahead" in wanted and ahead:
                 due = {
                     tid: info
                     for tid, info in ahead.items()
-                    if info["ahead"] <= hook.config.ahead_at
-                    and tid not in hook.told_ahead
-                    and tid not in issued_now  # the issue payload already says how many
+                    if info["ahead"] <= hook.config.ahead_at and tid not in hook.told_ahead
                 }
                 hook.told_ahead.update(due)
                 items += payloads(self.hall_id, [], due)
