@@ -123,6 +123,7 @@ class WebhookDispatcher:
         self.hall_id = hall_id
         self.hooks = [_Hook(config=h) for h in hooks]
         self._tasks: list[asyncio.Task] = []
+        self._progress = asyncio.Event()  # set after each delivery's outcome
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max(1, len(hooks)), thread_name_prefix="webhook"
         )
@@ -202,8 +203,10 @@ class WebhookDispatcher:
                 why = f"HTTP {status}"
             if status is not None and 200 <= status < 300:
                 hook.delivered += 1
+                self._progress.set()
                 return True
             hook.failed_attempts += 1
+            self._progress.set()
             if attempt == hook.config.max_attempts:
                 break
             delay = backoff(attempt, hook.config.backoff_s)
@@ -211,6 +214,7 @@ class WebhookDispatcher:
                      hook.config.url, item["id"], why, delay)  # fmt: skip
             await asyncio.sleep(delay)
         hook.given_up += 1
+        self._progress.set()
         log.warning("webhook %s: gave up %s after %d attempts",
                     hook.config.url, item["id"], hook.config.max_attempts)  # fmt: skip
         return False
@@ -235,6 +239,13 @@ class WebhookDispatcher:
                 return response.status
         except urllib.error.HTTPError as exc:
             return exc.code
+
+    async def wait_until(self, predicate) -> list[dict[str, Any]]:
+        """Wait until ``predicate(self.stats())`` holds (for tests and shutdown); the stats."""
+        while not predicate(self.stats()):
+            self._progress.clear()
+            await self._progress.wait()
+        return self.stats()
 
     def stats(self) -> list[dict[str, Any]]:
         return [

@@ -125,6 +125,14 @@ async def wait_in_thread(receiver: Receiver, predicate) -> None:
     await asyncio.to_thread(receiver.wait_for, predicate)
 
 
+async def settled(hall: Running, predicate) -> list[dict]:
+    """The first hook's counters once ``predicate`` holds for them (the receiver may see a
+    delivery a moment before the sender has counted it)."""
+    return await asyncio.wait_for(
+        hall.server.webhooks.wait_until(lambda stats: predicate(stats[0])), 15
+    )
+
+
 # --- units -------------------------------------------------------------------------------------
 
 
@@ -230,7 +238,7 @@ async def test_a_failing_receiver_is_retried_until_it_recovers(tmp_path, receive
         await kiosk.command(C.IssueTicket(service=SERVICE))
         await window.command(C.CallNext(counter=5))
         await wait_in_thread(receiver, lambda r: len(r.delivered) == 1)
-        stats = hall.server.webhooks.stats()[0]
+        stats = (await settled(hall, lambda s: s["delivered"] == 1))[0]
     assert len(receiver.requests) == 4  # three 500s, then delivered
     bodies = {body for _, body in receiver.requests}
     assert len(bodies) == 1  # the same delivery each time, same id, same signature
@@ -249,7 +257,7 @@ async def test_a_delivery_is_given_up_after_max_attempts_and_the_next_goes(tmp_p
         await kiosk.command(C.IssueTicket(service=SERVICE))
         await kiosk.command(C.IssueTicket(service=SERVICE))
         await wait_in_thread(receiver, lambda r: len(r.delivered) == 1)
-        stats = hall.server.webhooks.stats()[0]
+        stats = (await settled(hall, lambda s: s["delivered"] == 1))[0]
     assert receiver.delivered[0]["ticket"]["number"] == "E002"
     assert stats["given_up"] == 1 and stats["delivered"] == 1
 
@@ -272,6 +280,6 @@ async def test_a_hanging_receiver_times_out_and_the_hall_carries_on(tmp_path, re
         assert not hanging.release.is_set() and not hanging.delivered
         # The hanging request times out; the retry and the later delivery go through.
         await wait_in_thread(hanging, lambda r: len(r.delivered) == 2)
-        stats = hall.server.webhooks.stats()[0]
+        stats = (await settled(hall, lambda s: s["delivered"] == 2))[0]
     assert [p["ticket"]["number"] for p in hanging.delivered] == ["E001", "E002"]
     assert stats["failed_attempts"] >= 1 and stats["given_up"] == 0
