@@ -1118,9 +1118,7 @@ def _catalog_response(config: HallConfig, rest: str, request: Request) -> Respon
                 "name_zh": s.name_zh,
                 "name_en": s.name_en,
                 "instant": s.instant,
-                "appointments": bool(
-                    s.id in settings and settings[s.id].appointment_capacity
-                ),
+                "appointments": bool(s.id in settings and settings[s.id].appointment_capacity),
             }
             for s in found
             if s.id in settings

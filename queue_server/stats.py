@@ -180,9 +180,7 @@ def day_stats(events: Iterable[V.Event], now: dt.datetime) -> dict[str, Any]:
     counters = []
     for counter_id in sorted(windows):
         w = windows[counter_id]
-        open_s = w.open_s + (
-            max(0.0, (now - w.opened_at).total_seconds()) if w.opened_at else 0.0
-        )
+        open_s = w.open_s + (max(0.0, (now - w.opened_at).total_seconds()) if w.opened_at else 0.0)
         busy_s = w.busy_s + (
             max(0.0, (now - w.busy_since).total_seconds()) if w.busy_since else 0.0
         )

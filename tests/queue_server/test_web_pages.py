@@ -41,12 +41,12 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         allow_module_level=True,
     )
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.common.exceptions import (  # noqa: E402
     NoSuchElementException,
     StaleElementReferenceException,
 )
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -443,8 +443,10 @@ def test_a_resident_finds_a_guide_books_and_cancels_from_a_phone(hall, browser, 
     browser.find_element(By.ID, "search").send_keys("jzz")  # pinyin initials of 居住证
     wait_until(
         browser,
-        lambda d: [a.text for a in d.find_elements(By.CSS_SELECTOR, "#services a")][:1]
-        == ["居住证办理\n可预约"],
+        lambda d: (
+            [a.text for a in d.find_elements(By.CSS_SELECTOR, "#services a")][:1]
+            == ["居住证办理\n可预约"]
+        ),
         "the search result",
     )
     screenshot(browser, tmp_path, "guide-search")

@@ -160,10 +160,18 @@ def test_payloads_carry_no_personal_data():
     )  # fmt: skip
     events = [
         V.TicketIssued(seq=1, at=at, ticket=ticket, ahead=0, estimated_wait_s=None),
-        V.TicketCalled(seq=2, at=at, ticket_id=ticket.id, number="E001", service=SERVICE,
-                       counter=5),  # fmt: skip
-        V.TicketFinished(seq=3, at=at, ticket_id=ticket.id, number="E001", counter=5,
-                         service=SERVICE, service_s=60.0),  # fmt: skip
+        V.TicketCalled(
+            seq=2, at=at, ticket_id=ticket.id, number="E001", service=SERVICE, counter=5
+        ),  # fmt: skip
+        V.TicketFinished(
+            seq=3,
+            at=at,
+            ticket_id=ticket.id,
+            number="E001",
+            counter=5,
+            service=SERVICE,
+            service_s=60.0,
+        ),  # fmt: skip
     ]
     out = W.payloads("hall-x", events)
     assert [p["event"] for p in out] == ["issued", "called", "done"]
@@ -178,8 +186,9 @@ def test_a_full_queue_drops_the_oldest_and_never_blocks():
     dispatcher = W.WebhookDispatcher([hook("http://127.0.0.1:9/x", queue_size=2)], "hall-x")
     at = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.UTC)
     calls = [
-        V.TicketCalled(seq=n, at=at, ticket_id=f"t{n}", number=f"E00{n}", service=SERVICE,
-                       counter=5)  # fmt: skip
+        V.TicketCalled(
+            seq=n, at=at, ticket_id=f"t{n}", number=f"E00{n}", service=SERVICE, counter=5
+        )  # fmt: skip
         for n in range(1, 5)
     ]
     dispatcher.feed(calls)  # not started: nothing is sent, the queue only fills
