@@ -268,8 +268,13 @@
       renderMaterials(state.guides[ticket.service]);
     }
     var busy = Boolean(ticket);
-    $("btn-call-next").disabled = busy;
-    $("btn-call-ticket").disabled = busy;
+    var open = Boolean(me) && me.state !== "paused" && me.state !== "closed";
+    $("btn-call-next").disabled = busy || !open;
+    $("btn-call-ticket").disabled = busy || !open;
+    $("btn-pause").disabled = !me || me.state === "paused" || me.state === "closed";
+    $("btn-resume").disabled = !me || me.state !== "paused";
+    $("btn-open").disabled = !me || me.state !== "closed";
+    $("btn-close").disabled = !me || me.state === "closed";
     $("btn-recall").disabled = !(ticket && ticket.state === "called");
     $("btn-start").disabled = !(ticket && ticket.state === "called");
     $("btn-no-show").disabled = !(ticket && ticket.state === "called");
@@ -374,6 +379,9 @@
       var number = $("call-number").value.trim().toUpperCase();
       return number ? { type: "call_ticket", counter: c(), ticket: number } : null;
     });
+    // A number once called, or a reason once used, is not left in the box for the next time.
+    $("btn-call-ticket").addEventListener("click", function () { $("call-number").value = ""; });
+    $("btn-pause").addEventListener("click", function () { $("pause-input").value = ""; });
     on("btn-transfer", function () {
       return { type: "transfer", counter: c(), to_service: $("transfer-service").value };
     });

@@ -305,6 +305,9 @@ def test_a_window_logs_in_calls_and_the_resident_page_follows(hall, browser, tmp
     click(driver, "btn-pause")
     wait_text(driver, "counter-state", "暂停")
     wait_text(driver, "pause-reason", "暂停原因：系统维护")
+    # Paused: nobody can be called until the window resumes.
+    assert not driver.find_element(By.ID, "btn-call-next").is_enabled()
+    assert driver.find_element(By.ID, "btn-resume").is_enabled()
     screenshot(driver, tmp_path, "staff-paused")
     click(driver, "btn-resume")
     wait_text(driver, "counter-state", "空闲")
