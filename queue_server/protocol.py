@@ -6,9 +6,9 @@ version) and ``type``. Client messages that expect an answer carry an ``id``, ec
 ``reply`` or ``error``.
 
 Client → server: ``hello`` (authenticate; must come first), ``command`` (an engine command),
-``query``, ``subscribe``, ``ping``.
+``query``, ``subscribe``, ``ping``, ``device_status``.
 Server → client: ``welcome``, ``reply``, ``error``, ``event``, ``snapshot``, ``status``,
-``ticket``, ``pong``.
+``ticket``, ``devices``, ``pong``.
 """
 
 from __future__ import annotations
@@ -140,8 +140,23 @@ class Ping(_Msg):
     id: int | str | None = None
 
 
+DevicePart = Literal["printer", "reader", "scanner", "screen", "speaker"]
+
+
+class DeviceStatus(_Msg):
+    """A device terminal (kiosk, navigator, signage) reports the health of one of its parts:
+    on start, and whenever it changes. The managers' consoles show it (``devices``)."""
+
+    type: Literal["device_status"] = "device_status"
+    id: int | str | None = None
+    part: DevicePart
+    ok: bool
+    # What is wrong, in a word a console can translate: paper_out, cover_open, offline, ...
+    detail: str = Field(default="", max_length=200)
+
+
 ClientMessage = Annotated[
-    Hello | CommandMsg | Query | Subscribe | Ping, Field(discriminator="type")
+    Hello | CommandMsg | Query | Subscribe | Ping | DeviceStatus, Field(discriminator="type")
 ]
 CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -212,6 +227,16 @@ class TicketStatus(_Msg):
     ticket: dict[str, Any]
 
 
+class Devices(_Msg):
+    """The hall's device terminals, sent to sessions of the ``manager`` stream when they
+    subscribe and on every change (not sequenced: each replaces the last). Per terminal:
+    ``terminal`` (its id), ``role``, ``connected``, ``since`` (when that last changed) and
+    ``parts`` (part -> ``ok``, ``detail``, ``at``) as last reported."""
+
+    type: Literal["devices"] = "devices"
+    devices: list[dict[str, Any]]
+
+
 class Pong(_Msg):
     type: Literal["pong"] = "pong"
     id: int | str | None = None
@@ -219,7 +244,7 @@ class Pong(_Msg):
 
 
 ServerMessage = Annotated[
-    Welcome | Reply | Error | EventMsg | Snapshot | Status | TicketStatus | Pong,
+    Welcome | Reply | Error | EventMsg | Snapshot | Status | TicketStatus | Devices | Pong,
     Field(discriminator="type"),
 ]
 SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

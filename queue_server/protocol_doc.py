@@ -357,6 +357,20 @@ CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ),
     ],
     "ping": [("", {"v": 1, "type": "ping", "id": 9})],
+    "device_status": [
+        (
+            "A kiosk's printer ran out of paper (allowed for kiosk, navigator and signage "
+            "sessions; with an `id`, a `reply` with `part` confirms it):",
+            {
+                "v": 1,
+                "type": "device_status",
+                "id": 11,
+                "part": "printer",
+                "ok": False,
+                "detail": "paper_out",
+            },
+        ),
+    ],
 }
 
 SERVER_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
@@ -425,13 +439,44 @@ SERVER_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "status": [("", {"v": 1, "type": "status", "seq": 1042, "services": [SERVICE_STATUS]})],
     "ticket": [("", {"v": 1, "type": "ticket", "seq": 1045, "ticket": CALLED_VIEW})],
     "pong": [("", {"v": 1, "type": "pong", "id": 9, "seq": 1045})],
+    "devices": [
+        (
+            "",
+            {
+                "v": 1,
+                "type": "devices",
+                "devices": [
+                    {
+                        "terminal": "kiosk-1",
+                        "role": "kiosk",
+                        "connected": True,
+                        "since": "2026-11-26T08:30:02+08:00",
+                        "parts": {
+                            "printer": {
+                                "ok": False,
+                                "detail": "paper_out",
+                                "at": "2026-11-26T10:12:40+08:00",
+                            }
+                        },
+                    },
+                    {
+                        "terminal": "signage-main",
+                        "role": "signage",
+                        "connected": False,
+                        "since": None,
+                        "parts": {},
+                    },
+                ],
+            },
+        )
+    ],
 }
 
 # --- extra words for fields whose meaning the code does not spell out --------------------------
 
 FIELD_NOTES: dict[tuple[str, str], str] = {
     ("Hello", "lang"): "The language the client prefers (every error carries both anyway).",
-    ("Hello", "auth"): "One of the three [authentication](#authentication) objects.",
+    ("Hello", "auth"): "One of the four [authentication](#authentication) objects.",
     ("CommandMsg", "command"): "One [engine command](#engine-commands).",
     ("Welcome", "role"): "kiosk, navigator, signage, counter, manager or resident.",
     ("Welcome", "hall"): "The hall's id.",
@@ -1183,7 +1228,10 @@ transfers, its own state), in full (without `resident_key`). Snapshot `state`:
 
 The manager's full view: every event in full (without `resident_key`). Snapshot `state`: the
 public state plus `tickets`, every ticket of the day as a [ticket view](#ticket-view) with
-`priority`, `channel`, `rank`, `transfers`, `appointment_id`, `cancel_reason`.
+`priority`, `channel`, `rank`, `order_key` (dispatch order within a rank), `transfers`,
+`appointment_id`, `cancel_reason`. A manager session that subscribes to this stream also gets a
+[`devices`](#devices) message at once and again whenever a device terminal connects,
+disconnects or reports a change with [`device_status`](#device_status).
 
 """
         + _block("server", {"v": 1, "type": "snapshot", "stream": "manager", "seq": 1041, "state": MANAGER_STATE})

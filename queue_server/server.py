@@ -459,6 +459,12 @@ class QueueServer:
         self._auth_cache: dict[tuple[str, str], str] = {}
         self._login_failures = LoginFailures()
         self._web_commands = AddressBudget(WEB_COMMAND_LIMIT, WEB_COMMAND_WINDOW_S)
+        # Device terminals and the health of their parts as last reported (device_status).
+        self.devices: dict[str, dict[str, Any]] = {
+            d.id: {"terminal": d.id, "role": d.role, "connected": False, "since": None,
+                   "parts": {}}
+            for d in config.devices
+        }  # fmt: skip
         self.webhooks = (
             WebhookDispatcher(config.webhooks, config.hall.id) if config.webhooks else None
         )
@@ -680,6 +686,7 @@ class QueueServer:
     def _forget(self, client: Client) -> None:
         if client in self.clients:
             self.clients.discard(client)
+            self._device_presence(client, False)
             if client.role:
                 self.m_connections.labels(client.role).dec()
         for subs in self.subscribers.values():
@@ -770,8 +777,55 @@ class QueueServer:
             await self._query(client, msg)
         elif isinstance(msg, P.Subscribe):
             await self._subscribe(client, msg)
+            if client.role == "manager" and "manager" in msg.streams:
+                self._send(client, self._devices_message())
+        elif isinstance(msg, P.DeviceStatus):
+            self._device_status(client, msg)
         else:
             self._send(client, _json(P.Pong(id=msg.id, seq=self.seq)))
+
+    # --- device health -------------------------------------------------------------------------
+
+    def _devices_message(self) -> str:
+        return _json(P.Devices(devices=list(self.devices.values())))
+
+    def _push_devices(self) -> None:
+        text = self._devices_message()
+        for client in list(self.subscribers["manager"]):
+            self._send(client, text)
+
+    def _device_presence(self, client: Client, connected: bool) -> None:
+        entry = self.devices.get(client.name)
+        if entry is None or client.role not in ("kiosk", "navigator", "signage"):
+            return
+        if not connected and any(
+            c is not client and c.name == client.name and c.role == client.role
+            for c in self.clients
+        ):
+            return  # another connection of the same terminal is still up
+        if entry["connected"] != connected:
+            entry["connected"] = connected
+            entry["since"] = self.actor.store.clock().isoformat()
+            # Not from inside a send loop (a dropped client is forgotten while sending).
+            asyncio.get_running_loop().call_soon(self._push_devices)
+
+    def _device_status(self, client: Client, msg: P.DeviceStatus) -> None:
+        entry = self.devices.get(client.name)
+        if client.role not in ("kiosk", "navigator", "signage") or entry is None:
+            self._send(client, _json(P.error("forbidden", msg.id, message="device_status")))
+            return
+        part = {"ok": msg.ok, "detail": msg.detail, "at": self.actor.store.clock().isoformat()}
+        changed = {k: v for k, v in entry["parts"].get(msg.part, {}).items() if k != "at"} != {
+            "ok": msg.ok,
+            "detail": msg.detail,
+        }
+        entry["parts"][msg.part] = part
+        if not msg.ok and changed:
+            log.warning("device %s: %s %s", client.name, msg.part, msg.detail or "not ok")
+        if changed:
+            self._push_devices()
+        if msg.id is not None:
+            self._send(client, _json(P.Reply(id=msg.id, result={"part": msg.part})))
 
     # --- authentication ----------------------------------------------------------------------
 
@@ -843,6 +897,7 @@ class QueueServer:
             return
         client.role, client.lang = role, msg.lang
         self.clients.add(client)
+        self._device_presence(client, True)
         self.m_connections.labels(role).inc()
         self._send(
             client,

@@ -20,7 +20,11 @@
       l_no_shows: "过号", l_service: "平均办理", l_busy: "忙碌占比", refresh: "刷新",
       csv: "导出 CSV", notices: "公告（综合屏）", notice_zh: "公告内容（中文）",
       notice_en: "English text (optional)", post: "发布公告", devices: "设备状态",
-      devices_missing: "打印机、读卡器、屏幕尚未向服务器上报状态，此处暂无法显示。",
+      d_terminal: "终端", d_connection: "连接", d_parts: "部件", online: "在线", offline: "离线",
+      part_ok: "正常", alert: function (items) { return "设备告警：" + items.join("；"); },
+      parts: { printer: "打印机", reader: "读卡器", scanner: "扫码器", screen: "屏幕", speaker: "音箱" },
+      details: { paper_out: "缺纸", paper_low: "纸将用完", cover_open: "仓盖打开", jam: "卡纸",
+        offline: "离线", no_card: "未放卡", error: "故障" },
       switch_lang: "English", open: "开窗", close: "关窗", reskill: "改技能",
       up: "前移", down: "后移", cancel: "取消", remove: "撤下", nobody: "无人等候",
       waiting: function (n) { return n + " 人等候"; },
@@ -41,7 +45,12 @@
       l_no_shows: "No-shows", l_service: "Mean service", l_busy: "Busy share",
       refresh: "Refresh", csv: "Export CSV", notices: "Notices (main screen)",
       notice_zh: "Notice (Chinese)", notice_en: "English text (optional)", post: "Post notice",
-      devices: "Devices", devices_missing: "Printers, readers and screens do not report their state to the server yet.",
+      devices: "Devices", d_terminal: "Terminal", d_connection: "Connection", d_parts: "Parts",
+      online: "Online", offline: "Offline", part_ok: "OK",
+      alert: function (items) { return "Device alerts: " + items.join("; "); },
+      parts: { printer: "printer", reader: "ID reader", scanner: "scanner", screen: "screen", speaker: "speaker" },
+      details: { paper_out: "out of paper", paper_low: "paper low", cover_open: "cover open",
+        jam: "paper jam", offline: "offline", no_card: "no card", error: "fault" },
       switch_lang: "中文", open: "Open", close: "Close", reskill: "Re-skill", up: "Up",
       down: "Down", cancel: "Cancel", remove: "Remove", nobody: "Nobody waiting",
       waiting: function (n) { return n + " waiting"; },
@@ -61,7 +70,7 @@
   };
 
   var state = { lang: "zh", login: "", snap: null, stats: null, csv: "", conn: "offline",
-    priorities: [] };
+    priorities: [], devices: [] };
   var socket = null;
   var nextId = 1;
   var pending = {};
@@ -151,6 +160,9 @@
         callback(msg);
       } else if (msg.type === "event") {
         scheduleRefresh();
+      } else if (msg.type === "devices") {
+        state.devices = msg.devices;
+        renderDevices();
       }
     };
     ws.onclose = function () {
@@ -245,6 +257,42 @@
     renderQueues();
     renderNotices();
     renderStats();
+    renderDevices();
+  }
+
+  function partText(name, part) {
+    var tx = t();
+    var label = tx.parts[name] || name;
+    if (part.ok) return label + " " + tx.part_ok;
+    return label + " " + (tx.details[part.detail] || part.detail || "✕");
+  }
+
+  function renderDevices() {
+    var tx = t();
+    var alerts = [];
+    var body = $("devices").querySelector("tbody");
+    body.textContent = "";
+    state.devices.forEach(function (d) {
+      var bad = [];
+      var row = el("tr", { id: "device-" + d.terminal });
+      row.appendChild(el("td", {}, d.terminal));
+      row.appendChild(el("td", { "class": d.connected ? "ok-cell" : "bad-cell" },
+        d.connected ? tx.online : tx.offline));
+      var parts = el("td", {});
+      Object.keys(d.parts).sort().forEach(function (name) {
+        var part = d.parts[name];
+        parts.appendChild(el("span", { "class": "part " + (part.ok ? "ok-cell" : "bad-cell"),
+          "data-part": name }, partText(name, part)));
+        if (!part.ok) bad.push(partText(name, part));
+      });
+      row.appendChild(parts);
+      if (!d.connected) bad.unshift(tx.offline);
+      row.setAttribute("data-alert", bad.length ? "1" : "0");
+      if (bad.length) alerts.push(d.terminal + " " + bad.join("、"));
+      body.appendChild(row);
+    });
+    $("alerts").hidden = !alerts.length;
+    $("alerts").textContent = alerts.length ? tx.alert(alerts) : "";
   }
 
   function renderCounters() {

@@ -4,6 +4,8 @@ for a manager and for one window."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from websockets.asyncio.client import connect
 
@@ -144,3 +146,38 @@ async def test_the_pages_are_served(tmp_path, path):
         content_type, body = await asyncio.to_thread(fetch)
         assert content_type.startswith("text/html") and b"<!doctype html>" in body
         assert b"http://" not in body and b"https://" not in body  # nothing from outside
+
+
+async def next_devices(ws) -> list[dict]:
+    import json
+
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if message["type"] == "devices":
+            return {d["terminal"]: d for d in message["devices"]}
+
+
+async def test_device_terminals_report_health_and_managers_see_it(tmp_path):
+    async with running_server(tmp_path) as hall, connect(hall.url) as manager:
+        await raw_hello(manager, auth_of("manager"))
+        reply = await ask(manager, 1, {"type": "subscribe", "streams": ["manager"]})
+        assert reply["type"] == "reply"
+        devices = await next_devices(manager)
+        assert set(devices) == {d.id for d in hall.config.devices}
+        assert not any(d["connected"] for d in devices.values())
+
+        async with connect(hall.url) as kiosk:
+            await raw_hello(kiosk, auth_of("kiosk-1"))
+            assert (await next_devices(manager))["kiosk-1"]["connected"] is True
+            answer = await ask(kiosk, 2, {"type": "device_status", "part": "printer",
+                                          "ok": False, "detail": "paper_out"})  # fmt: skip
+            assert answer == {"v": 1, "type": "reply", "id": 2, "result": {"part": "printer"}}
+            part = (await next_devices(manager))["kiosk-1"]["parts"]["printer"]
+            assert (part["ok"], part["detail"]) == (False, "paper_out")
+        assert (await next_devices(manager))["kiosk-1"]["connected"] is False
+
+        # Only device terminals report.
+        async with connect(hall.url) as window:
+            await raw_hello(window, auth_of("w5", 5))
+            answer = await ask(window, 3, {"type": "device_status", "part": "printer", "ok": True})
+            assert answer["code"] == "forbidden"

@@ -406,9 +406,21 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
     notices = hall.run(kiosk.query("snapshot"))["state"]["notices"]
     assert [n["text_zh"] for n in notices] == ["今日 16:00 起暂停办理居住证"]
 
+    # Device health: the kiosk's printer runs out of paper; the screens never connected.
+    hall.run(kiosk.request({"type": "device_status", "part": "printer", "ok": False,
+                            "detail": "paper_out"}))  # fmt: skip
+    wait_contains(browser, "alerts", "kiosk-1 打印机 缺纸")
+    assert "signage-main 离线" in text_of(browser, "alerts")
+    wait_until(browser, lambda d: d.find_element(By.ID, "device-kiosk-1").get_attribute(
+        "data-alert") == "1", "the kiosk flagged")  # fmt: skip
+
     wait_text(browser, "stat-served", "1")
     wait_until(browser, lambda d: d.find_elements(By.ID, "load-1"), "window 1's load row")
     screenshot(browser, tmp_path, "manager")
+    hall.run(kiosk.request({"type": "device_status", "part": "printer", "ok": True}))
+    wait_until(browser, lambda d: d.find_element(By.ID, "device-kiosk-1").get_attribute(
+        "data-alert") == "0", "the kiosk well again")  # fmt: skip
+    assert "kiosk-1" not in text_of(browser, "alerts")
     browser.find_element(By.CSS_SELECTOR, "#notices button").click()
     wait_until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#notices li"),
                "the notice removed")  # fmt: skip
