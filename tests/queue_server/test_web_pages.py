@@ -194,8 +194,11 @@ def click(driver, element_id: str) -> None:
     wait_until(driver, clicked, f"#{element_id} clicked")
 
 
-def screenshot(driver, tmp_path: Path, name: str) -> Path:
+def screenshot(driver, tmp_path: Path, name: str, *, whole_page: bool = False) -> Path:
     path = tmp_path / f"web-{name}.png"
+    if whole_page:  # a desktop page taller than the window: grow the window to fit it
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, height + 140)
     assert driver.save_screenshot(str(path)), name
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("YIKOU_UPDATE_DOC_SCREENSHOTS") == "1":
@@ -416,7 +419,7 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
 
     wait_text(browser, "stat-served", "1")
     wait_until(browser, lambda d: d.find_elements(By.ID, "load-1"), "window 1's load row")
-    screenshot(browser, tmp_path, "manager")
+    screenshot(browser, tmp_path, "manager", whole_page=True)
     hall.run(kiosk.request({"type": "device_status", "part": "printer", "ok": True}))
     wait_until(browser, lambda d: d.find_element(By.ID, "device-kiosk-1").get_attribute(
         "data-alert") == "0", "the kiosk well again")  # fmt: skip
