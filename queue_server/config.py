@@ -233,6 +233,35 @@ class ServerSettings(_Model):
         return self
 
 
+WEBHOOK_EVENTS = ("issued", "ahead", "called", "done")
+
+
+class Webhook(_Model):
+    """An external notifier (an SMS or WeChat gateway) told of ticket events by signed POSTs
+    (queue_server.webhooks; docs/webhooks.md)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    # Signs each body: header X-Yikou-Signature: sha256=<hex HMAC-SHA256 of the body>.
+    secret: str = Field(min_length=16)
+    events: list[str] = Field(default_factory=lambda: list(WEBHOOK_EVENTS), min_length=1)
+    # "ahead" fires once per ticket when this many people (or fewer) are ahead of it.
+    ahead_at: int = Field(default=3, ge=1, le=50)
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    # First retry after this long, then twice as long each time (at most 300 s).
+    backoff_s: float = Field(default=2.0, gt=0, le=300)
+    # Deliveries waiting beyond this are dropped, oldest first (the hall never waits).
+    queue_size: int = Field(default=1000, ge=1, le=100_000)
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        unknown = [e for e in value if e not in WEBHOOK_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown events {unknown}; known: {', '.join(WEBHOOK_EVENTS)}")
+        return value
+
+
 class HallConfig(_Model):
     hall: HallInfo
     hours: Hours = Hours()
@@ -247,6 +276,7 @@ class HallConfig(_Model):
     security: Security
     storage: Storage = Storage()
     server: ServerSettings = ServerSettings()
+    webhooks: list[Webhook] = []
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HallConfig:

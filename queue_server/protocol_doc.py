@@ -116,6 +116,7 @@ FULL_TICKET_VIEW = {
     "priority": "normal",
     "channel": "kiosk",
     "rank": 0,
+    "order_key": 1764120612.0,
     "transfers": 0,
     "appointment_id": None,
     "cancel_reason": None,
@@ -356,6 +357,20 @@ CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ),
     ],
     "ping": [("", {"v": 1, "type": "ping", "id": 9})],
+    "device_status": [
+        (
+            "A kiosk's printer ran out of paper (allowed for kiosk, navigator and signage "
+            "sessions; with an `id`, a `reply` with `part` confirms it):",
+            {
+                "v": 1,
+                "type": "device_status",
+                "id": 11,
+                "part": "printer",
+                "ok": False,
+                "detail": "paper_out",
+            },
+        ),
+    ],
 }
 
 SERVER_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
@@ -424,13 +439,44 @@ SERVER_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "status": [("", {"v": 1, "type": "status", "seq": 1042, "services": [SERVICE_STATUS]})],
     "ticket": [("", {"v": 1, "type": "ticket", "seq": 1045, "ticket": CALLED_VIEW})],
     "pong": [("", {"v": 1, "type": "pong", "id": 9, "seq": 1045})],
+    "devices": [
+        (
+            "",
+            {
+                "v": 1,
+                "type": "devices",
+                "devices": [
+                    {
+                        "terminal": "kiosk-1",
+                        "role": "kiosk",
+                        "connected": True,
+                        "since": "2026-11-26T08:30:02+08:00",
+                        "parts": {
+                            "printer": {
+                                "ok": False,
+                                "detail": "paper_out",
+                                "at": "2026-11-26T10:12:40+08:00",
+                            }
+                        },
+                    },
+                    {
+                        "terminal": "signage-main",
+                        "role": "signage",
+                        "connected": False,
+                        "since": None,
+                        "parts": {},
+                    },
+                ],
+            },
+        )
+    ],
 }
 
 # --- extra words for fields whose meaning the code does not spell out --------------------------
 
 FIELD_NOTES: dict[tuple[str, str], str] = {
     ("Hello", "lang"): "The language the client prefers (every error carries both anyway).",
-    ("Hello", "auth"): "One of the three [authentication](#authentication) objects.",
+    ("Hello", "auth"): "One of the four [authentication](#authentication) objects.",
     ("CommandMsg", "command"): "One [engine command](#engine-commands).",
     ("Welcome", "role"): "kiosk, navigator, signage, counter, manager or resident.",
     ("Welcome", "hall"): "The hall's id.",
@@ -701,6 +747,8 @@ PROTOCOL_ERROR_NOTES = {
     "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped.",
     "unavailable": "The database could not commit; the command did not happen. Retry later.",
     "bad_query": "The query lacks a parameter it needs. `details`: `field`.",
+    "identity_required": "A `web` session sent `book_appointment` or `cancel_appointment` "
+    "without `resident_id`.",
 }
 
 
@@ -708,7 +756,7 @@ PROTOCOL_ERROR_NOTES = {
 
 
 def _roles_table() -> str:
-    roles = ["kiosk", "navigator", "signage", "counter", "manager", "resident"]
+    roles = ["kiosk", "navigator", "signage", "counter", "manager", "resident", "web"]
     how = {
         "kiosk": "device token",
         "navigator": "device token",
@@ -716,6 +764,7 @@ def _roles_table() -> str:
         "counter": "staff login + `counter`",
         "manager": "staff login, no `counter`",
         "resident": "resident token",
+        "web": "`kind: web`, no secret",
     }
     all_commands = [_type_tag(c) for c in _union_members(C.Command)]
     rows = ["| role | authenticates with | commands | queries | streams |", "|---|---|---|---|---|"]
@@ -807,7 +856,12 @@ HTTP routes (GET) on the same port:
 | `/healthz` | JSON: `status` (`ok` or `database unreachable`), `database` (bool), `uptime_s`, `version`, `hall`, `seq`, `connections`; HTTP 200, or 503 when the database is unreachable |
 | `/metrics` | Prometheus text format: `yikou_commands_total` (by type, outcome), `yikou_connections` (by role), `yikou_tickets` (today's, by state), `yikou_wait_seconds`, `yikou_publish_seconds`, `yikou_seq` |
 | `/t/<resident token>` | the [resident ticket page](#resident-ticket-page) (HTML) |
-| `/static/<file>` | the page's script and style sheet (`ticket.js`, `ticket.css`) |
+| `/static/<file>` | the pages' scripts and style sheets (`ticket.js`, `staff.css`, ...) |
+| `/staff`, `/manager` | the window console and the manager console (HTML; log in over the websocket) |
+| `/guide`, `/book` | the residents' service guides and appointment booking (HTML, phone first) |
+| `/api/services` | JSON: the hall's services from the catalog (`?q=` searches Chinese, pinyin, English) |
+| `/api/services/<id>` | JSON: one service's guide (materials, steps, fees, form); 404 if the hall has no such service |
+| `/qr/<appointment id>.svg` | the QR code of an appointment id (SVG), for the booking page |
 
 Everything else is 404. Responses carry `Cache-Control: no-store`.
 
@@ -841,7 +895,7 @@ Unknown fields are refused (`bad_message`): the schemas are closed.
 
 ## Authentication
 
-The `auth` object of `hello` is one of three kinds (`kind`):
+The `auth` object of `hello` is one of four kinds (`kind`):
 
 ### device
 
@@ -870,6 +924,17 @@ Channels that issue tickets themselves (a WeChat mini-program through its own ba
 device login) pass the token on to the resident's session.
 
 {_fields_table(P.ResidentAuth)}
+### web
+
+The residents' web channel: the booking page (`/book`) on a phone, with no account. It may read
+the services, the bookable days and the free slots, and `book_appointment` or
+`cancel_appointment` in the name of the document it sends with each command (`resident_id`;
+without it: `identity_required`). The server keys the document as for a kiosk and records the
+booking with channel `web`; a cancellation must come with the document the booking was made
+with. One address may send at most {S.WEB_COMMAND_LIMIT} such commands in
+{S.WEB_COMMAND_WINDOW_S:.0f} s (then `rate_limited`).
+
+{_fields_table(P.WebAuth)}
 ## Roles
 
 What each role may do. A forbidden command, query or stream gets `forbidden`; nothing happens.
@@ -1077,6 +1142,7 @@ The `result` of a `reply` depends on the request.
 | `services` | — | `seq`, `services`: [service status](#service-status) entries |
 | `bookable_days` | — | `days`: dates open for booking |
 | `slots` | `service`, `day` | `service`, `day`, `slots`: `start`, `end`, `free` (places left) |
+| `stats` | — | today's figures from the event log (`queue_server.stats`). A manager: `stats` (totals, `wait` and `service` summaries, one row per window in `counters` with `busy_share` = busy / open time, one row per service) and `csv` (the same as CSV text); a counter: `day`, `as_of`, `window` (its own row) |
 
 """
     ]
@@ -1162,7 +1228,10 @@ transfers, its own state), in full (without `resident_key`). Snapshot `state`:
 
 The manager's full view: every event in full (without `resident_key`). Snapshot `state`: the
 public state plus `tickets`, every ticket of the day as a [ticket view](#ticket-view) with
-`priority`, `channel`, `rank`, `transfers`, `appointment_id`, `cancel_reason`.
+`priority`, `channel`, `rank`, `order_key` (dispatch order within a rank), `transfers`,
+`appointment_id`, `cancel_reason`. A manager session that subscribes to this stream also gets a
+[`devices`](#devices) message at once and again whenever a device terminal connects,
+disconnects or reports a change with [`device_status`](#device_status).
 
 """
         + _block("server", {"v": 1, "type": "snapshot", "stream": "manager", "seq": 1041, "state": MANAGER_STATE})

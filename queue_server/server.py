@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import prometheus_client as prom
+import qrcode
+import qrcode.image.svg
 from pydantic import ValidationError
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
@@ -46,6 +48,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from queue_server import protocol as P
+from queue_server import stats as stats_mod
 from queue_server import views
 from queue_server.auth import verify_secret
 from queue_server.config import HallConfig, load_hall_config
@@ -55,6 +58,7 @@ from queue_server.errors import ConfigError, EngineError, StorageError
 from queue_server.identity import resident_key
 from queue_server.storage import Store
 from queue_server.tokens import TokenError, make_token, read_token
+from queue_server.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,8 @@ ROLE_COMMANDS: dict[str, set[str]] = {
         "issue_ticket",
     },
     "resident": {"cancel_ticket"},
+    # The residents' web channel (/book): book and cancel in the name of the document sent.
+    "web": {"book_appointment", "cancel_appointment"},
 }
 ROLE_STREAMS: dict[str, set[str]] = {
     "kiosk": {"public"},
@@ -94,15 +100,20 @@ ROLE_STREAMS: dict[str, set[str]] = {
     "counter": {"public", "counter"},
     "manager": {"public", "counter", "manager"},
     "resident": {"public", "resident"},
+    "web": {"public"},
 }
 ROLE_QUERIES: dict[str, set[str]] = {
     "kiosk": {"snapshot", "ticket", "slots", "services", "bookable_days"},
     "navigator": {"snapshot", "ticket", "slots", "services", "bookable_days"},
     "signage": {"snapshot", "services"},
-    "counter": {"snapshot", "ticket", "services"},
-    "manager": {"snapshot", "ticket", "slots", "services", "bookable_days"},
+    "counter": {"snapshot", "ticket", "services", "stats"},
+    "manager": {"snapshot", "ticket", "slots", "services", "bookable_days", "stats"},
     "resident": {"snapshot", "ticket", "services", "slots", "bookable_days"},
+    "web": {"services", "slots", "bookable_days"},
 }
+# Web-channel commands one address may send in WEB_COMMAND_WINDOW_S (bookings, cancellations).
+WEB_COMMAND_LIMIT = 20
+WEB_COMMAND_WINDOW_S = 600.0
 # Commands that carry a counter: a counter session may only give its own.
 _COUNTER_BOUND = ROLE_COMMANDS["counter"] - {"requeue", "issue_ticket"}
 
@@ -127,6 +138,8 @@ class BatchResult:
     issued: dict[str, dict[str, Any]]  # ticket id -> view, for tickets this batch issued
     waits: list[float]
     committed_at: float
+    # For the webhooks' "ahead": waiting tickets with at most HallActor.ahead_limit ahead.
+    ahead: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class HallActor:
@@ -135,6 +148,9 @@ class HallActor:
     def __init__(self, store: Store):
         self.store = store
         self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hall")
+        self.ahead_limit = 0  # > 0 when a webhook wants "ahead" notices
+        self._day_events: list[V.Event] = []  # today's events, for statistics
+        self._day_seq: int | None = None  # the last seq read into _day_events
 
     async def call(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -171,9 +187,80 @@ class HallActor:
             issued=issued,
             waits=waits,
             committed_at=committed_at,
+            ahead=self._safe_ahead(outcomes, now) if self.ahead_limit else {},
         )
 
-    def query(self, name: str, role: str, msg: P.Query, own_ticket: str | None) -> dict:
+    def _safe_ahead(self, outcomes: list, now: dt.datetime) -> dict[str, dict[str, Any]]:
+        # After the commit: a fault here must not turn a committed batch into a failure.
+        try:
+            return self._ahead(outcomes, now)
+        except Exception:
+            log.exception("computing the webhooks' ahead counts failed")
+            return {}
+
+    def _ahead(self, outcomes: list, now: dt.datetime) -> dict[str, dict[str, Any]]:
+        events = [
+            ev
+            for outcome in outcomes
+            for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
+        ]
+        if not events:
+            return {}
+        hall = self.store.hall
+        last = max(events, key=lambda ev: ev.seq)
+        out: dict[str, dict[str, Any]] = {}
+        for ticket in hall.waiting_tickets():
+            ahead, wait = hall.estimate(ticket, now)
+            if ahead <= self.ahead_limit:
+                out[ticket.id] = {
+                    "number": ticket.number, "service": ticket.service, "ahead": ahead,
+                    "estimated_wait_s": None if wait is None else round(wait, 1),
+                    "seq": last.seq, "at": last.at,
+                }  # fmt: skip
+        return out
+
+    def today_events(self) -> list[V.Event]:
+        """Today's events from the log (read once, then only what is new)."""
+        store = self.store
+        if self._day_seq is None:
+            self._day_seq = self._day_start_seq()
+            self._day_events = []
+        new = store.events_since(self._day_seq)
+        for ev in new:
+            if isinstance(ev, V.DayOpened):
+                self._day_events = []
+            self._day_events.append(ev)
+        if new:
+            self._day_seq = new[-1].seq
+        return self._day_events
+
+    def _day_start_seq(self) -> int:
+        """The seq just before today's day_opened (0 when the log has none)."""
+        from sqlalchemy import func, select
+
+        from queue_server.storage import EventRow
+
+        table = EventRow.__table__
+        with self.store._reader() as conn:
+            seq = conn.execute(
+                select(func.max(table.c.seq)).where(
+                    table.c.hall_id == self.store.hall_id, table.c.type == "day_opened"
+                )
+            ).scalar()
+            conn.rollback()
+        return max(0, (seq or 1) - 1)
+
+    def day_stats(self) -> dict[str, Any]:
+        return stats_mod.day_stats(self.today_events(), self.store.clock())
+
+    def query(
+        self,
+        name: str,
+        role: str,
+        msg: P.Query,
+        own_ticket: str | None,
+        counter: int | None = None,
+    ) -> dict:
         hall = self.store.hall
         now = self.store.clock()
         if name == "snapshot":
@@ -191,6 +278,11 @@ class HallActor:
             return {"seq": hall.seq, "ticket": views.ticket_view(hall, ticket, now, full=staff)}
         if name == "bookable_days":
             return {"days": [d.isoformat() for d in hall.bookable_days(now)]}
+        if name == "stats":
+            figures = self.day_stats()
+            if role == "counter":
+                return stats_mod.counter_stats(figures, counter)
+            return {"stats": figures, "csv": stats_mod.to_csv(figures)}
         if name == "slots":
             if not msg.service or not msg.day:
                 raise _QueryError("bad_query", field="service, day")
@@ -326,6 +418,15 @@ class LoginFailures:
         self._seen.setdefault(address, collections.deque()).append(time.monotonic())
 
 
+class AddressBudget(LoginFailures):
+    """At most ``limit`` actions per address in a sliding ``window_s`` (the web channel's
+    bookings and cancellations: anyone may open the page, nobody may book the hall full)."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        super().__init__()
+        self.LIMIT, self.WINDOW_S = limit, window_s
+
+
 def _address(ws: ServerConnection) -> str:
     peer = ws.remote_address
     return str(peer[0]) if peer else "?"
@@ -368,6 +469,18 @@ class QueueServer:
         self.pending: asyncio.Queue | None = None
         self._auth_cache: dict[tuple[str, str], str] = {}
         self._login_failures = LoginFailures()
+        self._web_commands = AddressBudget(WEB_COMMAND_LIMIT, WEB_COMMAND_WINDOW_S)
+        # Device terminals and the health of their parts as last reported (device_status).
+        self.devices: dict[str, dict[str, Any]] = {
+            d.id: {"terminal": d.id, "role": d.role, "connected": False, "since": None,
+                   "parts": {}}
+            for d in config.devices
+        }  # fmt: skip
+        self.webhooks = (
+            WebhookDispatcher(config.webhooks, config.hall.id) if config.webhooks else None
+        )
+        if self.webhooks is not None:
+            self.actor.ahead_limit = self.webhooks.ahead_at
         self._auth_checks: dict[tuple[tuple[str, str], str], asyncio.Future[bool]] = {}
         self._started = time.monotonic()
         self._tasks: list[asyncio.Task] = []
@@ -421,6 +534,8 @@ class QueueServer:
             asyncio.create_task(self._writer(), name="writer"),
             asyncio.create_task(self._ticker(), name="ticker"),
         ]
+        if self.webhooks is not None:
+            self.webhooks.start()
         log.info("queue server for %s on %s:%s", self.config.hall.id, self.host, self.port)
 
     async def stop(self) -> None:
@@ -431,6 +546,8 @@ class QueueServer:
                 await task
             except asyncio.CancelledError:
                 pass
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -471,12 +588,26 @@ class QueueServer:
                         )
                 continue
             self._publish(result)
+            if self.webhooks is not None:
+                self._feed_webhooks(result)
             for (cmd, future), outcome in zip(batch, result.outcomes, strict=True):
                 self.m_commands.labels(
                     cmd.type, "refused" if isinstance(outcome, EngineError) else "ok"
                 ).inc()
                 if not future.done():
                     future.set_result((outcome, result))
+
+    def _feed_webhooks(self, result: BatchResult) -> None:
+        events = [
+            ev
+            for outcome in result.outcomes
+            for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
+        ]
+        events.sort(key=lambda ev: ev.seq)
+        try:
+            self.webhooks.feed(events, result.ahead)
+        except Exception:  # a notifier's bug must never stop the hall
+            log.exception("feeding the webhooks failed")
 
     async def _ticker(self) -> None:
         # The first tick at once: a fresh server opens the day before any terminal asks.
@@ -587,6 +718,7 @@ class QueueServer:
     def _forget(self, client: Client) -> None:
         if client in self.clients:
             self.clients.discard(client)
+            self._device_presence(client, False)
             if client.role:
                 self.m_connections.labels(client.role).dec()
         for subs in self.subscribers.values():
@@ -677,8 +809,55 @@ class QueueServer:
             await self._query(client, msg)
         elif isinstance(msg, P.Subscribe):
             await self._subscribe(client, msg)
+            if client.role == "manager" and "manager" in msg.streams:
+                self._send(client, self._devices_message())
+        elif isinstance(msg, P.DeviceStatus):
+            self._device_status(client, msg)
         else:
             self._send(client, _json(P.Pong(id=msg.id, seq=self.seq)))
+
+    # --- device health -------------------------------------------------------------------------
+
+    def _devices_message(self) -> str:
+        return _json(P.Devices(devices=list(self.devices.values())))
+
+    def _push_devices(self) -> None:
+        text = self._devices_message()
+        for client in list(self.subscribers["manager"]):
+            self._send(client, text)
+
+    def _device_presence(self, client: Client, connected: bool) -> None:
+        entry = self.devices.get(client.name)
+        if entry is None or client.role not in ("kiosk", "navigator", "signage"):
+            return
+        if not connected and any(
+            c is not client and c.name == client.name and c.role == client.role
+            for c in self.clients
+        ):
+            return  # another connection of the same terminal is still up
+        if entry["connected"] != connected:
+            entry["connected"] = connected
+            entry["since"] = self.actor.store.clock().isoformat()
+            # Not from inside a send loop (a dropped client is forgotten while sending).
+            asyncio.get_running_loop().call_soon(self._push_devices)
+
+    def _device_status(self, client: Client, msg: P.DeviceStatus) -> None:
+        entry = self.devices.get(client.name)
+        if client.role not in ("kiosk", "navigator", "signage") or entry is None:
+            self._send(client, _json(P.error("forbidden", msg.id, message="device_status")))
+            return
+        part = {"ok": msg.ok, "detail": msg.detail, "at": self.actor.store.clock().isoformat()}
+        changed = {k: v for k, v in entry["parts"].get(msg.part, {}).items() if k != "at"} != {
+            "ok": msg.ok,
+            "detail": msg.detail,
+        }
+        entry["parts"][msg.part] = part
+        if not msg.ok and changed:
+            log.warning("device %s: %s %s", client.name, msg.part, msg.detail or "not ok")
+        if changed:
+            self._push_devices()
+        if msg.id is not None:
+            self._send(client, _json(P.Reply(id=msg.id, result={"part": msg.part})))
 
     # --- authentication ----------------------------------------------------------------------
 
@@ -730,6 +909,8 @@ class QueueServer:
                         role = "counter"
                         client.counter = auth.counter
                 client.name = staff.login
+        elif isinstance(auth, P.WebAuth):
+            role, client.name = "web", f"web:{address}"
         else:
             try:
                 ticket_id = read_token(self.secret, auth.token, self.actor.store.clock())
@@ -748,6 +929,7 @@ class QueueServer:
             return
         client.role, client.lang = role, msg.lang
         self.clients.add(client)
+        self._device_presence(client, True)
         self.m_connections.labels(role).inc()
         self._send(
             client,
@@ -789,6 +971,8 @@ class QueueServer:
                 )
                 else None
             )
+        if role == "web" and identity is None:
+            return None  # a booking is real-name, and one cancels only one's own
         updates: dict[str, Any] = {}
         if kind in ("issue_ticket", "check_in", "book_appointment"):
             updates["channel"] = {"counter": "window", "manager": "staff"}.get(role, role)
@@ -809,6 +993,15 @@ class QueueServer:
         return command.model_copy(update=updates) if updates else command
 
     async def _command(self, client: Client, msg: P.CommandMsg) -> None:
+        if client.role == "web":
+            if msg.command.type in ROLE_COMMANDS["web"] and msg.resident_id is None:
+                self._send(client, _json(P.error("identity_required", msg.id)))
+                return
+            address = _address(client.ws)
+            if self._web_commands.blocked(address):
+                self._send(client, _json(P.error("rate_limited", msg.id)))
+                return
+            self._web_commands.record(address)
         command = self._authorise(client, msg.command, msg.resident_id)
         if command is None:
             self._send(client, _json(P.error("forbidden", msg.id, command=msg.command.type)))
@@ -852,7 +1045,7 @@ class QueueServer:
             return
         try:
             result = await self.actor.call(
-                self.actor.query, msg.query, client.role, msg, client.ticket_id
+                self.actor.query, msg.query, client.role, msg, client.ticket_id, client.counter
             )
         except _QueryError as exc:
             self._send(client, _json(P.error(exc.code, msg.id, **exc.details)))
@@ -945,6 +1138,12 @@ class QueueServer:
             return _response(200, prom.CONTENT_TYPE_LATEST, prom.generate_latest(self.registry))
         if path.startswith("/t/"):
             return _static("ticket.html")
+        if path in _PAGES:
+            return _static(_PAGES[path])
+        if path == "/api/services" or path.startswith("/api/services/"):
+            return _catalog_response(self.config, path.removeprefix("/api/services"), request)
+        if path.startswith("/qr/") and path.endswith(".svg"):
+            return _qr_svg(path.removeprefix("/qr/").removesuffix(".svg"))
         if path.startswith("/static/"):
             return _static(path.removeprefix("/static/"))
         return _response(404, "text/plain", b"not found\n")
@@ -964,6 +1163,81 @@ def _peek_id(raw: str | bytes) -> int | str | None:
         return _id_of(json.loads(raw))
     except (ValueError, RecursionError):
         return None
+
+
+# Pages the queue server serves (queue_server/web/); each loads its files from /static/.
+_PAGES = {
+    "/staff": "staff.html",
+    "/manager": "manager.html",
+    "/guide": "guide.html",
+    "/book": "book.html",
+}
+
+
+def _catalog_service_json(entry, hall_service) -> dict[str, Any]:
+    data = entry.model_dump(mode="json")
+    data["in_hall"] = hall_service is not None
+    data["appointments"] = bool(hall_service and hall_service.appointment_capacity)
+    for material, item in zip(entry.materials, data["materials"], strict=True):
+        item["describe_zh"], item["describe_en"] = material.describe("zh"), material.describe("en")
+    return data
+
+
+def _catalog_response(config: HallConfig, rest: str, request: Request) -> Response:
+    """The catalog as JSON: ``/api/services`` lists the hall's services (``?q=`` searches, by
+    pinyin too), ``/api/services/<id>`` gives one guide (materials, steps, fees, form)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from content import default_catalog
+    from content.errors import ContentError
+
+    catalog = default_catalog()
+    settings = config.service_settings()
+    if rest in ("", "/"):
+        query = parse_qs(urlsplit(request.path).query).get("q", [""])[0].strip()[:50]
+        found = catalog.search(query, limit=100) if query else list(catalog)
+        items = [
+            {
+                "id": s.id,
+                "bureau": s.bureau,
+                "bureau_zh": catalog.bureau(s.bureau).short_zh,
+                "bureau_en": catalog.bureau(s.bureau).name_en,
+                "name_zh": s.name_zh,
+                "name_en": s.name_en,
+                "instant": s.instant,
+                "appointments": bool(s.id in settings and settings[s.id].appointment_capacity),
+            }
+            for s in found
+            if s.id in settings
+        ]
+        priorities = [
+            {"name": c.name, "label_zh": c.label_zh, "label_en": c.label_en}
+            for c in config.priority_classes
+        ]
+        body = json.dumps(
+            {"query": query, "services": items, "priorities": priorities}, ensure_ascii=False
+        )
+        return _response(200, "application/json; charset=utf-8", body.encode())
+    service_id = rest.removeprefix("/")
+    try:
+        entry = catalog.service(service_id)
+    except (ContentError, KeyError):
+        return _response(404, "application/json", b'{"error": "not_found"}')
+    if service_id not in settings:
+        return _response(404, "application/json", b'{"error": "not_found"}')
+    data = _catalog_service_json(entry, settings[service_id])
+    bureau = catalog.bureau(entry.bureau)
+    data["bureau_zh"], data["bureau_en"] = bureau.name_zh, bureau.name_en
+    body = json.dumps(data, ensure_ascii=False)
+    return _response(200, "application/json; charset=utf-8", body.encode())
+
+
+def _qr_svg(text: str) -> Response:
+    """A QR code of an appointment id (what a kiosk scans to check in), drawn as SVG."""
+    if not (1 <= len(text) <= 64) or not all(c.isalnum() or c in "-_" for c in text):
+        return _response(404, "text/plain", b"not found\n")
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=20, border=2)
+    return _response(200, "image/svg+xml", image.to_string(encoding="unicode").encode())
 
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",

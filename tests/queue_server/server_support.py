@@ -128,7 +128,7 @@ async def raw_ask(ws, message: dict | str | bytes, timeout: float = 5.0) -> dict
     await ws.send(message if isinstance(message, str | bytes) else json.dumps(message))
     while True:
         answer = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        if answer["type"] not in ("event", "status", "snapshot", "ticket"):
+        if answer["type"] not in ("event", "status", "snapshot", "ticket", "devices"):
             return answer
 
 
