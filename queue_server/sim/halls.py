@@ -44,18 +44,16 @@ def with_tiers(config: HallConfig, tiers: dict[int, list[list[str]]]) -> HallCon
 def dedicated(config: HallConfig, load: dict[str, float]) -> HallConfig:
     """Each service to exactly one window (专窗): the opposite of the comprehensive window.
 
-    A service goes to one of the windows that have it in their best tier, the one with the least
-    work so far (heaviest services placed first, by ``load`` = expected busy minutes a day), so
-    the dedicated hall is as balanced as its own skills allow; a service only some window's
-    back-up tier has goes to the least-loaded of those. Windows left with nothing keep nothing.
+    Services are placed heaviest first (``load`` = expected busy minutes a day), each on the
+    least-loaded window already skilled for it in any tier: the most balanced dedicated hall
+    the hall's own skills allow, so the comparison is not lost by a careless assignment.
     """
     tiers = skill_tiers(config)
     assigned: dict[int, list[str]] = {c.id: [] for c in config.counters}
     work = {c.id: 0.0 for c in config.counters}
     for service in sorted(config.service_ids(), key=lambda s: (-load.get(s, 0.0), s)):
-        best = min(t[service] for t in tiers.values() if service in t)
-        options = [c for c, t in tiers.items() if t.get(service) == best]
-        chosen = min(options, key=lambda c: (work[c], c))
+        options = [c for c, t in tiers.items() if service in t]
+        chosen = min(options, key=lambda c: (work[c], tiers[c][service], c))
         assigned[chosen].append(service)
         work[chosen] += load.get(service, 0.0)
     return with_tiers(config, {c: [services] for c, services in assigned.items()})
