@@ -360,7 +360,9 @@ class Hall:
         shares: dict[str, float] = {}
         work = 0.0
         for other in self.tickets.values():
-            if other.rank >= ticket.rank or other is ticket:
+            # By class, not by current rank: a resident handed back to the head of the queue
+            # (rank -1) is not a newcomer.
+            if self.classes[other.priority].rank >= ticket.rank or other is ticket:
                 continue
             if not since <= other.arrival.timestamp() <= now_ts:
                 continue
