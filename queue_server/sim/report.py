@@ -201,18 +201,19 @@ def summarise(days: Sequence[DayResult], *, starvation_minutes: float) -> Summar
 
 
 def paired_difference(a: Summary, b: Summary) -> tuple[float, float]:
-    """Mean of the daily mean-wait differences a - b (minutes) and its 95 % half-width.
+    """The mean-wait difference a - b (minutes) and its 95 % half-width from the paired days.
 
-    Both runs must have simulated the same days (common random numbers): the pairing removes
-    the day-to-day variation both share.
+    Both runs must have simulated the same days (common random numbers): the spread of the
+    daily differences, not of the days themselves, sets the interval, so the day-to-day
+    variation both runs share cancels.
     """
     diffs = [x - y for x, y in zip(a.daily_means, b.daily_means, strict=True)]
     k = len(diffs)
-    mean = sum(diffs) / k
     if k < 2:
-        return mean, math.nan
-    var = sum((d - mean) ** 2 for d in diffs) / (k - 1)
-    return mean, Z95 * math.sqrt(var / k)
+        return a.overall.mean - b.overall.mean, math.nan
+    centre = sum(diffs) / k
+    var = sum((d - centre) ** 2 for d in diffs) / (k - 1)
+    return a.overall.mean - b.overall.mean, Z95 * math.sqrt(var / k)
 
 
 # --- Markdown -----------------------------------------------------------------------------------
