@@ -103,6 +103,7 @@ class Summary:
     estimate: Accuracy
     naive: Accuracy
     estimate_by_priority: dict[str, Accuracy]
+    estimate_by_size: dict[str, Accuracy]  # by the estimate shown: "0", "0-5", ... minutes
     starvation_bound_min: float
     normal_past_bound: int  # normal tickets that waited longer than the bound
     normal_past_bound_excess_max: float  # minutes beyond the bound, the worst of them
@@ -115,6 +116,19 @@ class Summary:
         """Utilisation spread in percentage points (max - min)."""
         values = list(self.utilisation.values())
         return (max(values) - min(values)) * 100 if values else math.nan
+
+
+SIZE_BANDS = ("0", "0-5", "5-15", "15-30", "30+")  # minutes told at issue
+
+
+def _size_band(estimate_s: float) -> str:
+    minutes = estimate_s / 60
+    if minutes <= 0:
+        return "0"
+    for edge, band in ((5, "0-5"), (15, "5-15"), (30, "15-30")):
+        if minutes < edge:
+            return band
+    return "30+"
 
 
 def _counted(days: Sequence[DayResult]) -> list[TicketRecord]:
@@ -160,6 +174,9 @@ def summarise(days: Sequence[DayResult], *, starvation_minutes: float) -> Summar
     est_by_class: dict[str, list] = defaultdict(list)
     for t in estimated:
         est_by_class[t.priority].append((t.estimate_s, t.wait_s))
+    est_by_size: dict[str, list] = defaultdict(list)
+    for t in estimated:
+        est_by_size[_size_band(t.estimate_s)].append((t.estimate_s, t.wait_s))
     bound_s = starvation_minutes * 60
     past = [t.wait_s - bound_s for t in tickets if t.priority == "normal" and t.wait_s > bound_s]
     overtime = [d.overtime_s / 60 for d in days]
@@ -185,6 +202,7 @@ def summarise(days: Sequence[DayResult], *, starvation_minutes: float) -> Summar
         estimate=Accuracy.of([(t.estimate_s, t.wait_s) for t in estimated]),
         naive=Accuracy.of([(t.naive_s, t.wait_s) for t in estimated if t.naive_s is not None]),
         estimate_by_priority={p: Accuracy.of(v) for p, v in sorted(est_by_class.items())},
+        estimate_by_size={b: Accuracy.of(est_by_size[b]) for b in SIZE_BANDS if b in est_by_size},
         starvation_bound_min=starvation_minutes,
         normal_past_bound=len(past),
         normal_past_bound_excess_max=max(past, default=0.0) / 60,
@@ -305,6 +323,21 @@ def markdown(s: Summary, *, names: dict[str, str] | None = None, title: str = ""
         (
             [p, f"{a.n:,}", f"{a.mean_wait:.1f}", f"{a.mae:.2f}", f"{a.bias:+.2f}"]
             for p, a in s.estimate_by_priority.items()
+        ),
+    )
+    out += ["", "By the wait told at issue (minutes):", ""]
+    out += _table(
+        ["told", "tickets", "mean told", "mean wait", "MAE", "MAE / mean wait"],
+        (
+            [
+                b,
+                f"{a.n:,}",
+                f"{a.mean_wait + a.bias:.1f}",
+                f"{a.mean_wait:.1f}",
+                f"{a.mae:.2f}",
+                f"{a.mae_share * 100:.0f} %" if a.mean_wait else "—",
+            ]
+            for b, a in s.estimate_by_size.items()
         ),
     )
     out += [
