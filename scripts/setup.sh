@@ -12,6 +12,12 @@ APT_PACKAGES=(
     sqlite3             # inspecting the embedded database by hand
     postgresql          # the production database; tests start a throwaway cluster
     tzdata              # the hall's time zone
+    openssl             # tests make a throwaway certificate for wss:// and https://
+    chromium chromium-driver  # headless browser + its WebDriver: the resident ticket page's tests
+    fonts-wqy-microhei  # a CJK font: the browser's Chinese, and raster ticket printing (devices)
+    pcscd vsmartcard-vpcd   # PC/SC daemon + virtual reader driver: pcsc:// tests start pcscd themselves
+    libpcsclite-dev swig    # to build pyscard (the hardware extra), which has no Linux wheel
+    libusb-1.0-0            # usb:// ticket printers through pyusb
 )
 
 missing=()

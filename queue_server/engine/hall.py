@@ -36,6 +36,7 @@ OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SER
 # How far back the estimate looks for the arrival rate of better classes (see _overtaking).
 OVERTAKING_LOOKBACK_S = 3600.0
 HEAD_RANK = -1  # a resident handed back by a closing counter goes before every class
+HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
 
 
 @dataclass
@@ -176,7 +177,9 @@ class Hall:
         changes = Changes(
             tickets=list(self._dirty_tickets.values()),
             counters=[self.counters[i] for i in self._dirty_counters],
-            appointments=[self.appointments[i] for i in self._dirty_appointments],
+            appointments=[
+                self.appointments[i] for i in self._dirty_appointments if i in self.appointments
+            ],
             notices=[self.notices[i] for i in self._dirty_notices if i in self.notices],
             removed_notices=sorted(self._removed_notices),
             day=self.today if self._dirty_day else None,
@@ -204,7 +207,8 @@ class Hall:
 
     def _housekeep(self, now: dt.datetime) -> None:
         day = self.local(now).date()
-        if self.today.day != day:
+        # Only forward: a clock stepped back over midnight must not reopen yesterday.
+        if self.today.day is None or day > self.today.day:
             self._roll_over(day, now)
         grace = self.config.appointments.late_minutes * 60
         now_ts = now.timestamp()
@@ -225,7 +229,8 @@ class Hall:
                     ticket_id=ticket.id,
                     number=ticket.number,
                     reason="day_closed",
-                    counter=ticket.counter,
+                    # Only a called or served ticket is at a counter; a no-show's is history.
+                    counter=ticket.counter if ticket.state in HELD else None,
                 )
         for counter in self.counters.values():
             if counter.state is not CounterState.CLOSED:
@@ -306,12 +311,25 @@ class Hall:
         one of them calls this ticket.
         """
         key = (ticket.rank, ticket.order_key)
+        probe = ticket.id not in self.tickets  # a ticket about to be issued
+
+        def is_ahead(other: Ticket) -> bool:
+            other_key = (other.rank, other.order_key)
+            if other is ticket or other_key > key:
+                return False
+            if other_key < key:
+                return True
+            # Same class and instant (two kiosks in one clock tick): the earlier issue is ahead.
+            return probe or (
+                other.queue == ticket.queue and int(other.number[1:]) < int(ticket.number[1:])
+            )
+
         ahead = sum(
             1
             for other in self.waiting_tickets(
                 s for s, q in self.queue_of.items() if q == ticket.queue
             )
-            if other is not ticket and (other.rank, other.order_key) < key
+            if is_ahead(other)
         )
         counters = self.open_counters_for(ticket.service)
         if not counters:
@@ -441,10 +459,13 @@ class Hall:
         queue = self.queue_of[service]
         number_no = self.today.sequences.get(queue, 0) + 1
         number = f"{queue}{number_no:03d}"
+        # Issuing always follows housekeeping; only an estimate_new() probe may come before the
+        # hall's first command, when no day is open yet.
+        day = self.today.day or self.local(now).date()
         return Ticket(
-            id=f"{self.today.day:%Y%m%d}-{number}",
+            id=f"{day:%Y%m%d}-{number}",
             number=number,
-            day=self.today.day,
+            day=day,
             service=service,
             queue=queue,
             priority=priority,
@@ -933,7 +954,11 @@ class Hall:
                 f"还未到签到时间，请于 {opens:%H:%M} 后签到",
                 f"Too early to check in; please come back after {opens:%H:%M}",
             )
-        self._check_open(now)
+        # The slot's own window, not the walk-in ticket hours, decides: the hall sold this slot
+        # (the last one starts at last_ticket; the early grace of the first precedes opening).
+        # Only a day made a holiday after booking stays closed.
+        if not self.config.hours.is_workday(self.local(now).date()):
+            self._check_open(now)
         self._check_resident(appointment.resident_key, appointment.service)
         issued = self._emit_issue(
             appointment.service,
@@ -1085,6 +1110,8 @@ class Hall:
         ticket.state = TicketState.WAITING
         ticket.requeued = True
         ticket.counter = None
+        # Back of its own class: a head-of-queue hand-back (HEAD_RANK) was used up when called.
+        ticket.rank = self.classes[ticket.priority].rank
         ticket.order_key = ev.order_key
         ticket.queued_at = ev.at
         self._index_ticket(ticket)
