@@ -31,11 +31,13 @@ from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.dispatch import DispatchPolicy
 from queue_server.engine.hall import Hall
+from queue_server.engine.lifecycle import CounterState
 from queue_server.sim.profile import Resolved, ServiceModel
 
-# What happens next, in the order of the heap's tie-break on equal times: a window finishing
-# frees itself before an arrival at the same instant looks for an idle window.
-FINISH, START, RECALL, NO_SHOW, REQUEUE, ARRIVE, CHECK_IN = range(7)
+# What happens next, in the order of the heap's tie-break on equal times: the windows open
+# first, and a window finishing frees itself before an arrival at the same instant looks for an
+# idle window.
+OPEN, FINISH, START, RECALL, NO_SHOW, REQUEUE, ARRIVE, CHECK_IN = range(8)
 BOOKING_HOUR = dt.time(20, 0)  # bookings for a day are made at 20:00 the evening before
 
 
@@ -245,7 +247,9 @@ class HallSim:
         open_ts = _ts(day, config.hours.open, config)
         close_ts = _ts(day, config.hours.close, config)
         midnight_next = _ts(day + dt.timedelta(days=1), dt.time(0), config)
-        self.count_from = open_ts + warmup_s
+        # A warm-up leaves out the first tickets; without one, every ticket counts (appointment
+        # holders may check in before opening, within their early grace).
+        self.count_from = open_ts + warmup_s if warmup_s > 0 else -math.inf
         self.heap: list = []
         self.seq = 0
         self.records: dict[str, TicketRecord] = {}
@@ -279,12 +283,15 @@ class HallSim:
         for r in walk_ins:
             self._push(r.arrive_ts, ARRIVE, r)
 
-        for event in self._do(C.Tick(), open_ts):
-            if isinstance(event, V.CounterOpened):
-                self.idle[event.counter] = open_ts
-                self.last_release[event.counter] = open_ts
+        # The day begins (the engine rolls over and opens the windows) at the first thing that
+        # happens: the opening, or an appointment holder checking in early. Staff start calling
+        # at the opening.
+        first_ts = min([open_ts, *(ts for ts, *_ in self.heap)])
+        self._do(C.Tick(), first_ts)
+        self._push(open_ts, OPEN, None)
 
         handlers = {
+            OPEN: self._open,
             ARRIVE: self._arrive,
             CHECK_IN: self._check_in,
             START: self._start,
@@ -386,6 +393,13 @@ class HallSim:
         self._offer(ts, self.hall.tickets[ticket_id].service)
 
     # --- windows ------------------------------------------------------------------------------
+
+    def _open(self, ts: float, _payload) -> None:
+        """Opening time: every open window starts calling."""
+        for counter in self.hall.counters.values():
+            if counter.state is CounterState.IDLE:
+                self.last_release[counter.id] = ts
+                self._call(ts, counter.id)
 
     def _offer(self, ts: float, service: str) -> None:
         """A ticket for ``service`` is waiting: the best-suited idle window calls."""
