@@ -307,9 +307,16 @@ class Hall:
         """(people ahead in its queue, expected wait in seconds or None when no counter is open).
 
         The wait is found by replaying the hall's own dispatch on mean service times
-        (``_replay_wait``): the open windows call, by the policy, the tickets waiting now, until
+        (``_replay``): the open windows call, by the policy, the tickets waiting now, until
         one of them calls this ticket.
         """
+        ahead = self.people_ahead(ticket)
+        if not self.open_counters_for(ticket.service):
+            return ahead, None
+        return ahead, self._replay([ticket], now).get(ticket.id)
+
+    def people_ahead(self, ticket: Ticket) -> int:
+        """Tickets of its queue before it in the screens' order (class, then arrival)."""
         key = (ticket.rank, ticket.order_key)
         probe = ticket.id not in self.tickets  # a ticket about to be issued
 
@@ -324,17 +331,13 @@ class Hall:
                 other.queue == ticket.queue and int(other.number[1:]) < int(ticket.number[1:])
             )
 
-        ahead = sum(
+        return sum(
             1
             for other in self.waiting_tickets(
                 s for s, q in self.queue_of.items() if q == ticket.queue
             )
             if is_ahead(other)
         )
-        counters = self.open_counters_for(ticket.service)
-        if not counters:
-            return ahead, None
-        return ahead, self._replay_wait(ticket, now)
 
     def _with_overtaking(self, ticket: Ticket, wait: float, now_ts: float, mean_of) -> float:
         """Stretch the replayed wait by the better classes yet to come: while it waits, every
@@ -391,16 +394,21 @@ class Hall:
             work += shares[other.service] * mean_of(other.service)
         return min(work / OVERTAKING_LOOKBACK_S / len(mine), 0.9) if mine else 0.0
 
-    def _replay_wait(self, ticket: Ticket, now: dt.datetime) -> float | None:
-        """How long until ``ticket`` is called, replaying the dispatch on mean service times.
+    def _replay(self, tickets: list[Ticket], now: dt.datetime) -> dict[str, float]:
+        """How long until each of ``tickets`` is called, replaying the dispatch on mean times.
 
         Every open window starts when it is next free (``_free_at``). The window free first calls
         by the hall's policy, at that moment, among the tickets waiting now that it is skilled
-        for; it is then busy for the mean time of that ticket's service; and so on, until a
-        window calls ``ticket``. So the estimate follows the tiers, the priority classes and the
-        anti-starvation bound exactly as the windows will, and counts the back-up help other
-        queues' windows give. Residents who arrive later are not foreseen. None if the policy
-        would never call the ticket.
+        for; it is then busy for the mean time of that ticket's service plus the mean call time;
+        and so on, until a window has called each of ``tickets``. So the estimate follows the
+        tiers, the priority classes and the anti-starvation bound exactly as the windows will,
+        and counts the back-up help other queues' windows give. Residents who arrive later are
+        not foreseen here (``_with_overtaking`` allows for the better classes among them).
+
+        Tickets not yet issued (probes) take no window time in the replay, so one replay answers
+        for many probes exactly as separate replays would: the window that calls a probe calls
+        again at once, and picks what it would have picked without it. A ticket the policy would
+        never call is left out of the answer.
         """
         now_ts = now.timestamp()
         call_s = self.mean_call_s()
@@ -417,32 +425,38 @@ class Hall:
             if c.state in OPEN_COUNTER_STATES
         ]
         heapq.heapify(free)
-        # The replay's own copy of the queues: {service: {id: ticket}}, the ticket included.
-        queues = {service: dict(tickets) for service, tickets in self.waiting.items() if tickets}
-        queues.setdefault(ticket.service, {})[ticket.id] = ticket
-        while free:
+        # The replay's own copy of the queues: {service: {id: ticket}}, the tickets included.
+        queues = {service: dict(waiting) for service, waiting in self.waiting.items() if waiting}
+        wanted = {t.id: t for t in tickets}
+        for ticket in tickets:
+            queues.setdefault(ticket.service, {})[ticket.id] = ticket
+        waits: dict[str, float] = {}
+        while free and len(waits) < len(wanted):
             at, counter_id = heapq.heappop(free)
             counter = self.counters[counter_id]
             candidates = [t for s in counter.skills if s in queues for t in queues[s].values()]
             pick = self.policy.pick(counter, candidates, at) if candidates else None
             if pick is None:
                 continue  # nobody now waiting will be called here
-            if pick is ticket:
-                return self._with_overtaking(ticket, max(at - now_ts, 0.0), now_ts, mean_of)
             del queues[pick.service][pick.id]
+            if wanted.get(pick.id) is pick:
+                wait = max(at - now_ts, 0.0)
+                waits[pick.id] = self._with_overtaking(pick, wait, now_ts, mean_of)
+                if pick.id not in self.tickets:  # a probe: no window time
+                    heapq.heappush(free, (at, counter_id))
+                    continue
             heapq.heappush(free, (at + call_s + mean_of(pick.service), counter_id))
-        return None
+        return waits
 
-    def estimate_new(self, service: str, now: dt.datetime, priority: str = "normal"):
-        """What a resident taking a ticket for ``service`` now would be told."""
+    def _probe(self, service: str, now: dt.datetime, priority: str) -> Ticket:
+        """The ticket a resident taking a ticket for ``service`` now would get (not issued)."""
         cls = self._class(priority)
-        queue = self.queue_of[self._service(service)]
-        probe = Ticket(
-            id="(probe)",
+        return Ticket(
+            id=f"(probe {service})",
             number="(probe)",
             day=self.local(now).date(),
             service=service,
-            queue=queue,
+            queue=self.queue_of[self._service(service)],
             priority=cls.name,
             rank=cls.rank,
             channel="kiosk",
@@ -451,7 +465,24 @@ class Hall:
             order_key=now.timestamp(),
             queued_at=now,
         )
-        return self.estimate(probe, now)
+
+    def estimate_new(self, service: str, now: dt.datetime, priority: str = "normal"):
+        """What a resident taking a ticket for ``service`` now would be told."""
+        return self.estimate(self._probe(service, now, priority), now)
+
+    def estimate_new_all(
+        self, now: dt.datetime, priority: str = "normal"
+    ) -> dict[str, tuple[int, float | None]]:
+        """``estimate_new`` for every service, from one replay (what the screens show)."""
+        probes = [self._probe(service, now, priority) for service in self.queue_of]
+        waits = self._replay(probes, now)
+        return {
+            p.service: (
+                self.people_ahead(p),
+                waits.get(p.id) if self.open_counters_for(p.service) else None,
+            )
+            for p in probes
+        }
 
     # --- ticket commands ----------------------------------------------------------------------
 

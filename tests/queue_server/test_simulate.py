@@ -236,3 +236,35 @@ def test_simulate_command_refuses_a_bad_profile(tmp_path, capsys):
     profile.write_text('name = "bad"\n[arrivals]\nper_day = -1\nhourly = { "9" = 1 }\n')
     assert main(["simulate", "--day", str(profile), "--days", "1"]) == 2
     assert "per_day" in capsys.readouterr().err
+
+
+# --- the estimate ------------------------------------------------------------------------------
+
+
+def test_one_replay_gives_every_services_estimate_as_separate_replays_do(shipped):
+    """``estimate_new_all`` (one replay, the screens' status) equals ``estimate_new`` service by
+    service, at many moments of a simulated busy morning."""
+    from queue_server.engine.hall import Hall
+
+    config, resolved = shipped
+    seen = []
+
+    class Spy(Hall):
+        def handle(self, command, now):
+            events = super().handle(command, now)
+            if len(seen) < 40 and self.local(now).hour in (10, 11) and len(events) > 0:
+                if sum(1 for _ in self.waiting_tickets()) >= 5:
+                    one = {s: self.estimate_new(s, now) for s in self.queue_of}
+                    seen.append(one == self.estimate_new_all(now))
+                    seen.append(one == {s: self.estimate_new(s, now) for s in self.queue_of})
+            return events
+
+    from queue_server.sim import runner
+
+    original = runner.Hall
+    runner.Hall = Spy
+    try:
+        simulate(config, resolved, days=1, seed=2)
+    finally:
+        runner.Hall = original
+    assert len(seen) >= 40 and all(seen)
