@@ -32,7 +32,7 @@ from queue_server.engine import events as V
 from queue_server.engine.dispatch import DispatchPolicy
 from queue_server.engine.hall import Hall
 from queue_server.engine.lifecycle import CounterState
-from queue_server.sim.profile import Resolved, ServiceModel
+from queue_server.sim.profile import Behaviour, Resolved, ServiceModel
 
 # What happens next, in the order of the heap's tie-break on equal times: the windows open
 # first, and a window finishing frees itself before an arrival at the same instant looks for an
@@ -192,7 +192,7 @@ def draw_day(resolved: Resolved, config: HallConfig, day: dt.date, rng: random.R
         while slot < until_ts and slot + step <= _ts(day, hours.close, config):
             slots.append(slot)
             slot += step
-        for n in range(poisson(rng, model.appointments_per_day)):
+        for n in range(poisson(rng, model.appointments_per_day) if slots else 0):
             slot = rng.choice(slots)
             u = rng.random()
             offset = rng.uniform(-rules.early_minutes, rules.late_minutes) * 60
@@ -227,12 +227,20 @@ def working_days(config: HallConfig, start: dt.date, count: int) -> list[dt.date
 class HallSim:
     """One hall's engine, driven day after day by the residents ``draw_day`` made."""
 
-    def __init__(self, config: HallConfig, policy: DispatchPolicy | None = None):
+    def __init__(
+        self,
+        config: HallConfig,
+        policy: DispatchPolicy | None = None,
+        behaviour: Behaviour | None = None,
+    ):
         self.config = config
         self.hall = Hall(config, policy=policy)
         self.zone = config.zone
         self.bound_s = config.rules.starvation_minutes * 60
         self.tier = {c.id: c.skills for c in self.hall.counters.values()}
+        behaviour = behaviour or Behaviour()
+        self.recall_interval_s = behaviour.recall_interval_s
+        self.max_recalls = behaviour.max_recalls
 
     # The only way the simulator touches the hall: a command at a time. The clock is given in
     # UTC: the engine takes any aware time and converts to hall time itself, and UTC datetimes
@@ -426,9 +434,9 @@ class HallSim:
         if record.wait_s is None:
             record.wait_s = ts - record.issued_ts
         r = self.resident_of[called.ticket_id]
-        interval = self.result_interval
+        interval = self.recall_interval_s
         if r.no_show and called.ticket_id not in self.came_back:
-            recalls = self.config_max_recalls
+            recalls = self.max_recalls
             for n in range(1, recalls + 1):
                 self._push(ts + n * interval, RECALL, counter)
             self._push(ts + (recalls + 1) * interval, NO_SHOW, counter)
@@ -479,10 +487,6 @@ class HallSim:
             self._push(ts + r.requeue_after_s, REQUEUE, ticket_id)
         self._release(ts, counter)
 
-    # Behaviour numbers the handlers use, set per run.
-    result_interval: float = 60.0
-    config_max_recalls: int = 2
-
 
 def simulate(
     config: HallConfig,
@@ -495,10 +499,7 @@ def simulate(
 ) -> list[DayResult]:
     """Run ``days`` working days from ``start`` through one Hall; day i's residents depend only
     on (seed, i), never on the policy or the skills."""
-    sim = HallSim(config, policy)
-    behaviour = resolved.profile.behaviour
-    sim.result_interval = behaviour.recall_interval_s
-    sim.config_max_recalls = behaviour.max_recalls
+    sim = HallSim(config, policy, resolved.profile.behaviour)
     warmup_s = resolved.profile.arrivals.warmup_minutes * 60
     out = []
     for day_no, day in enumerate(working_days(config, start, days)):
