@@ -254,7 +254,6 @@ COMMAND_EXAMPLES: list[C.Command] = [
     ),
     C.RemoveNotice(notice="N41"),
     C.BookAppointment(
-        resident_key="",
         service="liuguan.residence_permit",
         slot_start=dt.datetime(2026, 11, 30, 9, 0, tzinfo=ZONE),
         channel="wechat",
@@ -646,6 +645,10 @@ def engine_error_classes() -> list[type[E.EngineError]]:
     found: list[type[E.EngineError]] = []
 
     def walk(cls: type[E.EngineError]) -> None:
+        # Only the tree of queue_server.errors: clients (the console) subclass it for their own
+        # use, and whether those are imported must not change the document.
+        if cls.__module__ != E.__name__:
+            return
         found.append(cls)
         for sub in cls.__subclasses__():
             walk(sub)

@@ -39,6 +39,26 @@ HEAD_RANK = -1  # a resident handed back by a closing counter goes before every 
 HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
 
 
+_DAY_ZH = {
+    "mon": "一",
+    "tue": "二",
+    "wed": "三",
+    "thu": "四",
+    "fri": "五",
+    "sat": "六",
+    "sun": "日",
+}
+
+
+def _days_words(days: list[str]) -> tuple[str, str]:
+    """The hall's opening days in plain words: 工作日 / 每天 / 周一、周三."""
+    if set(days) == {"mon", "tue", "wed", "thu", "fri"}:
+        return "工作日", "on working days"
+    if len(set(days)) == 7:
+        return "每天", "every day"
+    return "、".join(f"周{_DAY_ZH[d]}" for d in days), "on " + ", ".join(d.title() for d in days)
+
+
 @dataclass
 class Changes:
     """Records changed since the last ``take_changes``: what the storage must upsert."""
@@ -525,9 +545,10 @@ class Hall:
     def _check_open(self, now: dt.datetime) -> None:
         if not self.is_open_for_tickets(now):
             hours = self.config.hours
+            days_zh, days_en = _days_words(hours.days)
             raise E.HallClosed(
-                f"现在不是取号时间。取号时间为工作日 {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
-                f"Tickets are issued on working days {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
+                f"现在不是取号时间。取号时间为{days_zh} {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
+                f"Tickets are issued {days_en} {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
             )
 
     def _issue(self, cmd: C.IssueTicket, now: dt.datetime) -> None:
@@ -854,6 +875,11 @@ class Hall:
 
     def _book(self, cmd: C.BookAppointment, now: dt.datetime) -> None:
         service = self._service(cmd.service)
+        if not cmd.resident_key:
+            raise E.IdentityRequired(
+                "预约需要实名：请刷身份证或输入证件号码",
+                "Appointments are in your own name: please place your ID card or enter its number",
+            )
         rules = self.config.appointments
         if cmd.slot_start.tzinfo is None:
             raise E.SlotInvalid("预约时段无效", "That appointment time is not valid")

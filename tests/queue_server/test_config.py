@@ -208,11 +208,6 @@ def test_workdays_honour_holidays_and_extra_workdays():
     assert hours.ticket_until == dt.time(16, 30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, outside the engine: write_example(force=True) reuses an existing "
-    "credentials file and keeps its mode, so a world-readable file stays world-readable",
-)
 def test_init_force_makes_an_existing_credentials_file_private(tmp_path):
     path = tmp_path / "hall.toml"
     write_example(path)

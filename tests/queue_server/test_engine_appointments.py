@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pydantic
 import pytest
 
 from queue_server import errors as E
@@ -103,13 +104,25 @@ def test_book(d):
         local(2026, 11, 27, 10, 10),  # not a slot boundary
         local(2026, 11, 27, 17, 0),  # after closing
         local(2026, 11, 27, 8, 30),  # before opening
-        dt.datetime(2026, 11, 27, 10, 0),  # no time zone
     ],
 )
 def test_book_refuses_invalid_slots(d, slot_start):
     command = C.BookAppointment(resident_key="r1", service=BIRTH, slot_start=slot_start)
     refused(d, command, E.SlotInvalid)
     assert d.hall.appointments == {}
+
+
+def test_a_booking_time_without_a_time_zone_is_not_a_command():
+    with pytest.raises(pydantic.ValidationError):
+        C.BookAppointment(
+            resident_key="r1", service=BIRTH, slot_start=dt.datetime(2026, 11, 27, 10)
+        )
+
+
+def test_a_booking_needs_the_residents_identity(d):
+    command = C.BookAppointment(service=BIRTH, slot_start=local(2026, 11, 27, 10))
+    exc = refused(d, command, E.IdentityRequired)
+    assert exc.message_zh and exc.message_en
 
 
 def test_book_a_service_without_appointments(d):

@@ -92,7 +92,11 @@ def test_move_follows_the_table_and_names_what_was_refused():
         TicketState.DONE,
     )
     assert "A001" in error.message_en and "call" in error.message_en and "done" in error.message_en
-    assert "号票 A001" in error.message_zh and "done" in error.message_zh
+    assert (
+        "号票 A001" in error.message_zh
+        and "已办结" in error.message_zh
+        and "叫号" in error.message_zh
+    )
     assert error.to_dict()["code"] == "illegal_transition"
 
 

@@ -176,7 +176,6 @@ async def test_the_free_form_examples_have_the_keys_a_real_server_sends(tmp_path
 
         booked = await kiosk.command(
             C.BookAppointment(
-                resident_key="",
                 service="liuguan.residence_permit",
                 slot_start=slots["slots"][0]["start"],
             ),

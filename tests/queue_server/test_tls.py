@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from queue_server import protocol as P
-from queue_server.client import HallClient
+from queue_server.client import Disconnected, HallClient
 from queue_server.server import QueueServer
 from queue_server.storage import Store
 from tests.queue_server.server_support import credential, hall_config
@@ -51,7 +51,7 @@ async def test_the_server_speaks_wss_and_https_with_the_configured_certificate(
         stranger = HallClient(
             f"wss://127.0.0.1:{server.port}/ws", auth, ssl=ssl.create_default_context()
         )
-        with pytest.raises(TimeoutError):
+        with pytest.raises(Disconnected):
             await stranger.connect(timeout=3)
 
         # Plain HTTP on the TLS port is refused; HTTPS answers.
