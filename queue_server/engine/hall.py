@@ -35,6 +35,9 @@ from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ti
 OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SERVING}
 # How far back the estimate looks for the arrival rate of better classes (see _overtaking).
 OVERTAKING_LOOKBACK_S = 3600.0
+# Above this many waiting tickets the estimate stops replaying the dispatch (its cost grows with
+# the square of the queue) and divides the work ahead by the windows instead (_work_ahead_wait).
+REPLAY_LIMIT = 150
 HEAD_RANK = -1  # a resident handed back by a closing counter goes before every class
 HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
 
@@ -101,6 +104,7 @@ class Hall:
         # Seconds each recent call held its window before the service began (walking up,
         # recalls) or the resident was skipped: time the windows spend that service times miss.
         self.call_times: deque[float] = deque(maxlen=5 * config.rules.estimate_window)
+        self._replay_cache: tuple[tuple[int, float], dict[str, float]] | None = None
         # Ticket objects, not ids: a new day drops yesterday's tickets from memory before they
         # are written.
         self._dirty_tickets: dict[str, Ticket] = {}
@@ -333,7 +337,49 @@ class Hall:
         ahead = self.people_ahead(ticket)
         if not self.open_counters_for(ticket.service):
             return ahead, None
+        if self.waiting_count() > REPLAY_LIMIT:
+            return ahead, self._work_ahead_wait(ticket, now)
+        if self.waiting[ticket.service].get(ticket.id) is ticket:
+            # A waiting ticket: one replay of the whole queue answers for all of them until the
+            # next event (the server asks for every watched ticket after each batch).
+            return ahead, self._replay_all(now).get(ticket.id)
         return ahead, self._replay([ticket], now).get(ticket.id)
+
+    def waiting_count(self) -> int:
+        return sum(len(tickets) for tickets in self.waiting.values())
+
+    def _replay_all(self, now: dt.datetime) -> dict[str, float]:
+        """``_replay`` of every waiting ticket, kept until the state or the time changes."""
+        key = (self.seq, now.timestamp())
+        if self._replay_cache is None or self._replay_cache[0] != key:
+            self._replay_cache = (key, self._replay(list(self.waiting_tickets()), now))
+        return self._replay_cache[1]
+
+    def _work_ahead_wait(self, ticket: Ticket, now: dt.datetime) -> float:
+        """The estimate for a very long queue (REPLAY_LIMIT): the work ahead of the ticket on
+        the windows that can serve it, divided by how many there are. Each ticket ahead in the
+        screens' order counts its service's mean time, shared in proportion to how many of that
+        service's open windows are also this ticket's; each busy window adds the rest of its
+        current service."""
+        now_ts = now.timestamp()
+        counters = self.open_counters_for(ticket.service)
+        mine = {c.id for c in counters}
+        key = (ticket.rank, ticket.order_key)
+        work = 0.0
+        for service in self.queue_of:
+            theirs = [c.id for c in self.open_counters_for(service)]
+            shared = sum(1 for c in theirs if c in mine)
+            if not shared:
+                continue
+            ahead = sum(
+                1
+                for other in self.waiting[service].values()
+                if other is not ticket and (other.rank, other.order_key) < key
+            )
+            work += ahead * self.mean_service_s(service) * shared / len(theirs)
+        for counter in counters:
+            work += self._free_at(counter, now_ts, self.mean_service_s) - now_ts
+        return work / len(counters)
 
     def people_ahead(self, ticket: Ticket) -> int:
         """Tickets of its queue before it in the screens' order (class, then arrival)."""
@@ -359,13 +405,20 @@ class Hall:
             if is_ahead(other)
         )
 
-    def _with_overtaking(self, ticket: Ticket, wait: float, now_ts: float, mean_of) -> float:
+    def _with_overtaking(
+        self, ticket: Ticket, wait: float, now_ts: float, mean_of, shares: dict | None = None
+    ) -> float:
         """Stretch the replayed wait by the better classes yet to come: while it waits, every
         second brings ``share`` seconds of their work ahead of it (wait = replayed / (1 -
-        share)); past the anti-starvation bound nobody overtakes it any more."""
+        share)); past the anti-starvation bound nobody overtakes it any more. ``shares`` keeps
+        the share per (service, rank) within one replay."""
         if wait <= 0:
             return wait
-        share = self._overtaking(ticket, now_ts, mean_of)
+        if shares is None:
+            shares = {}
+        if (ticket.service, ticket.rank) not in shares:
+            shares[ticket.service, ticket.rank] = self._overtaking(ticket, now_ts, mean_of)
+        share = shares[ticket.service, ticket.rank]
         if share <= 0:
             return wait
         bound = getattr(self.policy, "starvation_s", math.inf)
@@ -451,6 +504,7 @@ class Hall:
         for ticket in tickets:
             queues.setdefault(ticket.service, {})[ticket.id] = ticket
         waits: dict[str, float] = {}
+        shares: dict[tuple[str, int], float] = {}
         while free and len(waits) < len(wanted):
             at, counter_id = heapq.heappop(free)
             counter = self.counters[counter_id]
@@ -461,7 +515,7 @@ class Hall:
             del queues[pick.service][pick.id]
             if wanted.get(pick.id) is pick:
                 wait = max(at - now_ts, 0.0)
-                waits[pick.id] = self._with_overtaking(pick, wait, now_ts, mean_of)
+                waits[pick.id] = self._with_overtaking(pick, wait, now_ts, mean_of, shares)
                 if pick.id not in self.tickets:  # a probe: no window time
                     heapq.heappush(free, (at, counter_id))
                     continue
@@ -495,7 +549,10 @@ class Hall:
     ) -> dict[str, tuple[int, float | None]]:
         """``estimate_new`` for every service, from one replay (what the screens show)."""
         probes = [self._probe(service, now, priority) for service in self.queue_of]
-        waits = self._replay(probes, now)
+        if self.waiting_count() > REPLAY_LIMIT:
+            waits = {p.id: self._work_ahead_wait(p, now) for p in probes}
+        else:
+            waits = self._replay(probes, now)
         return {
             p.service: (
                 self.people_ahead(p),
@@ -1322,6 +1379,7 @@ class Hall:
         notices: Iterable[Notice],
     ) -> None:
         """Load the stored state (a start-up after a crash or a restart); no event is emitted."""
+        self._replay_cache = None
         self.seq = seq
         self.today = day
         tickets = [t for t in tickets if t.day == day.day]
