@@ -3,7 +3,8 @@
 A street hall (街道社区服务中心) serving the eight pilot bureaus through six windows: five
 comprehensive windows skilled in a long chain (each serves its own queue first and its
 neighbour's as back-up: reference/hall.md §2 shows this gives most of the benefit of full
-pooling) and one certificate window.
+pooling) and one certificate window; spare windows also back up the heavy case-intake queues C
+and D (third tier), as the hall simulation advised (docs/simulation.md).
 """
 
 from __future__ import annotations
@@ -165,15 +166,18 @@ service_minutes = 5
 # Counters (窗口): id is the window number residents see. skills: tiers, most preferred first;
 # each entry a queue letter or a service id. A window serves its first tier; the later tiers
 # only when nobody waits for the first (or a ticket has waited past starvation_minutes).
+# The first two tiers make a long chain (A-B-C-D-E-A); a third tier sends spare windows to the
+# case-intake queues C and D, which carry half the work (20-minute cases): the skills
+# `main.py simulate --advise` found on the Chaoyang profile (docs/simulation.md).
 [[counters]]
 id = 1
 kind = "comprehensive"
-skills = [["A"], ["B"]]
+skills = [["A"], ["B"], ["D"]]
 
 [[counters]]
 id = 2
 kind = "comprehensive"
-skills = [["B"], ["C"]]
+skills = [["B"], ["C"], ["D"]]
 
 [[counters]]
 id = 3
@@ -188,14 +192,14 @@ skills = [["D"], ["E"]]
 [[counters]]
 id = 5
 kind = "comprehensive"
-skills = [["E"], ["A"]]
+skills = [["E"], ["A"], ["C"]]
 
 [[counters]]
 id = 6
 kind = "certificate"
 name_zh = "制证窗口"
 skills = [["renshe.social_insurance_card", "laoling.senior_card", "liuguan.residence_permit"],
-          ["E"]]
+          ["E", "C", "D"]]
 
 [appointments]
 slot_minutes = 30

@@ -108,9 +108,10 @@ def ticket_view(hall: Hall, ticket: Ticket, now: dt.datetime, *, full: bool = Fa
 def services_status(hall: Hall, now: dt.datetime) -> list[dict[str, Any]]:
     """Per service: waiting count, the wait a new ticket would be told, windows open for it."""
     out = []
+    estimates = hall.estimate_new_all(now)  # one replay of the dispatch for every service
     for service, queue in hall.queue_of.items():
         settings = hall.settings[service]
-        _ahead, wait = hall.estimate_new(service, now)
+        _ahead, wait = estimates[service]
         out.append(
             {
                 "service": service,

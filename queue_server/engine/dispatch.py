@@ -15,6 +15,9 @@ from queue_server.engine.model import Counter, Ticket
 
 class DispatchPolicy(Protocol):
     name: str
+    # Does a better priority class go first? The wait estimate then expects later arrivals of
+    # better classes to overtake (Hall._overtaking); a policy without it is taken to say yes.
+    by_class: bool
 
     def pick(self, counter: Counter, candidates: Iterable[Ticket], now_ts: float) -> Ticket | None:
         """The ticket ``counter`` should call, or None if it should call nobody."""
@@ -33,6 +36,7 @@ class DefaultPolicy:
     """
 
     name = "default"
+    by_class = True
 
     def __init__(self, starvation_s: float):
         self.starvation_s = starvation_s
@@ -58,6 +62,7 @@ class LongestWaitPolicy:
     and classes (reference/hall.md §2)."""
 
     name = "longest_wait"
+    by_class = False
 
     def pick(self, counter: Counter, candidates: Iterable[Ticket], now_ts: float) -> Ticket | None:
         return min(candidates, key=lambda t: t.order_key, default=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,11 @@ from queue_server.engine.lifecycle import (
 from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ticket
 
 OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SERVING}
+# How far back the estimate looks for the arrival rate of better classes (see _overtaking).
+OVERTAKING_LOOKBACK_S = 3600.0
+# Above this many waiting tickets the estimate stops replaying the dispatch (its cost grows with
+# the square of the queue) and divides the work ahead by the windows instead (_work_ahead_wait).
+REPLAY_LIMIT = 150
 HEAD_RANK = -1  # a resident handed back by a closing counter goes before every class
 HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
 
@@ -95,6 +101,10 @@ class Hall:
         self._grace_heap: list[tuple[float, str]] = []
         self.notices: dict[str, Notice] = {}
         self.service_times: dict[str, deque[float]] = {s: deque() for s in self.queue_of}
+        # Seconds each recent call held its window before the service began (walking up,
+        # recalls) or the resident was skipped: time the windows spend that service times miss.
+        self.call_times: deque[float] = deque(maxlen=5 * config.rules.estimate_window)
+        self._replay_cache: tuple[tuple[int, float], dict[str, float]] | None = None
         # Ticket objects, not ids: a new day drops yesterday's tickets from memory before they
         # are written.
         self._dirty_tickets: dict[str, Ticket] = {}
@@ -306,6 +316,10 @@ class Hall:
             return sum(times) / len(times)
         return self.settings[service].service_minutes * 60
 
+    def mean_call_s(self) -> float:
+        """Mean time a call holds its window before the service starts (or the skip)."""
+        return sum(self.call_times) / len(self.call_times) if self.call_times else 0.0
+
     def open_counters_for(self, service: str) -> list[Counter]:
         return [
             c
@@ -316,11 +330,59 @@ class Hall:
     def estimate(self, ticket: Ticket, now: dt.datetime) -> tuple[int, float | None]:
         """(people ahead in its queue, expected wait in seconds or None when no counter is open).
 
-        The wait is the work ahead of the ticket on the counters that can serve it, divided by
-        how many there are: each ticket ahead counts its service's rolling mean time, shared in
-        proportion to how many of its own counters are also this ticket's; each busy counter adds
-        the expected rest of its current service.
+        The wait is found by replaying the hall's own dispatch on mean service times
+        (``_replay``): the open windows call, by the policy, the tickets waiting now, until
+        one of them calls this ticket.
         """
+        ahead = self.people_ahead(ticket)
+        if not self.open_counters_for(ticket.service):
+            return ahead, None
+        if self.waiting_count() > REPLAY_LIMIT:
+            return ahead, self._work_ahead_wait(ticket, now)
+        if self.waiting[ticket.service].get(ticket.id) is ticket:
+            # A waiting ticket: one replay of the whole queue answers for all of them until the
+            # next event (the server asks for every watched ticket after each batch).
+            return ahead, self._replay_all(now).get(ticket.id)
+        return ahead, self._replay([ticket], now).get(ticket.id)
+
+    def waiting_count(self) -> int:
+        return sum(len(tickets) for tickets in self.waiting.values())
+
+    def _replay_all(self, now: dt.datetime) -> dict[str, float]:
+        """``_replay`` of every waiting ticket, kept until the state or the time changes."""
+        key = (self.seq, now.timestamp())
+        if self._replay_cache is None or self._replay_cache[0] != key:
+            self._replay_cache = (key, self._replay(list(self.waiting_tickets()), now))
+        return self._replay_cache[1]
+
+    def _work_ahead_wait(self, ticket: Ticket, now: dt.datetime) -> float:
+        """The estimate for a very long queue (REPLAY_LIMIT): the work ahead of the ticket on
+        the windows that can serve it, divided by how many there are. Each ticket ahead in the
+        screens' order counts its service's mean time, shared in proportion to how many of that
+        service's open windows are also this ticket's; each busy window adds the rest of its
+        current service."""
+        now_ts = now.timestamp()
+        counters = self.open_counters_for(ticket.service)
+        mine = {c.id for c in counters}
+        key = (ticket.rank, ticket.order_key)
+        work = 0.0
+        for service in self.queue_of:
+            theirs = [c.id for c in self.open_counters_for(service)]
+            shared = sum(1 for c in theirs if c in mine)
+            if not shared:
+                continue
+            ahead = sum(
+                1
+                for other in self.waiting[service].values()
+                if other is not ticket and (other.rank, other.order_key) < key
+            )
+            work += ahead * self.mean_service_s(service) * shared / len(theirs)
+        for counter in counters:
+            work += self._free_at(counter, now_ts, self.mean_service_s) - now_ts
+        return work / len(counters)
+
+    def people_ahead(self, ticket: Ticket) -> int:
+        """Tickets of its queue before it in the screens' order (class, then arrival)."""
         key = (ticket.rank, ticket.order_key)
         probe = ticket.id not in self.tickets  # a ticket about to be issued
 
@@ -335,54 +397,140 @@ class Hall:
                 other.queue == ticket.queue and int(other.number[1:]) < int(ticket.number[1:])
             )
 
-        ahead = sum(
+        return sum(
             1
             for other in self.waiting_tickets(
                 s for s, q in self.queue_of.items() if q == ticket.queue
             )
             if is_ahead(other)
         )
-        counters = self.open_counters_for(ticket.service)
-        if not counters:
-            return ahead, None
-        mine = {c.id for c in counters}
-        overlap: dict[str, float] = {}
-        for service in self.queue_of:
-            theirs = [c.id for c in self.open_counters_for(service)]
-            shared = sum(1 for c in theirs if c in mine)
-            if shared:
-                overlap[service] = shared / len(theirs)
-        work = 0.0
-        for service, share in overlap.items():
-            mean = self.mean_service_s(service)
-            for other in self.waiting[service].values():
-                if is_ahead(other):
-                    work += mean * share
-        now_ts = now.timestamp()
-        for counter in counters:
-            if counter.ticket_id is None:
-                continue
-            current = self.tickets[counter.ticket_id]
-            mean = self.mean_service_s(current.service)
-            # started_at may be left from an earlier service (transferred, handed back):
-            # it counts only while the ticket is being served.
-            if current.state is TicketState.SERVING and current.started_at is not None:
-                began = current.started_at
-            else:
-                began = current.called_at or now
-            work += max(mean - (now_ts - began.timestamp()), 0.1 * mean)
-        return ahead, max(work / len(counters), 0.0)
 
-    def estimate_new(self, service: str, now: dt.datetime, priority: str = "normal"):
-        """What a resident taking a ticket for ``service`` now would be told."""
+    def _with_overtaking(
+        self, ticket: Ticket, wait: float, now_ts: float, mean_of, shares: dict | None = None
+    ) -> float:
+        """Stretch the replayed wait by the better classes yet to come: while it waits, every
+        second brings ``share`` seconds of their work ahead of it (wait = replayed / (1 -
+        share)); past the anti-starvation bound nobody overtakes it any more. ``shares`` keeps
+        the share per (service, rank) within one replay."""
+        if wait <= 0:
+            return wait
+        if shares is None:
+            shares = {}
+        if (ticket.service, ticket.rank) not in shares:
+            shares[ticket.service, ticket.rank] = self._overtaking(ticket, now_ts, mean_of)
+        share = shares[ticket.service, ticket.rank]
+        if share <= 0:
+            return wait
+        bound = getattr(self.policy, "starvation_s", math.inf)
+        stretched = wait / (1 - share)
+        return stretched if stretched <= bound else wait + share * bound
+
+    def _free_at(self, counter: Counter, now_ts: float, mean_of: Callable[[str], float]) -> float:
+        """When ``counter`` should next be free: now if idle, else when its resident's service
+        should end (the mean minus the time since it started serving them, or since the call
+        while still calling), and at least a tenth of the mean from now."""
+        if counter.ticket_id is None:
+            return now_ts
+        current = self.tickets[counter.ticket_id]
+        mean = mean_of(current.service)
+        # started_at may be left from an earlier service (transferred, handed back): it counts
+        # only while the ticket is being served.
+        if current.state is TicketState.SERVING and current.started_at is not None:
+            began = current.started_at
+        else:
+            began = current.called_at
+        elapsed = now_ts - began.timestamp() if began is not None else 0.0
+        return now_ts + max(mean - elapsed, 0.1 * mean)
+
+    def _overtaking(self, ticket: Ticket, now_ts: float, mean_of) -> float:
+        """The share of the ticket's windows' time that residents of a better class, arriving
+        while it waits, will take before it: their work per second over the last hour (each
+        counted in proportion to how many of its service's open windows are this ticket's),
+        over the number of this ticket's windows. 0 under a policy that ignores classes."""
+        if not getattr(self.policy, "by_class", True):
+            return 0.0
+        mine = {c.id for c in self.open_counters_for(ticket.service)}
+        since = now_ts - OVERTAKING_LOOKBACK_S
+        shares: dict[str, float] = {}
+        work = 0.0
+        for other in self.tickets.values():
+            # By class, not by current rank: a resident handed back to the head of the queue
+            # (rank -1) is not a newcomer.
+            if self.classes[other.priority].rank >= ticket.rank or other is ticket:
+                continue
+            if not since <= other.arrival.timestamp() <= now_ts:
+                continue
+            if other.service not in shares:
+                theirs = [c.id for c in self.open_counters_for(other.service)]
+                shared = sum(1 for c in theirs if c in mine)
+                shares[other.service] = shared / len(theirs) if theirs else 0.0
+            work += shares[other.service] * mean_of(other.service)
+        return min(work / OVERTAKING_LOOKBACK_S / len(mine), 0.9) if mine else 0.0
+
+    def _replay(self, tickets: list[Ticket], now: dt.datetime) -> dict[str, float]:
+        """How long until each of ``tickets`` is called, replaying the dispatch on mean times.
+
+        Every open window starts when it is next free (``_free_at``). The window free first calls
+        by the hall's policy, at that moment, among the tickets waiting now that it is skilled
+        for; it is then busy for the mean time of that ticket's service plus the mean call time;
+        and so on, until a window has called each of ``tickets``. So the estimate follows the
+        tiers, the priority classes and the anti-starvation bound exactly as the windows will,
+        and counts the back-up help other queues' windows give. Residents who arrive later are
+        not foreseen here (``_with_overtaking`` allows for the better classes among them).
+
+        Tickets not yet issued (probes) take no window time in the replay, so one replay answers
+        for many probes exactly as separate replays would: the window that calls a probe calls
+        again at once, and picks what it would have picked without it. A ticket the policy would
+        never call is left out of the answer.
+        """
+        now_ts = now.timestamp()
+        call_s = self.mean_call_s()
+        means: dict[str, float] = {}
+
+        def mean_of(service: str) -> float:
+            if service not in means:
+                means[service] = self.mean_service_s(service)
+            return means[service]
+
+        free = [
+            (self._free_at(c, now_ts, mean_of), c.id)
+            for c in self.counters.values()
+            if c.state in OPEN_COUNTER_STATES
+        ]
+        heapq.heapify(free)
+        # The replay's own copy of the queues: {service: {id: ticket}}, the tickets included.
+        queues = {service: dict(waiting) for service, waiting in self.waiting.items() if waiting}
+        wanted = {t.id: t for t in tickets}
+        for ticket in tickets:
+            queues.setdefault(ticket.service, {})[ticket.id] = ticket
+        waits: dict[str, float] = {}
+        shares: dict[tuple[str, int], float] = {}
+        while free and len(waits) < len(wanted):
+            at, counter_id = heapq.heappop(free)
+            counter = self.counters[counter_id]
+            candidates = [t for s in counter.skills if s in queues for t in queues[s].values()]
+            pick = self.policy.pick(counter, candidates, at) if candidates else None
+            if pick is None:
+                continue  # nobody now waiting will be called here
+            del queues[pick.service][pick.id]
+            if wanted.get(pick.id) is pick:
+                wait = max(at - now_ts, 0.0)
+                waits[pick.id] = self._with_overtaking(pick, wait, now_ts, mean_of, shares)
+                if pick.id not in self.tickets:  # a probe: no window time
+                    heapq.heappush(free, (at, counter_id))
+                    continue
+            heapq.heappush(free, (at + call_s + mean_of(pick.service), counter_id))
+        return waits
+
+    def _probe(self, service: str, now: dt.datetime, priority: str) -> Ticket:
+        """The ticket a resident taking a ticket for ``service`` now would get (not issued)."""
         cls = self._class(priority)
-        queue = self.queue_of[self._service(service)]
-        probe = Ticket(
-            id="(probe)",
+        return Ticket(
+            id=f"(probe {service})",
             number="(probe)",
             day=self.local(now).date(),
             service=service,
-            queue=queue,
+            queue=self.queue_of[self._service(service)],
             priority=cls.name,
             rank=cls.rank,
             channel="kiosk",
@@ -391,7 +539,27 @@ class Hall:
             order_key=now.timestamp(),
             queued_at=now,
         )
-        return self.estimate(probe, now)
+
+    def estimate_new(self, service: str, now: dt.datetime, priority: str = "normal"):
+        """What a resident taking a ticket for ``service`` now would be told."""
+        return self.estimate(self._probe(service, now, priority), now)
+
+    def estimate_new_all(
+        self, now: dt.datetime, priority: str = "normal"
+    ) -> dict[str, tuple[int, float | None]]:
+        """``estimate_new`` for every service, from one replay (what the screens show)."""
+        probes = [self._probe(service, now, priority) for service in self.queue_of]
+        if self.waiting_count() > REPLAY_LIMIT:
+            waits = {p.id: self._work_ahead_wait(p, now) for p in probes}
+        else:
+            waits = self._replay(probes, now)
+        return {
+            p.service: (
+                self.people_ahead(p),
+                waits.get(p.id) if self.open_counters_for(p.service) else None,
+            )
+            for p in probes
+        }
 
     # --- ticket commands ----------------------------------------------------------------------
 
@@ -957,6 +1125,7 @@ class Hall:
         self.open_by_resident.clear()
         for times in self.service_times.values():
             times.clear()
+        self.call_times.clear()
         for counter in self.counters.values():
             counter.served_today = 0
             self._touch_counter(counter, ev.at)
@@ -1018,6 +1187,8 @@ class Hall:
     def _on_started(self, ev: V.TicketStarted) -> None:
         ticket = self.tickets[ev.ticket_id]
         counter = self.counters[ev.counter]
+        if ticket.called_at is not None:
+            self.call_times.append((ev.at - ticket.called_at).total_seconds())
         ticket.state = TicketState.SERVING
         ticket.started_at = ev.at
         counter.state = CounterState.SERVING
@@ -1040,6 +1211,8 @@ class Hall:
 
     def _on_no_show(self, ev: V.TicketNoShow) -> None:
         ticket = self.tickets[ev.ticket_id]
+        if ticket.called_at is not None:
+            self.call_times.append((ev.at - ticket.called_at).total_seconds())
         ticket.state = TicketState.NO_SHOW
         ticket.no_show_at = ev.at
         self._close_resident(ticket)
@@ -1206,11 +1379,17 @@ class Hall:
         notices: Iterable[Notice],
     ) -> None:
         """Load the stored state (a start-up after a crash or a restart); no event is emitted."""
+        self._replay_cache = None
         self.seq = seq
         self.today = day
+        tickets = [t for t in tickets if t.day == day.day]
+        calls = sorted(
+            ((t.called_at, (t.started_at or t.no_show_at) - t.called_at) for t in tickets
+             if t.called_at is not None and (t.started_at or t.no_show_at) is not None),
+            key=lambda pair: pair[0],
+        )  # fmt: skip
+        self.call_times.extend(h.total_seconds() for _, h in calls if h.total_seconds() >= 0)
         for ticket in sorted(tickets, key=lambda t: t.finished_at or t.arrival):
-            if ticket.day != day.day:
-                continue
             self._index_ticket(ticket)
             if ticket.state is TicketState.DONE and ticket.started_at and ticket.finished_at:
                 times = self.service_times[ticket.service]

@@ -163,7 +163,8 @@ def test_render_idle_window_with_waiting_counts_per_skilled_queue(config, hall, 
     text = ConsoleCore(config, 1).render_hall(hall, clock())
     first, second = text.splitlines()
     assert first.startswith("[1号窗口] 空闲")
-    assert "等候: A 计生·老龄 2 · B 人社 1" == second
+    # Window 1's tiers in the example hall: A, then B, then D (a back-up for case intake).
+    assert "等候: A 计生·老龄 2 · B 人社 1 · D 房管·教委 0" == second
     assert "E" not in second
 
 
@@ -369,7 +370,8 @@ def test_client_link_returns_engine_events_and_the_window_status(served):
     try:
         idle = link.status()
         assert idle.state is CounterState.IDLE and idle.ticket is None
-        assert idle.waiting == {"A": 1, "B": 1}  # queue E is not window 1's
+        # Queue E is not window 1's; D is its third (back-up) tier.
+        assert idle.waiting == {"A": 1, "B": 1, "D": 0}
         events = link.execute(C.CallNext(counter=1))
         assert [type(ev) for ev in events][-1] is V.TicketCalled
         assert ConsoleCore(served.config, 1).describe(events) == (
@@ -377,7 +379,7 @@ def test_client_link_returns_engine_events_and_the_window_status(served):
         )
         link.execute(C.StartService(counter=1))
         serving = link.status()
-        assert serving.state is CounterState.SERVING and serving.waiting == {"A": 0, "B": 1}
+        assert serving.state is CounterState.SERVING and serving.waiting == {"A": 0, "B": 1, "D": 0}
         ticket = serving.ticket
         assert (ticket.number, ticket.service, ticket.state) == (number, A_SERVICE, "serving")
         assert ticket.priority == "normal" and ticket.started_at is not None

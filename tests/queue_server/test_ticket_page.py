@@ -199,7 +199,9 @@ def test_the_page_follows_a_ticket_live_from_issue_to_call(hall, browser, tmp_pa
     wait_text(browser, "service", "居住登记")
     wait_text(browser, "state", "排队中")
     wait_text(browser, "ahead", "1 人")
-    wait_text(browser, "wait", re.compile(r"约 \d+ 分钟"))
+    # Windows 4, 5 and 6 can serve queue E and all are idle: the estimate (a replay of the
+    # dispatch) says both tickets are called at once.
+    wait_text(browser, "wait", "马上就到")
     wait_text(browser, "hall", hall.hall.config.hall.name_zh)
     wait_attribute(browser, "conn", "data-state", "live")
     assert not browser.find_element(By.ID, "call").is_displayed()
