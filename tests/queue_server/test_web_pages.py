@@ -367,9 +367,9 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
     wait_until(browser, lambda d: d.switch_to.alert, "the confirmation").accept()
     wait_order(browser, SERVICE, ["E004", "E001", "E003"])
 
-    # Window 1 serves A then B: re-skilled to serve E first, it calls the new order.
+    # Window 1 serves A, then B, then D: re-skilled to serve E first, it calls the new order.
     skills = browser.find_element(By.ID, "skills-1")
-    assert skills.get_attribute("value") == "A; B"
+    assert skills.get_attribute("value") == "A; B; D"
     skills.clear()
     skills.send_keys("E; A B")
     click(browser, "reskill-1")
