@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "counter": ("queue_server.console", "terminal staff console for one window (叫号)"),
     "devices": ("devices.cli", "technician tools: list, check, read-card, scan, print-test"),
     "content": ("content.cli", "service catalog: check, guide, search"),
+    "signage": ("signage.app", "call-number screens (综合屏, 窗口屏) and the calling voice"),
 }
 
 

@@ -237,6 +237,8 @@ class HallConfig(_Model):
     security: Security
     storage: Storage = Storage()
     server: ServerSettings = ServerSettings()
+    # Optional [signage] section, read and validated by the signage app (signage/settings.py).
+    signage: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HallConfig:
