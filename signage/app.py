@@ -63,7 +63,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="speak the calls (default: on for --mode main, off for --mode window)",
     )
     voice.add_argument("--player", help="auto, aplay[:DEVICE], paplay, file:PATH or none")
-    voice.add_argument("--template", help='announcement, e.g. "请 {number} 号到 {window} 号窗口办理"')
+    voice.add_argument(
+        "--template", help='announcement, e.g. "请 {number} 号到 {window} 号窗口办理"'
+    )
     voice.add_argument("--repeat", type=int, help="times each call is spoken (default 2)")
     voice.add_argument("--volume", type=int, help="0..200 (default 100)")
     voice.add_argument(

@@ -139,6 +139,7 @@ class MainScreen(_Screen):
     call_window = StringProperty("")
     call_service = StringProperty("")
     notices = ListProperty([])
+    max_recent = NumericProperty(6)  # recent calls shown besides the newest (3 rows of 2)
 
     def show(self, state: SignageState, notices: list[str]) -> None:
         newest = state.newest
@@ -147,7 +148,7 @@ class MainScreen(_Screen):
         self.call_service = state.service_name(newest.service) if newest else ""
         box = self.ids.recent_box
         box.clear_widgets()
-        for call in list(state.recent)[1:]:
+        for call in list(state.recent)[1 : 1 + int(self.max_recent)]:
             box.add_widget(RecentRow(number=call.number, window=f"{call.counter}号窗口"))
         queue_box = self.ids.queue_box
         queue_box.clear_widgets()

@@ -70,9 +70,7 @@ def image_stats(app) -> dict:
     """Spread of the drawn pixels (a blank screen has none) and the image size."""
     image = app.root.export_as_image()
     pixels = image.texture.pixels
-    sample = [
-        pixels[i] + pixels[i + 1] + pixels[i + 2] for i in range(0, len(pixels) - 4, 4 * 211)
-    ]
+    sample = [pixels[i] + pixels[i + 1] + pixels[i + 2] for i in range(0, len(pixels) - 4, 4 * 211)]
     return {
         "size": list(image.texture.size),
         "variance": statistics.pvariance(sample),
