@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import shutil
 import subprocess
@@ -120,7 +121,7 @@ def test_simultaneous_calls_from_many_windows_are_all_spoken_in_order_never_over
         mine = [c.number for c in spoken if c.counter == n + 1]
         assert mine == [f"{'ABCDEF'[n]}{i + 1:03d}" for i in range(per_window)]
     assert player.max_active == 1
-    assert all(a.ended <= b.started for a, b in zip(voice.history, voice.history[1:]))
+    assert all(a.ended <= b.started for a, b in itertools.pairwise(voice.history))
     # Each call is one file speaking it twice (the default repeat count).
     assert {repeat for _, repeat in synth.renders} == {2}
     assert player.played[0] == Path("/voice/请 Z 零 零 一 号到 九 号窗口办理|x2.wav")
