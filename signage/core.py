@@ -185,14 +185,13 @@ class SignageState:
             for c in state.get("counters", [])
         }
         # Only calls still at their window are worth showing as "recent".
-        self.recent = deque(
-            (
-                Call(number=c["number"], counter=int(c["counter"]), service=c.get("service"))
-                for c in state.get("recent_calls", [])
-                if c.get("counter") is not None
-            ),
-            maxlen=self.recent_limit,
-        )
+        calls = [
+            Call(number=c["number"], counter=int(c["counter"]), service=c.get("service"))
+            for c in state.get("recent_calls", [])  # newest first
+            if c.get("counter") is not None
+        ]
+        # Not deque(maxlen=...) on the whole list: that would keep the oldest, not the newest.
+        self.recent = deque(calls[: self.recent_limit], maxlen=self.recent_limit)
         self._set_services(state.get("services", []))
         self.notices = {
             n["id"]: Notice(n["id"], n.get("text_zh") or n.get("text_en") or "")
@@ -268,7 +267,7 @@ class SignageState:
     def _push(self, call: Call) -> None:
         # One line per ticket: a recall moves its line back to the top.
         kept = [c for c in self.recent if c.number != call.number]
-        self.recent = deque([call, *kept], maxlen=self.recent_limit)
+        self.recent = deque([call, *kept][: self.recent_limit], maxlen=self.recent_limit)
 
 
 def _counter_state(value: Any) -> CounterState:

@@ -75,6 +75,19 @@ def test_calls_and_recalls_are_announced_in_order_and_move_to_the_top():
     assert [c.number for c in state.recent] == ["A003", "B002", "B001"]
 
 
+def test_the_recent_list_keeps_the_newest_calls_when_full():
+    state = SignageState(recent_limit=3)
+    snapshot = {**SNAPSHOT, "state": {**SNAPSHOT["state"], "recent_calls": [
+        {"number": f"A{n:03d}", "counter": 1} for n in (9, 8, 7, 6, 5)]}}  # fmt: skip
+    state.apply(snapshot)
+    assert [c.number for c in state.recent] == ["A009", "A008", "A007"]
+    for seq, number in enumerate(("B001", "B002", "B003", "B004"), start=11):
+        state.apply(ev(seq, type="ticket_called", ticket_id=number, number=number,
+                       service="b.one", counter=2))  # fmt: skip
+        assert state.newest.number == number
+    assert [c.number for c in state.recent] == ["B004", "B003", "B002"]
+
+
 def test_an_event_seen_twice_is_applied_once():
     state = loaded()
     message = ev(11, type="ticket_called", ticket_id="x", number="A004", service="a.one",
