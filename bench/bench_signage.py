@@ -22,15 +22,8 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
-
-QUEUE_SERVICE = {
-    "A": "jisheng.birth_registration",
-    "B": "renshe.employment_registration",
-    "C": "minzheng.subsistence_allowance",
-    "D": "fangguan.public_rental_housing",
-    "E": "liuguan.residence_registration",
-}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -81,20 +74,16 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path) -> di
         try:
             kiosk = hall.device("kiosk-1")
             await kiosk.connect()
-            per_queue = calls // 5 + 1
-            for letter in QUEUE_SERVICE:
-                await asyncio.gather(
-                    *(
-                        kiosk.command(C.IssueTicket(service=QUEUE_SERVICE[letter]))
-                        for _ in range(per_queue)
-                    )
-                )
-            await kiosk.close()
+            services = {q.prefix: q.services for q in hall.config.queues}
             staff = {w: hall.staff(f"w{w}", w) for w in range(1, 6)}
             await asyncio.gather(*(c.connect() for c in staff.values()))
             latencies = []
             for i in range(calls):
-                window = i % 5 + 1
+                window = i % 5 + 1  # windows 1..5 serve queues A..E first
+                queue = services["ABCDE"[window - 1]]
+                # Untimed: one ticket for the window to call (spread over the queue's services,
+                # which each have a daily quota).
+                await kiosk.command(C.IssueTicket(service=queue[(i // 5) % len(queue)]))
                 loop = asyncio.get_running_loop()
                 t0 = time.perf_counter()
                 reply = await staff[window].command(C.CallNext(counter=window))
@@ -114,7 +103,7 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path) -> di
                         ) from None
                 latencies.append((t1 - t0) * 1000)
                 await staff[window].command(C.MarkNoShow(counter=window))
-            for client in staff.values():
+            for client in (kiosk, *staff.values()):
                 await client.close()
         finally:
             app.stop()
@@ -124,8 +113,21 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path) -> di
 
 def run_child(args: argparse.Namespace) -> int:
     width, _, height = args.size.partition("x")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(child(args.calls, (int(width), int(height)), args.fps, Path(tmp)))
+    import logging
+
+    handler = logging.StreamHandler(sys.__stderr__)  # Kivy owns sys.stderr in this process
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    for name in ("queue_server.client", "queue_server.server", "signage"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            size = (int(width), int(height))
+            result = asyncio.run(child(args.calls, size, args.fps, Path(tmp)))
+    except Exception:
+        # Kivy has taken sys.stderr over for its logger: say it on the real one.
+        traceback.print_exc(file=sys.__stderr__)
+        return 1
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 
@@ -140,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return run_child(args)
 
-    from tests.signage.support import kivy_env, run_child as run_module, xvfb
+    from tests.signage.support import kivy_env, xvfb
+    from tests.signage.support import run_child as run_module
 
     started = time.time()
     with tempfile.TemporaryDirectory() as home, xvfb() as display:

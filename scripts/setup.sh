@@ -14,8 +14,7 @@ APT_PACKAGES=(
     tzdata              # the hall's time zone
     xvfb                # a virtual X display: the Kivy screens' tests run under it
     libgl1-mesa-dri     # Mesa OpenGL drivers: Kivy draws with OpenGL, on Xvfb too
-    libegl1             # EGL/GL dispatch libraries Kivy's SDL2 window loads at run time
-    libmtdev1           # multi-touch device library Kivy's input providers load
+    libgl1              # the GL dispatch library (glvnd) Kivy's SDL2 window opens at run time
     fonts-noto-cjk      # Noto Sans CJK: the Chinese font of every screen (ui/fonts.py)
     espeak-ng           # offline speech synthesis for the call voice (cmn voice)
     alsa-utils          # aplay: plays the call voice on the hall's loudspeakers
