@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -32,6 +31,7 @@ from signage.core import SignageState
 from signage.feed import SignageFeed
 from signage.settings import SignageSettings
 from signage.voice import EspeakSynth, Voice, make_player
+from ui.bridge import run_app_with
 
 log = logging.getLogger(__name__)
 
@@ -218,20 +218,11 @@ async def run_signage(
     if voice is not None:
         voice.start()
 
-    async def feed_then_stop() -> None:
-        try:
-            await feed.run()
-        except AuthFailed:
-            app.stop()
-            raise
-
-    task = asyncio.create_task(feed_then_stop(), name="signage-feed")
     try:
-        await app.async_run(async_lib="asyncio")
+        await run_app_with(app, feed.run())
+    except AuthFailed:
+        pass  # feed.failure says so; run() reports it
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, AuthFailed):
-            await task
         await client.close()
         if voice is not None:
             voice.close(timeout=5)

@@ -29,13 +29,14 @@ from kivy.uix.stencilview import StencilView
 
 from signage.core import Call, SignageState, format_clock, format_wait
 from ui import theme
+from ui.bridge import coalesced
 from ui.fonts import register_fonts
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 FLASHES = 4  # how many times the newest call blinks
-TICKER_SPEED = 0.12  # notice ticker: screen widths... per second, as a fraction of the width
+TICKER_SPEED = 0.12  # notice ticker speed: this fraction of its width per second
 
 
 class RecentRow(BoxLayout):
@@ -222,7 +223,7 @@ class SignageApp(App):
             Builder.load_file(str(HERE / "main_screen.kv"))
             screen = MainScreen()
         screen.hall_name = self.hall_name
-        self._refresh_trigger = Clock.create_trigger(self.refresh)
+        self._refresh_trigger = coalesced(self.refresh)
         Clock.schedule_interval(self._tick, 1.0)
         Window.bind(on_flip=self._on_flip)
         self._tick()

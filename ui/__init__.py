@@ -3,8 +3,7 @@
     ui.fonts   find and register the Chinese font (Noto Sans CJK SC) by path lookup
     ui.theme   colours and type scale for screens read from across a hall
     ui.bridge  run an asyncio client beside a Kivy app, handing updates to the Kivy clock
-    ui.display start and stop a virtual X display (Xvfb) for tests, screenshots and benchmarks
 
-Importing ``ui`` itself imports nothing heavy; ``ui.fonts`` and ``ui.theme`` need no Kivy
-window, ``ui.bridge`` imports Kivy.
+Importing ``ui`` itself imports nothing heavy; ``ui.theme`` is plain data, ``ui.fonts`` and
+``ui.bridge`` import Kivy only inside the functions that need it.
 """
