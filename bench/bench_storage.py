@@ -49,11 +49,11 @@ class Clock:
         return self.now
 
 
-def raw_sqlite_loop(path: Path, n: int) -> float:
+def raw_sqlite_loop(path: Path, n: int, synchronous: str = "full") -> float:
     """Commits per second of a bare insert+commit loop with the hall's durability settings."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, number TEXT, payload TEXT)")
     payload = "x" * 300  # about one event's JSON
     start = time.perf_counter()
@@ -66,8 +66,9 @@ def raw_sqlite_loop(path: Path, n: int) -> float:
     return n / elapsed
 
 
-def store_rates(url: str, n: int) -> tuple[float, float]:
-    store = Store(make_config(hall_id=new_hall_id(), url=url), clock=Clock())
+def store_rates(url: str, n: int, synchronous: str = "full") -> tuple[float, float]:
+    config = make_config(hall_id=new_hall_id(), url=url, synchronous=synchronous)
+    store = Store(config, clock=Clock())
     start = time.perf_counter()
     for i in range(n):
         store.execute(C.IssueTicket(service=SERVICES[i % len(SERVICES)]))
@@ -132,12 +133,18 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=1000)
     parser.add_argument("--tickets", type=int, default=20000)
     parser.add_argument("--pg", default=os.environ.get("YIKOU_TEST_PG_URL"))
+    parser.add_argument(
+        "--synchronous",
+        choices=["full", "normal"],
+        default="full",
+        help="SQLite durability for both loops (normal: no fsync per commit, shows CPU cost)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        raw = raw_sqlite_loop(tmp / "raw.db", args.commands)
-        issue, call = store_rates(f"sqlite:///{tmp / 'hall.db'}", args.commands)
-        print(f"SQLite WAL synchronous=FULL, {args.commands} commands each")
+        raw = raw_sqlite_loop(tmp / "raw.db", args.commands, args.synchronous)
+        issue, call = store_rates(f"sqlite:///{tmp / 'hall.db'}", args.commands, args.synchronous)
+        print(f"SQLite WAL synchronous={args.synchronous.upper()}, {args.commands} commands each")
         print(f"  raw sqlite3 insert+commit loop: {raw:8.0f} commits/s")
         print(
             f"  Store issue ticket:             {issue:8.0f} commands/s  ({raw / issue:.2f}x slower)"

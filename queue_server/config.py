@@ -43,7 +43,8 @@ class HallInfo(_Model):
 
 
 class Hours(_Model):
-    days: list[str] = list(WEEKDAYS[:5])
+    # At least one weekday: a hall with no working weekday would leave nothing to book.
+    days: list[str] = Field(default=list(WEEKDAYS[:5]), min_length=1)
     open: dt.time = dt.time(9, 0)
     close: dt.time = dt.time(17, 0)
     # Tickets are issued until this time; later arrivals are told to come back tomorrow.
@@ -103,15 +104,18 @@ class Rules(_Model):
     estimate_window: int = Field(default=20, ge=1)
 
 
+ServiceId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")]
+
+
 class Queue(_Model):
     prefix: Annotated[str, Field(pattern=r"^[A-Z]$")]
     name_zh: str
     name_en: str = ""
-    services: list[str] = Field(min_length=1)
+    services: list[ServiceId] = Field(min_length=1)
 
 
 class Service(_Model):
-    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")]
+    id: ServiceId
     # Names are the catalog's; these are only used while the catalog lacks the service.
     name_zh: str = ""
     name_en: str = ""
@@ -153,6 +157,12 @@ class Appointments(_Model):
     no_show_limit: int = Field(default=2, ge=1)
     ban_days: int = Field(default=90, ge=1)
     priority: str = "appointment"
+
+    @model_validator(mode="after")
+    def _window(self) -> Appointments:
+        if self.min_days_ahead > self.days_ahead:
+            raise ValueError("min_days_ahead must not exceed days_ahead")
+        return self
 
 
 class Staff(_Model):
@@ -223,6 +233,35 @@ class ServerSettings(_Model):
         return self
 
 
+WEBHOOK_EVENTS = ("issued", "ahead", "called", "done")
+
+
+class Webhook(_Model):
+    """An external notifier (an SMS or WeChat gateway) told of ticket events by signed POSTs
+    (queue_server.webhooks; docs/webhooks.md)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    # Signs each body: header X-Yikou-Signature: sha256=<hex HMAC-SHA256 of the body>.
+    secret: str = Field(min_length=16)
+    events: list[str] = Field(default_factory=lambda: list(WEBHOOK_EVENTS), min_length=1)
+    # "ahead" fires once per ticket when this many people (or fewer) are ahead of it.
+    ahead_at: int = Field(default=3, ge=1, le=50)
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    # First retry after this long, then twice as long each time (at most 300 s).
+    backoff_s: float = Field(default=2.0, gt=0, le=300)
+    # Deliveries waiting beyond this are dropped, oldest first (the hall never waits).
+    queue_size: int = Field(default=1000, ge=1, le=100_000)
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        unknown = [e for e in value if e not in WEBHOOK_EVENTS]
+        if unknown:
+            raise ValueError(f"unknown events {unknown}; known: {', '.join(WEBHOOK_EVENTS)}")
+        return value
+
+
 class HallConfig(_Model):
     hall: HallInfo
     hours: Hours = Hours()
@@ -237,6 +276,7 @@ class HallConfig(_Model):
     security: Security
     storage: Storage = Storage()
     server: ServerSettings = ServerSettings()
+    webhooks: list[Webhook] = []
     # Optional [signage] section, read and validated by the signage app (signage/settings.py).
     signage: dict[str, Any] = {}
 

@@ -6,9 +6,9 @@ version) and ``type``. Client messages that expect an answer carry an ``id``, ec
 ``reply`` or ``error``.
 
 Client → server: ``hello`` (authenticate; must come first), ``command`` (an engine command),
-``query``, ``subscribe``, ``ping``.
+``query``, ``subscribe``, ``ping``, ``device_status``.
 Server → client: ``welcome``, ``reply``, ``error``, ``event``, ``snapshot``, ``status``,
-``ticket``, ``pong``.
+``ticket``, ``devices``, ``pong``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from queue_server.engine.commands import Command
 
@@ -55,7 +55,16 @@ class ResidentAuth(BaseModel):
     token: str = Field(max_length=256)
 
 
-Auth = Annotated[DeviceAuth | StaffAuth | ResidentAuth, Field(discriminator="kind")]
+class WebAuth(BaseModel):
+    """The residents' web channel (the /book page on a phone): no secret. It may only read the
+    services and free slots and book or cancel an appointment in the name of the document it
+    sends (``resident_id``), a limited number of times per address."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["web"] = "web"
+
+
+Auth = Annotated[DeviceAuth | StaffAuth | ResidentAuth | WebAuth, Field(discriminator="kind")]
 
 
 # --- client → server ----------------------------------------------------------------------------
@@ -84,15 +93,26 @@ class CommandMsg(_Msg):
     # For issue_ticket, check_in, book_appointment and cancel_appointment: who the resident is.
     resident_id: ResidentId | None = None
 
+    @model_validator(mode="after")
+    def _aware_times(self) -> CommandMsg:
+        # The engine compares times with its own aware clock: a time without an offset would
+        # break every later comparison (a notice's window, a slot), so it never gets that far.
+        for name, value in self.command:
+            if isinstance(value, dt.datetime) and value.utcoffset() is None:
+                raise ValueError(f"command.{name}: a time needs its UTC offset (+08:00)")
+        return self
 
-QueryName = Literal["snapshot", "ticket", "slots", "services", "bookable_days"]
+
+QueryName = Literal["snapshot", "ticket", "slots", "services", "bookable_days", "stats"]
 
 
 class Query(_Msg):
     """Read-only questions. ``snapshot``: the hall as this role may see it. ``ticket``: one
     ticket's position and estimate (``ticket``: number or id; residents: their own).
     ``slots``: free appointment slots of ``service`` on ``day``. ``services``: the hall's
-    services with waiting counts and estimates. ``bookable_days``: days open for booking."""
+    services with waiting counts and estimates. ``bookable_days``: days open for booking.
+    ``stats``: today's figures from the event log (a manager: the hall's, with ``csv``; a
+    window: its own)."""
 
     type: Literal["query"] = "query"
     id: int | str
@@ -120,8 +140,23 @@ class Ping(_Msg):
     id: int | str | None = None
 
 
+DevicePart = Literal["printer", "reader", "scanner", "screen", "speaker"]
+
+
+class DeviceStatus(_Msg):
+    """A device terminal (kiosk, navigator, signage) reports the health of one of its parts:
+    on start, and whenever it changes. The managers' consoles show it (``devices``)."""
+
+    type: Literal["device_status"] = "device_status"
+    id: int | str | None = None
+    part: DevicePart
+    ok: bool
+    # What is wrong, in a word a console can translate: paper_out, cover_open, offline, ...
+    detail: str = Field(default="", max_length=200)
+
+
 ClientMessage = Annotated[
-    Hello | CommandMsg | Query | Subscribe | Ping, Field(discriminator="type")
+    Hello | CommandMsg | Query | Subscribe | Ping | DeviceStatus, Field(discriminator="type")
 ]
 CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -192,6 +227,16 @@ class TicketStatus(_Msg):
     ticket: dict[str, Any]
 
 
+class Devices(_Msg):
+    """The hall's device terminals, sent to sessions of the ``manager`` stream when they
+    subscribe and on every change (not sequenced: each replaces the last). Per terminal:
+    ``terminal`` (its id), ``role``, ``connected``, ``since`` (when that last changed) and
+    ``parts`` (part -> ``ok``, ``detail``, ``at``) as last reported."""
+
+    type: Literal["devices"] = "devices"
+    devices: list[dict[str, Any]]
+
+
 class Pong(_Msg):
     type: Literal["pong"] = "pong"
     id: int | str | None = None
@@ -199,7 +244,7 @@ class Pong(_Msg):
 
 
 ServerMessage = Annotated[
-    Welcome | Reply | Error | EventMsg | Snapshot | Status | TicketStatus | Pong,
+    Welcome | Reply | Error | EventMsg | Snapshot | Status | TicketStatus | Devices | Pong,
     Field(discriminator="type"),
 ]
 SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
@@ -220,6 +265,8 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
     "rate_limited": ("操作过于频繁，请稍后再试", "Too many messages; slow down"),
     "unavailable": ("系统繁忙，请稍后再试", "The hall system is busy; try again shortly"),
     "bad_query": ("查询参数不正确", "The query is missing a parameter"),
+    "identity_required": ("请填写证件号码", "A document number is required"),
+    "internal_error": ("系统内部错误，请稍后再试", "Internal error; try again shortly"),
 }
 
 

@@ -13,7 +13,8 @@ Shape (the websockets library's asyncio server around our sans-I/O engine):
   publish never waits on a client; a client whose unsent buffer passes ``MAX_BUFFER`` is dropped
   and resumes by seq when it reconnects.
 - A reconnecting client subscribes with the last seq it saw and gets exactly the events after
-  it from the recent-events ring, or a fresh snapshot when it is too far behind.
+  it: from the recent-events ring, else (after a restart, or further back) from the event log,
+  and only when more than RECENT_EVENTS behind (or the log cannot say) a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import collections
 import concurrent.futures
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import signal
@@ -35,14 +37,18 @@ from pathlib import Path
 from typing import Any
 
 import prometheus_client as prom
+import qrcode
+import qrcode.image.svg
 from pydantic import ValidationError
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from queue_server import protocol as P
+from queue_server import stats as stats_mod
 from queue_server import views
 from queue_server.auth import verify_secret
 from queue_server.config import HallConfig, load_hall_config
@@ -52,6 +58,7 @@ from queue_server.errors import ConfigError, EngineError, StorageError
 from queue_server.identity import resident_key
 from queue_server.storage import Store
 from queue_server.tokens import TokenError, make_token, read_token
+from queue_server.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,7 @@ SERVER_VERSION = "0.1.0"
 WEB_DIR = Path(__file__).parent / "web"
 MAX_BUFFER = 1 << 20  # unsent bytes a client may owe before it is dropped
 RECENT_EVENTS = 50_000  # events kept for resuming clients
+MAX_STRIKES = 300  # messages refused by the rate limit before the connection is closed
 BATCH_MAX = 256
 HELLO_TIMEOUT = 10.0
 
@@ -82,6 +90,8 @@ ROLE_COMMANDS: dict[str, set[str]] = {
         "issue_ticket",
     },
     "resident": {"cancel_ticket"},
+    # The residents' web channel (/book): book and cancel in the name of the document sent.
+    "web": {"book_appointment", "cancel_appointment"},
 }
 ROLE_STREAMS: dict[str, set[str]] = {
     "kiosk": {"public"},
@@ -90,15 +100,20 @@ ROLE_STREAMS: dict[str, set[str]] = {
     "counter": {"public", "counter"},
     "manager": {"public", "counter", "manager"},
     "resident": {"public", "resident"},
+    "web": {"public"},
 }
 ROLE_QUERIES: dict[str, set[str]] = {
     "kiosk": {"snapshot", "ticket", "slots", "services", "bookable_days"},
     "navigator": {"snapshot", "ticket", "slots", "services", "bookable_days"},
     "signage": {"snapshot", "services"},
-    "counter": {"snapshot", "ticket", "services"},
-    "manager": {"snapshot", "ticket", "slots", "services", "bookable_days"},
+    "counter": {"snapshot", "ticket", "services", "stats"},
+    "manager": {"snapshot", "ticket", "slots", "services", "bookable_days", "stats"},
     "resident": {"snapshot", "ticket", "services", "slots", "bookable_days"},
+    "web": {"services", "slots", "bookable_days"},
 }
+# Web-channel commands one address may send in WEB_COMMAND_WINDOW_S (bookings, cancellations).
+WEB_COMMAND_LIMIT = 20
+WEB_COMMAND_WINDOW_S = 600.0
 # Commands that carry a counter: a counter session may only give its own.
 _COUNTER_BOUND = ROLE_COMMANDS["counter"] - {"requeue", "issue_ticket"}
 
@@ -123,6 +138,8 @@ class BatchResult:
     issued: dict[str, dict[str, Any]]  # ticket id -> view, for tickets this batch issued
     waits: list[float]
     committed_at: float
+    # For the webhooks' "ahead": waiting tickets with at most HallActor.ahead_limit ahead.
+    ahead: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class HallActor:
@@ -131,6 +148,9 @@ class HallActor:
     def __init__(self, store: Store):
         self.store = store
         self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hall")
+        self.ahead_limit = 0  # > 0 when a webhook wants "ahead" notices
+        self._day_events: list[V.Event] = []  # today's events, for statistics
+        self._day_seq: int | None = None  # the last seq read into _day_events
 
     async def call(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -167,9 +187,80 @@ class HallActor:
             issued=issued,
             waits=waits,
             committed_at=committed_at,
+            ahead=self._safe_ahead(outcomes, now) if self.ahead_limit else {},
         )
 
-    def query(self, name: str, role: str, msg: P.Query, own_ticket: str | None) -> dict:
+    def _safe_ahead(self, outcomes: list, now: dt.datetime) -> dict[str, dict[str, Any]]:
+        # After the commit: a fault here must not turn a committed batch into a failure.
+        try:
+            return self._ahead(outcomes, now)
+        except Exception:
+            log.exception("computing the webhooks' ahead counts failed")
+            return {}
+
+    def _ahead(self, outcomes: list, now: dt.datetime) -> dict[str, dict[str, Any]]:
+        events = [
+            ev
+            for outcome in outcomes
+            for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
+        ]
+        if not events:
+            return {}
+        hall = self.store.hall
+        last = max(events, key=lambda ev: ev.seq)
+        out: dict[str, dict[str, Any]] = {}
+        for ticket in hall.waiting_tickets():
+            ahead, wait = hall.estimate(ticket, now)
+            if ahead <= self.ahead_limit:
+                out[ticket.id] = {
+                    "number": ticket.number, "service": ticket.service, "ahead": ahead,
+                    "estimated_wait_s": None if wait is None else round(wait, 1),
+                    "seq": last.seq, "at": last.at,
+                }  # fmt: skip
+        return out
+
+    def today_events(self) -> list[V.Event]:
+        """Today's events from the log (read once, then only what is new)."""
+        store = self.store
+        if self._day_seq is None:
+            self._day_seq = self._day_start_seq()
+            self._day_events = []
+        new = store.events_since(self._day_seq)
+        for ev in new:
+            if isinstance(ev, V.DayOpened):
+                self._day_events = []
+            self._day_events.append(ev)
+        if new:
+            self._day_seq = new[-1].seq
+        return self._day_events
+
+    def _day_start_seq(self) -> int:
+        """The seq just before today's day_opened (0 when the log has none)."""
+        from sqlalchemy import func, select
+
+        from queue_server.storage import EventRow
+
+        table = EventRow.__table__
+        with self.store._reader() as conn:
+            seq = conn.execute(
+                select(func.max(table.c.seq)).where(
+                    table.c.hall_id == self.store.hall_id, table.c.type == "day_opened"
+                )
+            ).scalar()
+            conn.rollback()
+        return max(0, (seq or 1) - 1)
+
+    def day_stats(self) -> dict[str, Any]:
+        return stats_mod.day_stats(self.today_events(), self.store.clock())
+
+    def query(
+        self,
+        name: str,
+        role: str,
+        msg: P.Query,
+        own_ticket: str | None,
+        counter: int | None = None,
+    ) -> dict:
         hall = self.store.hall
         now = self.store.clock()
         if name == "snapshot":
@@ -187,9 +278,18 @@ class HallActor:
             return {"seq": hall.seq, "ticket": views.ticket_view(hall, ticket, now, full=staff)}
         if name == "bookable_days":
             return {"days": [d.isoformat() for d in hall.bookable_days(now)]}
+        if name == "stats":
+            figures = self.day_stats()
+            if role == "counter":
+                return stats_mod.counter_stats(figures, counter)
+            return {"stats": figures, "csv": stats_mod.to_csv(figures)}
         if name == "slots":
             if not msg.service or not msg.day:
                 raise _QueryError("bad_query", field="service, day")
+            try:
+                slots = hall.slots(msg.service, msg.day)
+            except OverflowError:  # a day at the end of the calendar
+                raise _QueryError("bad_query", field="day") from None
             return {
                 "service": msg.service,
                 "day": msg.day.isoformat(),
@@ -199,7 +299,7 @@ class HallActor:
                         "end": end.isoformat(),
                         "free": hall.slot_free(msg.service, start),
                     }
-                    for start, end in hall.slots(msg.service, msg.day)
+                    for start, end in slots
                 ],
             }
         raise _QueryError("bad_query", field="query")
@@ -216,6 +316,21 @@ class HallActor:
         if stream == "counter":
             state = {"counter": next((c for c in state["counters"] if c["id"] == counter), None)}
         return hall.seq, state
+
+    def events_after(self, seq: int, limit: int) -> list[V.Event] | None:
+        """The committed events after ``seq`` from the log, or None when there are more than
+        ``limit`` of them or the log cannot give exactly those (a snapshot is then due)."""
+        latest = self.store.hall.seq
+        if seq > latest or latest - seq > limit:
+            return None
+        try:
+            events = self.store.events_since(seq, limit=latest - seq)
+        except Exception as exc:  # the database is down: the snapshot is in memory
+            log.warning("cannot read the event log to resume a client: %s", exc)
+            return None
+        if [ev.seq for ev in events] != list(range(seq + 1, latest + 1)):
+            return None
+        return events
 
     def ticket_exists(self, ticket_id: str) -> bool:
         return ticket_id in self.store.hall.tickets
@@ -265,16 +380,70 @@ class Client:
         now = time.monotonic()
         self.tokens = min(self.BURST, self.tokens + (now - self.refilled) * self.RATE)
         self.refilled = now
+        if self.tokens >= self.BURST - 1:
+            # Quiet long enough to refill the whole burst: past floods are forgiven. (Not on
+            # every allowed message: a flood gets one through per refill and would never be
+            # cut off.)
+            self.strikes = 0
         if self.tokens >= 1:
             self.tokens -= 1
-            self.strikes = 0
             return True
         self.strikes += 1
         return False
 
 
+class LoginFailures:
+    """Failed logins per address in a sliding minute; past the limit, logins wait it out."""
+
+    LIMIT = 20
+    WINDOW_S = 60.0
+
+    def __init__(self) -> None:
+        self._seen: dict[str, collections.deque[float]] = {}
+
+    def _recent(self, address: str) -> collections.deque[float]:
+        times = self._seen.setdefault(address, collections.deque())
+        horizon = time.monotonic() - self.WINDOW_S
+        while times and times[0] < horizon:
+            times.popleft()
+        if not times:
+            self._seen.pop(address, None)
+        return times
+
+    def blocked(self, address: str) -> bool:
+        return len(self._recent(address)) >= self.LIMIT
+
+    def record(self, address: str) -> None:
+        self._recent(address)
+        self._seen.setdefault(address, collections.deque()).append(time.monotonic())
+
+
+class AddressBudget(LoginFailures):
+    """At most ``limit`` actions per address in a sliding ``window_s`` (the web channel's
+    bookings and cancellations: anyone may open the page, nobody may book the hall full)."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        super().__init__()
+        self.LIMIT, self.WINDOW_S = limit, window_s
+
+
+def _address(ws: ServerConnection) -> str:
+    peer = ws.remote_address
+    return str(peer[0]) if peer else "?"
+
+
 def _json(model) -> str:
     return model.model_dump_json(exclude_none=False)
+
+
+def _frame(text: str) -> bytes:
+    """One text frame whose bytes suit every connection, so a fan-out frames a message once.
+
+    Server frames are unmasked, and it is left uncompressed: RFC 7692 lets a sender skip
+    compression per message even where permessage-deflate was negotiated, and compressing for
+    each subscriber (its own zlib context) was most of the cost of a fan-out to 2,000 screens.
+    """
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 class QueueServer:
@@ -299,6 +468,20 @@ class QueueServer:
         self.recent: collections.deque[V.Event] = collections.deque(maxlen=RECENT_EVENTS)
         self.pending: asyncio.Queue | None = None
         self._auth_cache: dict[tuple[str, str], str] = {}
+        self._login_failures = LoginFailures()
+        self._web_commands = AddressBudget(WEB_COMMAND_LIMIT, WEB_COMMAND_WINDOW_S)
+        # Device terminals and the health of their parts as last reported (device_status).
+        self.devices: dict[str, dict[str, Any]] = {
+            d.id: {"terminal": d.id, "role": d.role, "connected": False, "since": None,
+                   "parts": {}}
+            for d in config.devices
+        }  # fmt: skip
+        self.webhooks = (
+            WebhookDispatcher(config.webhooks, config.hall.id) if config.webhooks else None
+        )
+        if self.webhooks is not None:
+            self.actor.ahead_limit = self.webhooks.ahead_at
+        self._auth_checks: dict[tuple[tuple[str, str], str], asyncio.Future[bool]] = {}
         self._started = time.monotonic()
         self._tasks: list[asyncio.Task] = []
         self._server = None
@@ -344,12 +527,15 @@ class QueueServer:
             ping_timeout=20,
             ssl=tls,
             server_header=f"yikou/{SERVER_VERSION}",
+            compression=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._tasks = [
             asyncio.create_task(self._writer(), name="writer"),
             asyncio.create_task(self._ticker(), name="ticker"),
         ]
+        if self.webhooks is not None:
+            self.webhooks.start()
         log.info("queue server for %s on %s:%s", self.config.hall.id, self.host, self.port)
 
     async def stop(self) -> None:
@@ -360,6 +546,8 @@ class QueueServer:
                 await task
             except asyncio.CancelledError:
                 pass
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -400,6 +588,8 @@ class QueueServer:
                         )
                 continue
             self._publish(result)
+            if self.webhooks is not None:
+                self._feed_webhooks(result)
             for (cmd, future), outcome in zip(batch, result.outcomes, strict=True):
                 self.m_commands.labels(
                     cmd.type, "refused" if isinstance(outcome, EngineError) else "ok"
@@ -407,13 +597,26 @@ class QueueServer:
                 if not future.done():
                     future.set_result((outcome, result))
 
+    def _feed_webhooks(self, result: BatchResult) -> None:
+        events = [
+            ev
+            for outcome in result.outcomes
+            for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
+        ]
+        events.sort(key=lambda ev: ev.seq)
+        try:
+            self.webhooks.feed(events, result.ahead)
+        except Exception:  # a notifier's bug must never stop the hall
+            log.exception("feeding the webhooks failed")
+
     async def _ticker(self) -> None:
+        # The first tick at once: a fresh server opens the day before any terminal asks.
         while True:
-            await asyncio.sleep(self.config.server.tick_seconds)
             try:
                 await self.submit(C.Tick())
             except StorageError as exc:
                 log.warning("tick failed: %s", exc)
+            await asyncio.sleep(self.config.server.tick_seconds)
 
     # --- publishing --------------------------------------------------------------------------
 
@@ -424,13 +627,16 @@ class QueueServer:
             for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
         ]
         events.sort(key=lambda ev: ev.seq)
+        public: list[tuple[int, bytes]] = []
         for ev in events:
             self.recent.append(ev)
-            self._fan_out(ev)
+            frame = self._fan_out(ev)
+            if frame is not None:
+                public.append((ev.seq, frame))
         self.seq = max(self.seq, result.seq)
         if events:
-            status = _json(P.Status(seq=result.seq, services=result.status))
-            self._send_many(self.subscribers["public"], status)
+            status = _frame(_json(P.Status(seq=result.seq, services=result.status)))
+            self._send_public(public, status)
             for client in list(self.subscribers["resident"]):
                 view = result.residents.get(client.ticket_id or "")
                 if view is not None:
@@ -440,11 +646,12 @@ class QueueServer:
         self.m_seq.set(self.seq)
         self.m_publish.observe(time.perf_counter() - result.committed_at)
 
-    def _fan_out(self, ev: V.Event) -> None:
+    def _fan_out(self, ev: V.Event) -> bytes | None:
+        """Send ``ev`` to the manager and counter streams; return its public frame, if any."""
+        frame = None
         public = views.public_event(ev)
         if public is not None and self.subscribers["public"]:
-            text = _json(P.EventMsg(stream="public", seq=ev.seq, event=public))
-            self._send_many(self.subscribers["public"], text, stream="public", seq=ev.seq)
+            frame = _frame(_json(P.EventMsg(stream="public", seq=ev.seq, event=public)))
         if self.subscribers["manager"]:
             text = _json(P.EventMsg(stream="manager", seq=ev.seq, event=views.manager_event(ev)))
             self._send_many(self.subscribers["manager"], text, stream="manager", seq=ev.seq)
@@ -455,18 +662,35 @@ class QueueServer:
                 data = views.counter_event(ev, counter)
                 text = _json(P.EventMsg(stream="counter", seq=ev.seq, event=data))
                 self._send_many(targets, text, stream="counter", seq=ev.seq)
+        return frame
+
+    def _send_public(self, frames: list[tuple[int, bytes]], status: bytes) -> None:
+        """A batch's public events, then its status, in ONE write per subscriber: a screen
+        wakes once per call instead of once per message."""
+        whole = b"".join(frame for _, frame in frames) + status
+        first, last = (frames[0][0], frames[-1][0]) if frames else (0, 0)
+        for client in list(self.subscribers["public"]):
+            sent = client.sent_seq.get("public", -1)
+            if frames:
+                if sent < first:
+                    data = whole
+                else:  # it was sent some of these while resuming
+                    data = b"".join(f for seq, f in frames if seq > sent) + status
+                client.sent_seq["public"] = max(sent, last)
+            else:
+                data = status
+            if self._fits(client):
+                client.ws.transport.write(data)
 
     def _send_many(self, clients, text: str, *, stream: str | None = None, seq: int = 0) -> None:
-        ready = []
+        frame = _frame(text)
         for client in list(clients):
             if stream is not None:
                 if client.sent_seq.get(stream, -1) >= seq:
                     continue  # already sent while it was resuming
                 client.sent_seq[stream] = seq
             if self._fits(client):
-                ready.append(client.ws)
-        if ready:
-            broadcast(ready, text)
+                client.ws.transport.write(frame)
 
     def _send(self, client: Client, text: str) -> None:
         if self._fits(client):
@@ -494,6 +718,7 @@ class QueueServer:
     def _forget(self, client: Client) -> None:
         if client in self.clients:
             self.clients.discard(client)
+            self._device_presence(client, False)
             if client.role:
                 self.m_connections.labels(client.role).dec()
         for subs in self.subscribers.values():
@@ -514,10 +739,13 @@ class QueueServer:
                     await ws.close(4001, "authenticate first")
                     return
                 await self._on_message(client, raw)
+                if client.strikes > MAX_STRIKES:
+                    await self._cut_off(ws)
+                    return
             async for raw in ws:
                 await self._on_message(client, raw)
-                if client.strikes > 300:  # ignores every rate-limit answer: cut it off
-                    await ws.close(1008, "rate limited")
+                if client.strikes > MAX_STRIKES:  # ignores every rate-limit answer: cut it off
+                    await self._cut_off(ws)
                     return
         except ConnectionClosed:
             pass
@@ -526,22 +754,31 @@ class QueueServer:
         finally:
             self._forget(client)
 
+    @staticmethod
+    async def _cut_off(ws: ServerConnection) -> None:
+        # A flooder's unread messages fill our queue, so we stop reading and would never see
+        # its answer to our close: do not wait the usual 10 s for it.
+        ws.close_timeout = 1.0
+        await ws.close(1008, "rate limited")
+
     async def _on_message(self, client: Client, raw: str | bytes) -> None:
+        # The rate limit first: a flood of oversize messages is a flood too.
+        if not client.allow():
+            # A request is answered, so its sender can back off and retry instead of waiting
+            # for a reply that never comes; anonymous floods hear it now and then.
+            msg_id = _peek_id(raw)
+            if msg_id is not None or client.strikes in (1, 100, 200):
+                self._send(client, _json(P.error("rate_limited", msg_id)))
+            return
         if len(raw) > P.MAX_MESSAGE_BYTES:
             self._send(client, _json(P.error("too_large", limit=P.MAX_MESSAGE_BYTES)))
             return
-        if not client.allow():
-            if client.strikes in (1, 100, 200):  # say so, without echoing every flood message
-                self._send(client, _json(P.error("rate_limited")))
-            return
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
             self._send(client, _json(P.error("bad_json")))
             return
-        msg_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
-            msg_id = None
+        msg_id = _id_of(data)
         if not isinstance(data, dict) or data.get("v") != P.VERSION:
             code = (
                 "unsupported_version" if isinstance(data, dict) and "v" in data else "bad_message"
@@ -555,27 +792,89 @@ class QueueServer:
             where = ".".join(str(p) for p in first["loc"])
             self._send(client, _json(P.error("bad_message", msg_id, field=where, why=first["msg"])))
             return
+        try:
+            await self._dispatch(client, msg)
+        except Exception:  # a bug met by one message: say so, keep the connection
+            log.exception("%s from %s %s failed", msg.type, client.role, client.name)
+            self._send(client, _json(P.error("internal_error", msg_id)))
+
+    async def _dispatch(self, client: Client, msg: P.ClientMessage) -> None:
         if isinstance(msg, P.Hello):
             await self._hello(client, msg)
         elif client.role is None:
-            self._send(client, _json(P.error("not_authenticated", msg_id)))
+            self._send(client, _json(P.error("not_authenticated", msg.id)))
         elif isinstance(msg, P.CommandMsg):
             await self._command(client, msg)
         elif isinstance(msg, P.Query):
             await self._query(client, msg)
         elif isinstance(msg, P.Subscribe):
             await self._subscribe(client, msg)
+            if client.role == "manager" and "manager" in msg.streams:
+                self._send(client, self._devices_message())
+        elif isinstance(msg, P.DeviceStatus):
+            self._device_status(client, msg)
         else:
             self._send(client, _json(P.Pong(id=msg.id, seq=self.seq)))
+
+    # --- device health -------------------------------------------------------------------------
+
+    def _devices_message(self) -> str:
+        return _json(P.Devices(devices=list(self.devices.values())))
+
+    def _push_devices(self) -> None:
+        text = self._devices_message()
+        for client in list(self.subscribers["manager"]):
+            self._send(client, text)
+
+    def _device_presence(self, client: Client, connected: bool) -> None:
+        entry = self.devices.get(client.name)
+        if entry is None or client.role not in ("kiosk", "navigator", "signage"):
+            return
+        if not connected and any(
+            c is not client and c.name == client.name and c.role == client.role
+            for c in self.clients
+        ):
+            return  # another connection of the same terminal is still up
+        if entry["connected"] != connected:
+            entry["connected"] = connected
+            entry["since"] = self.actor.store.clock().isoformat()
+            # Not from inside a send loop (a dropped client is forgotten while sending).
+            asyncio.get_running_loop().call_soon(self._push_devices)
+
+    def _device_status(self, client: Client, msg: P.DeviceStatus) -> None:
+        entry = self.devices.get(client.name)
+        if client.role not in ("kiosk", "navigator", "signage") or entry is None:
+            self._send(client, _json(P.error("forbidden", msg.id, message="device_status")))
+            return
+        part = {"ok": msg.ok, "detail": msg.detail, "at": self.actor.store.clock().isoformat()}
+        changed = {k: v for k, v in entry["parts"].get(msg.part, {}).items() if k != "at"} != {
+            "ok": msg.ok,
+            "detail": msg.detail,
+        }
+        entry["parts"][msg.part] = part
+        if not msg.ok and changed:
+            log.warning("device %s: %s %s", client.name, msg.part, msg.detail or "not ok")
+        if changed:
+            self._push_devices()
+        if msg.id is not None:
+            self._send(client, _json(P.Reply(id=msg.id, result={"part": msg.part})))
 
     # --- authentication ----------------------------------------------------------------------
 
     async def _verify(self, who: str, secret: str, stored: str) -> bool:
-        # scrypt is slow by design: remember what verified, and run it off the event loop.
+        # scrypt is slow by design: remember what verified, and run it off the event loop. A
+        # hall's screens all reconnect at once after a restart with the same token: they share
+        # one check instead of queueing thousands of identical ones.
         key = (who, hashlib.sha256(secret.encode()).hexdigest())
         if self._auth_cache.get(key) == stored:
             return True
-        ok = await asyncio.get_running_loop().run_in_executor(None, verify_secret, secret, stored)
+        flight = self._auth_checks.get((key, stored))
+        if flight is None:
+            loop = asyncio.get_running_loop()
+            flight = loop.run_in_executor(None, verify_secret, secret, stored)
+            self._auth_checks[(key, stored)] = flight
+            flight.add_done_callback(lambda _: self._auth_checks.pop((key, stored), None))
+        ok = await asyncio.shield(flight)
         if ok:
             self._auth_cache[key] = stored
         return ok
@@ -586,6 +885,11 @@ class QueueServer:
             return
         auth = msg.auth
         role: str | None = None
+        address = _address(client.ws)
+        if self._login_failures.blocked(address):
+            # Each wrong guess costs a scrypt; an address guessing fast gets no more of them.
+            self._send(client, _json(P.error("rate_limited", msg.id)))
+            return
         if isinstance(auth, P.DeviceAuth):
             device = next((d for d in self.config.devices if d.id == auth.device_id), None)
             if device and await self._verify(f"device:{device.id}", auth.token, device.token_hash):
@@ -605,9 +909,11 @@ class QueueServer:
                         role = "counter"
                         client.counter = auth.counter
                 client.name = staff.login
+        elif isinstance(auth, P.WebAuth):
+            role, client.name = "web", f"web:{address}"
         else:
             try:
-                ticket_id = read_token(self.secret, auth.token, dt.datetime.now(dt.UTC))
+                ticket_id = read_token(self.secret, auth.token, self.actor.store.clock())
             except TokenError as exc:
                 code = "token_expired" if exc.expired else "auth_failed"
                 self._send(client, _json(P.error(code, msg.id)))
@@ -618,10 +924,12 @@ class QueueServer:
                 self._send(client, _json(P.error("token_expired", msg.id)))
                 return
         if role is None:
+            self._login_failures.record(address)
             self._send(client, _json(P.error("auth_failed", msg.id)))
             return
         client.role, client.lang = role, msg.lang
         self.clients.add(client)
+        self._device_presence(client, True)
         self.m_connections.labels(role).inc()
         self._send(
             client,
@@ -663,6 +971,8 @@ class QueueServer:
                 )
                 else None
             )
+        if role == "web" and identity is None:
+            return None  # a booking is real-name, and one cancels only one's own
         updates: dict[str, Any] = {}
         if kind in ("issue_ticket", "check_in", "book_appointment"):
             updates["channel"] = {"counter": "window", "manager": "staff"}.get(role, role)
@@ -672,12 +982,26 @@ class QueueServer:
             )
             if cls is not None and not cls.self_service:
                 return None
-        if identity is not None and "resident_key" in type(command).model_fields:
-            # The clear number stops here: only its keyed hash goes on.
-            updates["resident_key"] = resident_key(self.secret, identity.number, identity.doc_type)
+        if "resident_key" in type(command).model_fields:
+            # Who the resident is comes only from their document, keyed here; a key a terminal
+            # sent itself could be anyone's. The clear number stops here.
+            updates["resident_key"] = (
+                resident_key(self.secret, identity.number, identity.doc_type)
+                if identity is not None
+                else None
+            )
         return command.model_copy(update=updates) if updates else command
 
     async def _command(self, client: Client, msg: P.CommandMsg) -> None:
+        if client.role == "web":
+            if msg.command.type in ROLE_COMMANDS["web"] and msg.resident_id is None:
+                self._send(client, _json(P.error("identity_required", msg.id)))
+                return
+            address = _address(client.ws)
+            if self._web_commands.blocked(address):
+                self._send(client, _json(P.error("rate_limited", msg.id)))
+                return
+            self._web_commands.record(address)
         command = self._authorise(client, msg.command, msg.resident_id)
         if command is None:
             self._send(client, _json(P.error("forbidden", msg.id, command=msg.command.type)))
@@ -721,7 +1045,7 @@ class QueueServer:
             return
         try:
             result = await self.actor.call(
-                self.actor.query, msg.query, client.role, msg, client.ticket_id
+                self.actor.query, msg.query, client.role, msg, client.ticket_id, client.counter
             )
         except _QueryError as exc:
             self._send(client, _json(P.error(exc.code, msg.id, **exc.details)))
@@ -738,15 +1062,15 @@ class QueueServer:
             self._send(client, _json(P.error("forbidden", msg.id, streams=",".join(denied))))
             return
         replies: dict[str, Any] = {}
-        for stream in msg.streams:
+        for stream in dict.fromkeys(msg.streams):
+            since = msg.since if stream != "resident" else None
             oldest = self.recent[0].seq if self.recent else self.seq + 1
-            can_resume = (
-                msg.since is not None
-                and stream != "resident"
-                and oldest - 1 <= msg.since <= self.seq
-            )
-            if can_resume:
-                start = msg.since
+            logged: list[V.Event] | None = []
+            if since is not None and not oldest - 1 <= since <= self.seq:
+                # Older than the ring holds (or the server restarted): the log has them.
+                logged = await self.actor.call(self.actor.events_after, since, RECENT_EVENTS)
+            if since is not None and logged is not None:
+                start = since
                 replies[stream] = {"resumed_from": start}
             else:
                 start, state = await self.actor.call(
@@ -760,12 +1084,21 @@ class QueueServer:
                     )
             # From here to joining the stream nothing awaits, so no event slips between.
             client.sent_seq[stream] = start
-            for ev in self.recent:
-                if ev.seq > start:
-                    self._replay(client, stream, ev)
+            for ev in logged or ():
+                self._replay(client, stream, ev)
+            for ev in self._recent_after(client.sent_seq[stream]):
+                self._replay(client, stream, ev)
             client.streams.add(stream)
             self.subscribers[stream].add(client)
         self._send(client, _json(P.Reply(id=msg.id, result={"seq": self.seq, "streams": replies})))
+
+    def _recent_after(self, seq: int) -> list[V.Event]:
+        """The ring's events after ``seq``. The ring holds consecutive seqs, so skip straight to
+        the first one (a screen that subscribes afresh must not scan 50,000 events)."""
+        if not self.recent:
+            return []
+        skip = max(0, seq - self.recent[0].seq + 1)
+        return [ev for ev in itertools.islice(self.recent, skip, None) if ev.seq > seq]
 
     def _replay(self, client: Client, stream: str, ev: V.Event) -> None:
         if stream == "public":
@@ -805,9 +1138,106 @@ class QueueServer:
             return _response(200, prom.CONTENT_TYPE_LATEST, prom.generate_latest(self.registry))
         if path.startswith("/t/"):
             return _static("ticket.html")
+        if path in _PAGES:
+            return _static(_PAGES[path])
+        if path == "/api/services" or path.startswith("/api/services/"):
+            return _catalog_response(self.config, path.removeprefix("/api/services"), request)
+        if path.startswith("/qr/") and path.endswith(".svg"):
+            return _qr_svg(path.removeprefix("/qr/").removesuffix(".svg"))
         if path.startswith("/static/"):
             return _static(path.removeprefix("/static/"))
         return _response(404, "text/plain", b"not found\n")
+
+
+def _id_of(data: Any) -> int | str | None:
+    msg_id = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
+        return None
+    return msg_id
+
+
+def _peek_id(raw: str | bytes) -> int | str | None:
+    if len(raw) > P.MAX_MESSAGE_BYTES:
+        return None
+    try:
+        return _id_of(json.loads(raw))
+    except (ValueError, RecursionError):
+        return None
+
+
+# Pages the queue server serves (queue_server/web/); each loads its files from /static/.
+_PAGES = {
+    "/staff": "staff.html",
+    "/manager": "manager.html",
+    "/guide": "guide.html",
+    "/book": "book.html",
+}
+
+
+def _catalog_service_json(entry, hall_service) -> dict[str, Any]:
+    data = entry.model_dump(mode="json")
+    data["in_hall"] = hall_service is not None
+    data["appointments"] = bool(hall_service and hall_service.appointment_capacity)
+    for material, item in zip(entry.materials, data["materials"], strict=True):
+        item["describe_zh"], item["describe_en"] = material.describe("zh"), material.describe("en")
+    return data
+
+
+def _catalog_response(config: HallConfig, rest: str, request: Request) -> Response:
+    """The catalog as JSON: ``/api/services`` lists the hall's services (``?q=`` searches, by
+    pinyin too), ``/api/services/<id>`` gives one guide (materials, steps, fees, form)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from content import default_catalog
+    from content.errors import ContentError
+
+    catalog = default_catalog()
+    settings = config.service_settings()
+    if rest in ("", "/"):
+        query = parse_qs(urlsplit(request.path).query).get("q", [""])[0].strip()[:50]
+        found = catalog.search(query, limit=100) if query else list(catalog)
+        items = [
+            {
+                "id": s.id,
+                "bureau": s.bureau,
+                "bureau_zh": catalog.bureau(s.bureau).short_zh,
+                "bureau_en": catalog.bureau(s.bureau).name_en,
+                "name_zh": s.name_zh,
+                "name_en": s.name_en,
+                "instant": s.instant,
+                "appointments": bool(s.id in settings and settings[s.id].appointment_capacity),
+            }
+            for s in found
+            if s.id in settings
+        ]
+        priorities = [
+            {"name": c.name, "label_zh": c.label_zh, "label_en": c.label_en}
+            for c in config.priority_classes
+        ]
+        body = json.dumps(
+            {"query": query, "services": items, "priorities": priorities}, ensure_ascii=False
+        )
+        return _response(200, "application/json; charset=utf-8", body.encode())
+    service_id = rest.removeprefix("/")
+    try:
+        entry = catalog.service(service_id)
+    except (ContentError, KeyError):
+        return _response(404, "application/json", b'{"error": "not_found"}')
+    if service_id not in settings:
+        return _response(404, "application/json", b'{"error": "not_found"}')
+    data = _catalog_service_json(entry, settings[service_id])
+    bureau = catalog.bureau(entry.bureau)
+    data["bureau_zh"], data["bureau_en"] = bureau.name_zh, bureau.name_en
+    body = json.dumps(data, ensure_ascii=False)
+    return _response(200, "application/json; charset=utf-8", body.encode())
+
+
+def _qr_svg(text: str) -> Response:
+    """A QR code of an appointment id (what a kiosk scans to check in), drawn as SVG."""
+    if not (1 <= len(text) <= 64) or not all(c.isalnum() or c in "-_" for c in text):
+        return _response(404, "text/plain", b"not found\n")
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=20, border=2)
+    return _response(200, "image/svg+xml", image.to_string(encoding="unicode").encode())
 
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",

@@ -96,6 +96,8 @@ def ticket_view(hall: Hall, ticket: Ticket, now: dt.datetime, *, full: bool = Fa
             priority=ticket.priority,
             channel=ticket.channel,
             rank=ticket.rank,
+            # Dispatch order within a rank (a manager's move changes it): (rank, order_key).
+            order_key=ticket.order_key,
             transfers=ticket.transfers,
             appointment_id=ticket.appointment_id,
             cancel_reason=ticket.cancel_reason,

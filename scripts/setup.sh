@@ -12,6 +12,12 @@ APT_PACKAGES=(
     sqlite3             # inspecting the embedded database by hand
     postgresql          # the production database; tests start a throwaway cluster
     tzdata              # the hall's time zone
+    openssl             # tests make a throwaway certificate for wss:// and https://
+    chromium chromium-driver  # headless browser + its WebDriver: the resident ticket page's tests
+    fonts-wqy-microhei  # a CJK font: the browser's Chinese, and raster ticket printing (devices)
+    pcscd vsmartcard-vpcd   # PC/SC daemon + virtual reader driver: pcsc:// tests start pcscd themselves
+    libpcsclite-dev swig    # to build pyscard (the hardware extra), which has no Linux wheel
+    libusb-1.0-0            # usb:// ticket printers through pyusb
     xvfb                # a virtual X display: the Kivy screens' tests run under it
     libgl1-mesa-dri     # Mesa OpenGL drivers: Kivy draws with OpenGL, on Xvfb too
     libgl1              # the GL dispatch library (glvnd) Kivy's SDL2 window opens at run time
