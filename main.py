@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("devices.cli", "technician tools: list, check, read-card, scan, print-test"),
     "content": ("content.cli", "service catalog: check, guide, search"),
     "simulate": ("queue_server.simulate", "simulate hall days through the real engine"),
+    "signage": ("signage.app", "call-number screens (综合屏, 窗口屏) and the calling voice"),
 }
 
 

@@ -277,6 +277,8 @@ class HallConfig(_Model):
     storage: Storage = Storage()
     server: ServerSettings = ServerSettings()
     webhooks: list[Webhook] = []
+    # Optional [signage] section, read and validated by the signage app (signage/settings.py).
+    signage: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HallConfig:

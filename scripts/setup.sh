@@ -18,6 +18,13 @@ APT_PACKAGES=(
     pcscd vsmartcard-vpcd   # PC/SC daemon + virtual reader driver: pcsc:// tests start pcscd themselves
     libpcsclite-dev swig    # to build pyscard (the hardware extra), which has no Linux wheel
     libusb-1.0-0            # usb:// ticket printers through pyusb
+    xvfb                # a virtual X display: the Kivy screens' tests run under it
+    libgl1-mesa-dri     # Mesa OpenGL drivers: Kivy draws with OpenGL, on Xvfb too
+    libgl1              # the GL dispatch library (glvnd) Kivy's SDL2 window opens at run time
+    fonts-noto-cjk      # Noto Sans CJK: the Chinese font of every screen (ui/fonts.py)
+    espeak-ng           # offline speech synthesis for the call voice (cmn voice)
+    alsa-utils          # aplay: plays the call voice on the hall's loudspeakers
+    sox                 # checks the rendered call voice in the tests (length, loudness)
 )
 
 missing=()

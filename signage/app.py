@@ -1,0 +1,283 @@
+"""``python main.py signage``: the call-number screens (综合屏, 窗口屏) and the voice that calls.
+
+    python main.py signage --config hall.toml --mode main
+    python main.py signage --config hall.toml --mode window --window 3 --device-id signage-main
+
+The screen connects to the queue server with a device token (by default the ``--device-id``'s
+entry of ``<config>.credentials``, written by ``python main.py init``), subscribes to the public
+stream and renders it. Kivy is imported only when the screen starts (``run``), never when
+``main.py`` builds its parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import os
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from content.signage import Screen, Signage, load_signage
+from queue_server import protocol as P
+from queue_server.client import AuthFailed, HallClient
+from queue_server.config import HallConfig
+from signage.core import SignageState
+from signage.feed import SignageFeed
+from signage.settings import SignageSettings
+from signage.voice import EspeakSynth, Voice, make_player
+from ui.bridge import run_app_with
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="the hall configuration")
+    parser.add_argument(
+        "--mode",
+        choices=["main", "window"],
+        default="main",
+        help="main: the hall's call screen (综合屏); window: one window's screen (窗口屏)",
+    )
+    parser.add_argument("--window", type=int, help="the window number (--mode window)")
+    parser.add_argument("--server", help="queue server URL (default: from the configuration)")
+    parser.add_argument("--device-id", default="signage-main", help="this screen's device id")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help="the device token: a file holding it, or a credentials file "
+        "(default: <config>.credentials)",
+    )
+    parser.add_argument("--size", default="1920x1080", help="window size WxH (not fullscreen)")
+    parser.add_argument("--fullscreen", action="store_true", help="fill the screen (on the TV)")
+    voice = parser.add_argument_group("voice (the [signage] section sets the defaults)")
+    voice.add_argument(
+        "--voice",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="speak the calls (default: on for --mode main, off for --mode window)",
+    )
+    voice.add_argument("--player", help="auto, aplay[:DEVICE], paplay, file:PATH or none")
+    voice.add_argument(
+        "--template", help='announcement, e.g. "请 {number} 号到 {window} 号窗口办理"'
+    )
+    voice.add_argument("--repeat", type=int, help="times each call is spoken (default 2)")
+    voice.add_argument("--volume", type=int, help="0..200 (default 100)")
+    voice.add_argument(
+        "--quiet-hours", action="append", help="no voice in this span, e.g. 12:00-13:30"
+    )
+    voice.add_argument("--voice-cache", type=Path, help="where rendered speech is kept")
+    parser.add_argument("--content", help="signage content file (default: the catalog's)")
+
+
+@dataclasses.dataclass
+class Options:
+    """Everything a signage screen needs, resolved from config and command line."""
+
+    config: HallConfig
+    settings: SignageSettings
+    mode: str = "main"
+    window: int = 1
+    size: tuple[int, int] = (1920, 1080)
+    fullscreen: bool = False
+    voice: bool = True
+    voice_cache: Path | None = None
+    maxfps: int = 60
+
+
+def server_url(config: HallConfig) -> str:
+    host = config.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    scheme = "wss" if config.server.tls_cert else "ws"
+    return f"{scheme}://{host}:{config.server.port}/ws"
+
+
+def read_token(path: Path, device_id: str) -> str:
+    """The device token from a credentials file ([credentials] table) or a one-token file."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("credentials"), dict):
+        try:
+            return str(data["credentials"][device_id])
+        except KeyError:
+            raise KeyError(f"{path} holds no token for device {device_id!r}") from None
+    return text.strip()
+
+
+def hall_now(config: HallConfig) -> dt.datetime:
+    return dt.datetime.now(ZoneInfo(config.hall.timezone)).replace(tzinfo=None)
+
+
+def make_state(config: HallConfig, settings: SignageSettings) -> SignageState:
+    return SignageState(
+        queue_names={q.prefix: q.name_zh for q in config.queues},
+        service_names={s.id: s.name_zh for s in config.services if s.name_zh},
+        recent_limit=settings.recent,
+    )
+
+
+def notice_source(
+    state: SignageState, signage: Signage | None, screen: Screen, hall_id: str
+) -> Callable[[dt.datetime], list[str]]:
+    """The notices to scroll at a moment: the catalog's signage notices, then the hall's."""
+
+    def notices(now: dt.datetime) -> list[str]:
+        out = []
+        if signage is not None:
+            for item in signage.active_items(now, screen=screen, hall=hall_id):
+                if item.text is not None:
+                    out.append(f"{item.title.zh}：{item.text.zh}")
+        out.extend(n.text for n in state.notices.values() if n.text)
+        return out
+
+    return notices
+
+
+def make_voice(options: Options) -> Voice | None:
+    if not options.voice:
+        return None
+    settings = options.settings.voice_settings()
+    cache = options.voice_cache or (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yikou" / "voice"
+    )
+    synth = EspeakSynth.from_settings(cache, settings)
+    if not synth.available():
+        log.error("espeak-ng is not installed (apt-get install espeak-ng): the calls are silent")
+        return None
+    return Voice(synth, make_player(options.settings.player), settings)
+
+
+def setup_kivy(options: Options) -> None:
+    """Set Kivy's environment and window before Kivy is imported anywhere."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    from kivy.config import Config
+
+    width, height = options.size
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "fullscreen", "auto" if options.fullscreen else "0")
+    Config.set("graphics", "resizable", "1")
+    Config.set("graphics", "maxfps", str(options.maxfps))
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    Config.set("kivy", "exit_on_escape", "1")
+
+
+async def run_signage(
+    options: Options,
+    client: HallClient,
+    *,
+    on_built: Callable | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> SignageFeed:
+    """Run one screen until its window closes (or the app is stopped); return its feed.
+
+    Tests and benchmarks call this with their own client and ``on_built(app)`` hook."""
+    setup_kivy(options)
+    from signage.gui import SignageApp
+
+    config, settings = options.config, options.settings
+    state = make_state(config, settings)
+    signage = None
+    try:
+        signage = load_signage(settings.content)
+    except Exception as exc:  # a bad content file must not keep the calls off the screen
+        log.error("signage content not loaded: %s", exc)
+    screen = Screen.HALL if options.mode == "main" else Screen.COUNTER
+    counter_names = {c.id: c.name_zh for c in config.counters if c.name_zh}
+    now = clock or (lambda: hall_now(config))
+    app = SignageApp(
+        state=state,
+        mode=options.mode,
+        window=options.window,
+        window_name=counter_names.get(options.window, ""),
+        hall_name=config.hall.name_zh,
+        notices=notice_source(state, signage, screen, config.hall.id),
+        clock=now,
+        on_built=on_built,
+    )
+    voice = make_voice(options)
+    feed = SignageFeed(
+        client,
+        state,
+        on_change=app.state_changed,
+        on_calls=app.calls_arrived,
+        voice=voice,
+    )
+    app.feed = feed
+    app.voice = voice
+    if voice is not None:
+        voice.start()
+
+    try:
+        await run_app_with(app, feed.run())
+    except AuthFailed:
+        pass  # feed.failure says so; run() reports it
+    finally:
+        await client.close()
+        if voice is not None:
+            voice.close(timeout=5)
+    return feed
+
+
+def options_from_args(args: argparse.Namespace, config: HallConfig) -> Options:
+    settings = SignageSettings.model_validate(config.signage).with_overrides(
+        player=args.player,
+        template=args.template,
+        repeat=args.repeat,
+        volume=args.volume,
+        quiet_hours=args.quiet_hours,
+        content=args.content,
+    )
+    width, _, height = args.size.lower().partition("x")
+    return Options(
+        config=config,
+        settings=settings,
+        mode=args.mode,
+        window=args.window or 1,
+        size=(int(width), int(height)),
+        fullscreen=args.fullscreen,
+        voice=args.voice if args.voice is not None else args.mode == "main",
+        voice_cache=args.voice_cache,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from queue_server.cli import credentials_path
+    from queue_server.config import load_config
+    from queue_server.errors import ConfigError
+
+    if args.mode == "window" and args.window is None:
+        print("--mode window needs --window N", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+        options = options_from_args(args, config)
+    except (ConfigError, ValueError) as exc:
+        print(f"signage: {exc}", file=sys.stderr)
+        return 2
+    token_file = args.token_file or credentials_path(args.config)
+    try:
+        token = read_token(token_file, args.device_id)
+    except (OSError, KeyError) as exc:
+        print(f"signage: no device token: {exc}", file=sys.stderr)
+        return 2
+    url = args.server or server_url(config)
+    client = HallClient(url, P.DeviceAuth(device_id=args.device_id, token=token))
+    try:
+        feed = asyncio.run(run_signage(options, client))
+    except KeyboardInterrupt:
+        return 0
+    if isinstance(feed.failure, AuthFailed):
+        print(f"signage: the server refused the device token: {feed.failure}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,293 @@
+"""The signage's state, built from the public stream: plain Python, no Kivy, no I/O.
+
+    state = SignageState(queue_names={"A": "计生·老龄"}, counter_names={6: "制证窗口"})
+    calls = state.apply(message)     # snapshot / event / status from HallClient.messages()
+    for call in calls:               # the calls to show with a flash and to announce
+        voice.announce(call)
+
+A snapshot replaces the whole state and announces nothing (its calls are old news); an event
+``ticket_called`` or ``ticket_recalled`` returns the Call to announce. The client library hands
+each event over exactly once and in order, also across reconnects, so the state never repeats
+or misses a call; ``apply`` still ignores an event whose seq it has already applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RECENT_LIMIT = 8
+
+
+class CounterState(StrEnum):
+    """A window as the screens see it (the engine's counter states, as strings on the wire)."""
+
+    CLOSED = "closed"
+    IDLE = "idle"
+    CALLING = "calling"
+    SERVING = "serving"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call (or recall) of a ticket to a window."""
+
+    number: str
+    counter: int
+    service: str | None = None
+    recall: bool = False
+    seq: int = 0
+    name: str | None = None  # only where a hall calls by name; always masked (张*)
+
+
+@dataclass
+class CounterView:
+    id: int
+    state: CounterState = CounterState.IDLE
+    ticket: str | None = None
+    service: str | None = None
+    pause_reason: str = ""
+
+    @property
+    def paused(self) -> bool:
+        return self.state in (CounterState.PAUSED, CounterState.CLOSED)
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """Waiting count and estimate of one queue (its letter), summed over its services."""
+
+    prefix: str
+    name: str
+    waiting: int
+    estimated_wait_s: float | None  # the longest estimate among its services; None: unknown
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: str
+    text: str
+
+
+def mask_name(name: str | None) -> str:
+    """A resident's name as a screen may show it: the family name and one * (张三丰 → 张*).
+
+    Latin names keep their first letter (Smith → S*). Empty stays empty."""
+    name = (name or "").strip()
+    if not name:
+        return ""
+    return f"{name[0]}*"
+
+
+@dataclass
+class SignageState:
+    """What every signage screen shows; built only by ``apply``."""
+
+    queue_names: Mapping[str, str] = field(default_factory=dict)
+    service_names: dict[str, str] = field(default_factory=dict)
+    recent_limit: int = RECENT_LIMIT
+    counters: dict[int, CounterView] = field(default_factory=dict)
+    recent: deque[Call] = field(default_factory=deque)
+    services: list[dict[str, Any]] = field(default_factory=list)
+    notices: dict[str, Notice] = field(default_factory=dict)
+    day: str | None = None
+    seq: int = -1
+    connected: bool = False
+    version: int = 0  # bumps on every change, so a screen redraws only when needed
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @property
+    def newest(self) -> Call | None:
+        return self.recent[0] if self.recent else None
+
+    def counter(self, counter_id: int) -> CounterView:
+        return self.counters.get(counter_id) or CounterView(counter_id, CounterState.CLOSED)
+
+    def service_name(self, service: str | None) -> str:
+        if not service:
+            return ""
+        return self.service_names.get(service, service)
+
+    def queues(self) -> list[QueueStatus]:
+        """Waiting per queue letter, in letter order."""
+        waiting: dict[str, int] = {}
+        wait_s: dict[str, float | None] = {}
+        for entry in self.services:
+            prefix = entry.get("queue") or "?"
+            waiting[prefix] = waiting.get(prefix, 0) + int(entry.get("waiting") or 0)
+            estimate = entry.get("estimated_wait_s")
+            if entry.get("waiting") and estimate is not None:
+                wait_s[prefix] = max(wait_s.get(prefix) or 0.0, float(estimate))
+            else:
+                wait_s.setdefault(prefix, None)
+        return [
+            QueueStatus(p, self.queue_names.get(p, p), waiting[p], wait_s.get(p))
+            for p in sorted(waiting)
+        ]
+
+    # --- building --------------------------------------------------------------------------
+
+    def set_connected(self, connected: bool) -> bool:
+        """Record the connection state; True if it changed."""
+        if connected == self.connected:
+            return False
+        self.connected = connected
+        self.version += 1
+        return True
+
+    def apply(self, message: Mapping[str, Any]) -> list[Call]:
+        """Apply one message of the public stream; return the calls to show and announce."""
+        kind = message.get("type")
+        if kind == "snapshot" and message.get("stream", "public") == "public":
+            self._load_snapshot(message["state"], int(message["seq"]))
+            return []
+        if kind == "status":
+            self._set_services(message.get("services") or [])
+            self.version += 1
+            return []
+        if kind == "event" and message.get("stream", "public") == "public":
+            seq = int(message["seq"])
+            if seq <= self.seq:
+                log.debug("event %d already applied", seq)
+                return []
+            self.seq = seq
+            calls = self._apply_event(message["event"], seq)
+            self.version += 1
+            return calls
+        return []
+
+    def apply_all(self, messages: Iterable[Mapping[str, Any]]) -> list[Call]:
+        out: list[Call] = []
+        for message in messages:
+            out.extend(self.apply(message))
+        return out
+
+    def _load_snapshot(self, state: Mapping[str, Any], seq: int) -> None:
+        self.seq = seq
+        self.day = state.get("day")
+        self.counters = {
+            int(c["id"]): CounterView(
+                id=int(c["id"]),
+                state=_counter_state(c.get("state")),
+                ticket=c.get("ticket"),
+                service=c.get("service"),
+                pause_reason=c.get("pause_reason") or "",
+            )
+            for c in state.get("counters", [])
+        }
+        # Only calls still at their window are worth showing as "recent".
+        calls = [
+            Call(number=c["number"], counter=int(c["counter"]), service=c.get("service"))
+            for c in state.get("recent_calls", [])  # newest first
+            if c.get("counter") is not None
+        ]
+        # Not deque(maxlen=...) on the whole list: that would keep the oldest, not the newest.
+        self.recent = deque(calls[: self.recent_limit], maxlen=self.recent_limit)
+        self._set_services(state.get("services", []))
+        self.notices = {
+            n["id"]: Notice(n["id"], n.get("text_zh") or n.get("text_en") or "")
+            for n in state.get("notices", [])
+        }
+        self.version += 1
+
+    def _set_services(self, services: list[dict[str, Any]]) -> None:
+        self.services = list(services)
+        for entry in services:
+            if entry.get("name_zh"):
+                self.service_names[entry["service"]] = entry["name_zh"]
+
+    def _apply_event(self, ev: Mapping[str, Any], seq: int) -> list[Call]:
+        kind = ev.get("type")
+        counter_id = ev.get("counter")
+        view = self._counter(counter_id) if counter_id is not None else None
+        if kind == "ticket_called":
+            assert view is not None
+            call = Call(ev["number"], int(counter_id), ev.get("service"), False, seq)
+            view.state, view.ticket, view.service = CounterState.CALLING, call.number, call.service
+            self._push(call)
+            return [call]
+        if kind == "ticket_recalled":
+            assert view is not None
+            service = view.service if view.ticket == ev["number"] else None
+            call = Call(ev["number"], int(counter_id), service, True, seq)
+            view.state, view.ticket = CounterState.CALLING, call.number
+            view.service = service or view.service
+            self._push(call)
+            return [call]
+        if kind == "ticket_started" and view is not None:
+            view.state, view.ticket = CounterState.SERVING, ev["number"]
+        elif kind in (
+            "ticket_finished",
+            "ticket_no_show",
+            "ticket_returned",
+            "ticket_cancelled",
+            "ticket_transferred",
+        ):
+            if view is not None and view.ticket == ev["number"]:
+                view.ticket, view.service = None, None
+                if view.state in (CounterState.CALLING, CounterState.SERVING):
+                    view.state = CounterState.IDLE
+        elif kind == "counter_opened" and view is not None:
+            view.state, view.pause_reason = CounterState.IDLE, ""
+        elif kind == "counter_closed" and view is not None:
+            view.state, view.ticket, view.service = CounterState.CLOSED, None, None
+        elif kind == "counter_paused" and view is not None:
+            view.state, view.pause_reason = CounterState.PAUSED, ev.get("reason") or ""
+        elif kind == "counter_resumed" and view is not None:
+            view.state = CounterState.SERVING if view.ticket else CounterState.IDLE
+            view.pause_reason = ""
+        elif kind == "notice_posted":
+            self.notices[ev["notice_id"]] = Notice(
+                ev["notice_id"], ev.get("text_zh") or ev.get("text_en") or ""
+            )
+        elif kind == "notice_removed":
+            self.notices.pop(ev.get("notice_id", ""), None)
+        elif kind == "day_opened":
+            self.day = ev.get("day")
+            self.recent.clear()
+            for counter in self.counters.values():
+                counter.ticket, counter.service = None, None
+        return []
+
+    def _counter(self, counter_id: int) -> CounterView:
+        counter_id = int(counter_id)
+        if counter_id not in self.counters:
+            self.counters[counter_id] = CounterView(counter_id)
+        return self.counters[counter_id]
+
+    def _push(self, call: Call) -> None:
+        # One line per ticket: a recall moves its line back to the top.
+        kept = [c for c in self.recent if c.number != call.number]
+        self.recent = deque([call, *kept][: self.recent_limit], maxlen=self.recent_limit)
+
+
+def _counter_state(value: Any) -> CounterState:
+    try:
+        return CounterState(str(value))
+    except ValueError:
+        return CounterState.IDLE
+
+
+def format_wait(seconds: float | None) -> str:
+    """An estimate as the screen shows it: 约 12 分钟, 少于 1 分钟, or — when unknown."""
+    if seconds is None:
+        return "—"
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "少于1分钟"
+    return f"约{minutes}分钟"
+
+
+def format_clock(now: dt.datetime) -> tuple[str, str]:
+    """(date line, time) for the screen's clock: ("11月26日 星期四", "14:05:09")."""
+    weekday = "一二三四五六日"[now.weekday()]
+    return f"{now.year}年{now.month}月{now.day}日 星期{weekday}", now.strftime("%H:%M:%S")
