@@ -32,6 +32,7 @@ def write_example(path: Path, *, force: bool = False) -> dict[str, str]:
     secrets_file = credentials_path(path)
     # The clear passwords and tokens: readable by root only, for the technician to hand out.
     fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already existed
     with os.fdopen(fd, "wb") as out:
         tomli_w.dump({"credentials": credentials}, out)
     load_config(path)  # what we write must load

@@ -98,12 +98,16 @@ class HallClient:
     # --- life cycle ------------------------------------------------------------------------
 
     async def connect(self, timeout: float = 15.0) -> dict[str, Any]:
-        """Connect and authenticate; return the server's welcome."""
+        """Connect and authenticate; return the server's welcome. Retries with backoff until
+        ``timeout``, then raises Disconnected; AuthFailed at once if the server refuses."""
         loop = asyncio.get_running_loop()
         self._first = loop.create_future()
         self._task = asyncio.create_task(self._run(), name=f"hall-client {self.url}")
         try:
             return await asyncio.wait_for(asyncio.shield(self._first), timeout)
+        except TimeoutError:
+            await self.close()
+            raise Disconnected(f"could not reach the hall server at {self.url}") from None
         except BaseException:
             await self.close()
             raise
@@ -157,8 +161,12 @@ class HallClient:
             if self._closing:
                 return
             self.reconnects += 1
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            await self._backoff(delay)
             delay = min(delay * 2, self.backoff_max)
+
+    async def _backoff(self, delay: float) -> None:
+        # Jitter: after a server restart, a hall's screens must not all knock at once.
+        await asyncio.sleep(delay * random.uniform(0.5, 1.5))
 
     async def _handshake(self, ws: ClientConnection) -> dict[str, Any]:
         hello = P.Hello(id=0, auth=self.auth, lang=self.lang)
@@ -212,6 +220,9 @@ class HallClient:
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one message with a fresh id; return the reply's result or raise ServerError."""
+        if self._closing or (self._task is not None and self._task.done()):
+            # Closed, or refused for good: no reconnect is coming to wait for.
+            raise Disconnected("the client is closed")
         try:
             await asyncio.wait_for(self.connected.wait(), self.request_timeout)
         except TimeoutError:

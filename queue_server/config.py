@@ -43,7 +43,8 @@ class HallInfo(_Model):
 
 
 class Hours(_Model):
-    days: list[str] = list(WEEKDAYS[:5])
+    # At least one weekday: a hall with no working weekday would leave nothing to book.
+    days: list[str] = Field(default=list(WEEKDAYS[:5]), min_length=1)
     open: dt.time = dt.time(9, 0)
     close: dt.time = dt.time(17, 0)
     # Tickets are issued until this time; later arrivals are told to come back tomorrow.
@@ -103,15 +104,18 @@ class Rules(_Model):
     estimate_window: int = Field(default=20, ge=1)
 
 
+ServiceId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")]
+
+
 class Queue(_Model):
     prefix: Annotated[str, Field(pattern=r"^[A-Z]$")]
     name_zh: str
     name_en: str = ""
-    services: list[str] = Field(min_length=1)
+    services: list[ServiceId] = Field(min_length=1)
 
 
 class Service(_Model):
-    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")]
+    id: ServiceId
     # Names are the catalog's; these are only used while the catalog lacks the service.
     name_zh: str = ""
     name_en: str = ""
@@ -153,6 +157,12 @@ class Appointments(_Model):
     no_show_limit: int = Field(default=2, ge=1)
     ban_days: int = Field(default=90, ge=1)
     priority: str = "appointment"
+
+    @model_validator(mode="after")
+    def _window(self) -> Appointments:
+        if self.min_days_ahead > self.days_ahead:
+            raise ValueError("min_days_ahead must not exceed days_ahead")
+        return self
 
 
 class Staff(_Model):

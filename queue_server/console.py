@@ -1,11 +1,16 @@
 """``python main.py counter --window N``: a terminal staff console for one window (叫号).
 
-Three layers, so that the next transport (the websocket client) only replaces the bottom one:
+    python main.py counter --config hall.toml --window 3 [--server ws://HOST:PORT/ws]
+        [--login w3] [--password-file hall.toml.credentials] [--lang zh|en]
+
+Three layers, so that the transport is only the bottom one:
 
 - ``ConsoleCore``: pure. Parses a typed line into an engine command or a local action, renders a
   ``WindowStatus`` and the events a command produced, words an engine refusal. No I/O, no clock.
 - ``HallLink``: what the loop needs from the hall — ``execute(command) -> events`` and
-  ``status() -> WindowStatus``. ``StoreLink`` implements it on the shared database (``Store``).
+  ``status() -> WindowStatus``. ``ClientLink`` implements it over the queue server (the asyncio
+  ``HallClient`` on a loop thread of its own, bridged for this synchronous loop);
+  ``EngineLink`` on an in-memory ``Hall`` for simulations and tests.
 - ``run_console``: the thin read-eval-print loop around both.
 
 Keys (single letters, English words or Chinese words all work)::
@@ -22,16 +27,28 @@ Keys (single letters, English words or Chinese words all work)::
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
+import contextlib
 import datetime as dt
+import getpass
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import tomllib
+import urllib.parse
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from queue_server.config import HallConfig, load_config
+from pydantic import ValidationError
+
+from queue_server import protocol as P
+from queue_server.client import AuthFailed, ClientError, HallClient, ServerError
+from queue_server.config import HallConfig, load_hall_config
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.hall import Hall
@@ -40,14 +57,15 @@ from queue_server.errors import (
     ConfigError,
     EngineError,
     IllegalTransition,
+    NotFound,
+    Refusal,
     StorageError,
     YikouError,
 )
 
-if TYPE_CHECKING:  # the database stack is imported only when a console really runs
-    from queue_server.storage import Store
-
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Lang = str  # "zh" or "en"
 
@@ -242,6 +260,9 @@ TEXT: dict[Lang, dict[str, str]] = {
         "counter_cannot": "{n}号窗口当前「{state}」，不能{action}",
         "ticket_cannot": "{number} 号{state}，不能{action}",
         "storage": "✗ 数据库暂时不可用：{message}",
+        "link_down": "连接中断，正在重连…",
+        "login_refused": "登录被拒绝：{login} 的账号、密码或窗口不对",
+        "unreachable": "连不上叫号服务器 {url}",
         "unknown": "不认识的命令：{word}",
         "needs_number": "请给出号码，例如 c A003",
         "bad_number": "号码应为字母加数字，例如 A003：{word}",
@@ -276,6 +297,9 @@ TEXT: dict[Lang, dict[str, str]] = {
         "counter_cannot": "window {n} is {state}: cannot {action}",
         "ticket_cannot": "{number} is {state}: cannot {action}",
         "storage": "✗ the database is unavailable: {message}",
+        "link_down": "Connection lost, reconnecting…",
+        "login_refused": "login refused: wrong login, password or window for {login}",
+        "unreachable": "cannot reach the hall server at {url}",
         "unknown": "unknown command: {word}",
         "needs_number": "give a number, e.g. c A003",
         "bad_number": "a ticket number is a letter and digits, e.g. A003: {word}",
@@ -579,6 +603,15 @@ class ConsoleCore:
     def storage_problem(self, exc: StorageError) -> str:
         return self._t("storage", message=exc)
 
+    def link_down(self) -> str:
+        return self._t("link_down")
+
+    def login_refused(self, login: str) -> str:
+        return self._t("login_refused", login=login)
+
+    def unreachable(self, url: str) -> str:
+        return self._t("unreachable", url=url)
+
     def invalid(self, action: Invalid) -> str:
         return f"{action.message}\n{self.help_text()}"
 
@@ -589,29 +622,18 @@ class ConsoleCore:
 # --- the link to the hall ---------------------------------------------------------------------
 
 
+class LinkDown(YikouError):
+    """No connection to the hall server right now (the client is reconnecting by itself), or the
+    server said it could not reach its database. A command's outcome is then unknown: the next
+    status shows what really happened."""
+
+
 class HallLink(Protocol):
-    """What the console needs from the hall. The websocket client will offer the same two calls."""
+    """What the console needs from the hall."""
 
     def execute(self, command: C.Command) -> list[V.Event]: ...
 
     def status(self) -> WindowStatus: ...
-
-
-class StoreLink:
-    """``HallLink`` over the shared database: commands go through ``Store.execute`` (locked, caught
-    up), the status is read after ``Store.refresh`` so other processes' calls show."""
-
-    def __init__(self, store: Store, window: int, clock: Callable[[], dt.datetime] | None = None):
-        self.store = store
-        self.window = window
-        self.clock = clock or store.clock
-
-    def execute(self, command: C.Command) -> list[V.Event]:
-        return self.store.execute(command, self.clock())
-
-    def status(self) -> WindowStatus:
-        self.store.refresh()
-        return window_status(self.store.hall, self.window, self.clock())
 
 
 class EngineLink:
@@ -627,6 +649,259 @@ class EngineLink:
 
     def status(self) -> WindowStatus:
         return window_status(self.hall, self.window, self.clock())
+
+
+class LoopThread:
+    """An asyncio event loop on a thread of its own, for synchronous code that uses the asyncio
+    client: ``run(coroutine)`` blocks until the coroutine finished on that loop."""
+
+    def __init__(self, name: str = "hall-client"):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError("the hall client did not answer in time") from None
+
+    def close(self) -> None:
+        """Cancel what still runs on the loop, stop it and join its thread."""
+        if self.loop.is_closed():
+            return
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                self.run(_cancel_the_rest(), timeout=10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+        self.loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
+
+
+# Engine refusals that are built from their two messages (and details), by code.
+def _refusal_classes() -> dict[str, type[EngineError]]:
+    found: dict[str, type[EngineError]] = {}
+    todo: list[type[EngineError]] = [Refusal]
+    while todo:
+        cls = todo.pop()
+        found[cls.code] = cls
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+_REFUSALS = _refusal_classes()
+
+
+class RemoteRefusal(EngineError):
+    """A refusal the server worded itself (``forbidden``, ``rate_limited``, ...): its ``code``
+    is the server's."""
+
+    def __init__(self, code: str, message_zh: str, message_en: str, **details: Any):
+        super().__init__(message_zh, message_en, **details)
+        self.code = code
+
+
+def engine_error(exc: ServerError) -> EngineError:
+    """The engine error a server's typed error stands for, carrying the server's own words."""
+    details = dict(exc.details)
+    err: EngineError
+    if exc.code == IllegalTransition.code and {"kind", "ident", "command", "state"} <= set(details):
+        ident: object = details["ident"]
+        if details["kind"] == "counter" and str(ident).isdigit():
+            ident = int(str(ident))
+        err = IllegalTransition(details["kind"], ident, details["command"], details["state"])
+    elif exc.code == NotFound.code and {"kind", "ident"} <= set(details):
+        err = NotFound(details["kind"], details["ident"])
+    elif exc.code in _REFUSALS:
+        err = _REFUSALS[exc.code](exc.message_zh, exc.message_en, **details)
+    else:
+        err = RemoteRefusal(exc.code, exc.message_zh, exc.message_en, **details)
+    err.message_zh, err.message_en = exc.message_zh, exc.message_en
+    return err
+
+
+class RemoteHall:
+    """One authenticated ``HallClient`` used from synchronous code.
+
+    Requests block until the reply; a typed error comes back as the matching engine error
+    (``engine_error``), and no connection as ``LinkDown`` while the client reconnects by itself.
+    Several ``RemoteHall`` may share one ``LoopThread`` (the demo's simulated terminals do).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        auth: P.DeviceAuth | P.StaffAuth,
+        *,
+        lang: Lang = "zh",
+        loop: LoopThread | None = None,
+        request_timeout: float = 10.0,
+    ):
+        self._own_loop = loop is None
+        self.loop = loop or LoopThread(f"hall-client {getattr(auth, 'login', '')}".strip())
+        self.request_timeout = request_timeout
+        self.client = HallClient(url, auth, lang=lang, request_timeout=request_timeout)
+
+    def connect(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Connect and authenticate. ``AuthFailed`` if the server refused the credentials,
+        ``LinkDown`` if it could not be reached within ``timeout``."""
+        try:
+            return self.loop.run(self.client.connect(timeout), timeout + 5)
+        except AuthFailed:
+            raise
+        except (TimeoutError, ClientError, OSError) as exc:
+            raise LinkDown(f"cannot reach the hall server at {self.client.url}") from exc
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until the client is connected (again); False if ``timeout`` passed first."""
+
+        async def wait() -> bool:
+            try:
+                await asyncio.wait_for(self.client.connected.wait(), timeout)
+            except TimeoutError:
+                return False
+            return True
+
+        return self.loop.run(wait())
+
+    def _request(self, coroutine: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        if not self.client.connected.is_set():
+            coroutine.close()
+            raise LinkDown("not connected")
+        try:
+            return self.loop.run(coroutine, self.request_timeout + 5)
+        except ServerError as exc:
+            if exc.code == "unavailable":
+                raise LinkDown(exc.message_en) from exc
+            raise engine_error(exc) from exc
+        except (ClientError, TimeoutError) as exc:
+            raise LinkDown(str(exc)) from exc
+
+    def command(self, command: C.Command, *, resident_id: dict[str, str] | None = None) -> dict:
+        return self._request(self.client.command(command, resident_id=resident_id))
+
+    def query(self, name: str, **fields: Any) -> dict[str, Any]:
+        return self._request(self.client.query(name, **fields))
+
+    def close(self) -> None:
+        if not self.loop.loop.is_closed():
+            with contextlib.suppress(Exception):
+                self.loop.run(self.client.close(), timeout=10)
+        if self._own_loop:
+            self.loop.close()
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+class ClientLink:
+    """``HallLink`` over the queue server: a staff login working one window.
+
+    ``execute`` sends the engine command and returns the reply's events as engine events;
+    ``status`` asks for the hall's snapshot (this window, waiting counts) and, when the window
+    holds a ticket, for that ticket's details.
+    """
+
+    def __init__(
+        self,
+        remote: RemoteHall,
+        config: HallConfig,
+        window: int,
+        clock: Callable[[], dt.datetime] | None = None,
+    ):
+        self.remote = remote
+        self.config = config
+        self.window = window
+        self.clock = clock or (lambda: dt.datetime.now(config.zone))
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        config: HallConfig,
+        window: int,
+        *,
+        login: str,
+        password: str,
+        lang: Lang = "zh",
+        loop: LoopThread | None = None,
+        timeout: float = 10.0,
+    ) -> ClientLink:
+        auth = P.StaffAuth(login=login, password=password, counter=window)
+        remote = RemoteHall(url, auth, lang=lang, loop=loop)
+        try:
+            remote.connect(timeout)
+        except BaseException:
+            remote.close()
+            raise
+        return cls(remote, config, window)
+
+    def execute(self, command: C.Command) -> list[V.Event]:
+        reply = self.remote.command(command)
+        events = []
+        for data in reply.get("events", []):
+            try:
+                events.append(V.parse_event(data))
+            except ValidationError:  # a newer server's event: the status will show its effect
+                log.warning("cannot read the server's event %s", data.get("type"))
+        return events
+
+    def status(self) -> WindowStatus:
+        state = self.remote.query("snapshot")["state"]
+        counter = next((c for c in state["counters"] if c["id"] == self.window), None)
+        if counter is None:
+            raise NotFound("counter", self.window)
+        current = None
+        if counter.get("ticket"):
+            try:
+                view = self.remote.query("ticket", ticket=counter["ticket"])["ticket"]
+            except NotFound:  # the day turned between the two questions
+                view = None
+            if view is not None:
+                current = CurrentTicket(
+                    number=view["number"],
+                    service=view["service"],
+                    priority=view.get("priority") or "normal",
+                    state=view["state"],
+                    arrival=dt.datetime.fromisoformat(view["arrival"]),
+                    called_at=_time(view.get("called_at")),
+                    started_at=_time(view.get("started_at")),
+                    recalls=view.get("recalls") or 0,
+                )
+        waiting_by_service = {s["service"]: s["waiting"] for s in state["services"]}
+        skills = counter.get("skills") or {}
+        waiting: dict[str, int] = {}
+        for queue in self.config.queues:
+            skilled = [s for s in queue.services if s in skills]
+            if skilled:
+                waiting[queue.prefix] = sum(waiting_by_service.get(s, 0) for s in skilled)
+        return WindowStatus(
+            window=self.window,
+            state=CounterState(counter["state"]),
+            pause_reason=counter.get("pause_reason"),
+            ticket=current,
+            waiting=waiting,
+            served_today=counter.get("served_today") or 0,
+            now=self.clock(),
+        )
+
+    def close(self) -> None:
+        self.remote.close()
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -646,8 +921,12 @@ def run_console(
             if show_status:
                 try:
                     write(core.render(link.status()))
+                except EngineError as exc:
+                    write(core.refusal(exc))
                 except StorageError as exc:
                     write(core.storage_problem(exc))
+                except LinkDown:
+                    write(core.link_down())
             show_status = True
             try:
                 line = read(core.prompt)
@@ -676,6 +955,8 @@ def run_console(
                         write(core.refusal(exc))
                     except StorageError as exc:
                         write(core.storage_problem(exc))
+                    except LinkDown:
+                        write(core.link_down())
                     else:
                         if described:
                             write(described)
@@ -688,49 +969,123 @@ def run_console(
 
 # --- main.py wiring -----------------------------------------------------------------------------
 
+PASSWORD_ENV = "YIKOU_PASSWORD"
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         default=os.environ.get("YIKOU_CONFIG", "hall.toml"),
-        help="the hall configuration (default: $YIKOU_CONFIG or hall.toml)",
+        help="the hall configuration, for names (default: $YIKOU_CONFIG or hall.toml)",
     )
     parser.add_argument("--window", type=int, required=True, help="the window number (窗口号)")
-    parser.add_argument("--db", help="database URL (default: the configuration's storage.url)")
+    parser.add_argument(
+        "--server",
+        help="the queue server, ws://HOST:PORT/ws (default: from the configuration's "
+        "[server] public_url)",
+    )
+    parser.add_argument("--login", help="staff login (default: w<window>)")
+    parser.add_argument(
+        "--password-file",
+        type=Path,
+        help="TOML credentials file as `main.py init` writes it (default: <config>.credentials; "
+        f"${PASSWORD_ENV} or a prompt otherwise)",
+    )
     parser.add_argument("--lang", choices=sorted(TEXT), default="zh", help="language (zh or en)")
 
 
-def open_console(
-    config: HallConfig, window: int, *, db: str | None, lang: Lang
-) -> tuple[ConsoleCore, StoreLink]:
-    """The core and a store-backed link for ``window``; the caller closes ``link.store``."""
-    from queue_server.storage import Store  # the database stack only when a console runs
+def server_url(config: HallConfig) -> str:
+    """The websocket address of the hall server, from the ``public_url`` phones open."""
+    parts = urllib.parse.urlsplit(config.server.public_url)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme, "ws")
+    return urllib.parse.urlunsplit((scheme, parts.netloc, "/ws", "", ""))
 
-    core = ConsoleCore(config, window, lang)
-    store = Store(config, url=db)
-    link = StoreLink(store, window)
-    try:
-        # A first tick opens today's business (a new day opens the windows) before the status.
-        link.execute(C.Tick())
-    except EngineError as exc:
-        log.info("tick refused: %s", exc)
-    return core, link
+
+def read_credentials(path: Path) -> dict[str, str]:
+    """The ``[credentials]`` table of a credentials file (``main.py init`` writes one beside the
+    configuration); top-level string keys are accepted too."""
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    table = data.get("credentials", data)
+    return {k: v for k, v in table.items() if isinstance(v, str)}
+
+
+def find_password(
+    login: str,
+    *,
+    password_file: Path | None,
+    default_file: Path,
+    environ: Mapping[str, str] = os.environ,
+    interactive: bool = False,
+    prompt: Callable[[str], str] = getpass.getpass,
+) -> str:
+    """The password from ``--password-file``, else ``$YIKOU_PASSWORD``, else the credentials
+    file beside the configuration, else a prompt (only when someone is at the terminal).
+    Raises ``ConfigError`` when there is none."""
+    if password_file is not None:
+        try:
+            secrets = read_credentials(password_file)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read the password file: {exc}") from exc
+        if login not in secrets:
+            raise ConfigError(f"no password for {login} in {password_file}")
+        return secrets[login]
+    if environ.get(PASSWORD_ENV):
+        return environ[PASSWORD_ENV]
+    if default_file.is_file():
+        try:
+            secrets = read_credentials(default_file)
+        except (OSError, tomllib.TOMLDecodeError):
+            secrets = {}
+        if login in secrets:
+            return secrets[login]
+    if interactive:
+        return prompt(f"{login} 的密码 / password for {login}: ")
+    raise ConfigError(f"no password for {login}: use --password-file or ${PASSWORD_ENV}")
 
 
 def run(args: argparse.Namespace) -> int:
+    from queue_server.cli import credentials_path
+
     try:
-        config = load_config(args.config)
-        core, link = open_console(config, args.window, db=args.db, lang=args.lang)
-    except (ConfigError, StorageError) as exc:
+        config = load_hall_config(args.config)
+        core = ConsoleCore(config, args.window, args.lang)
+    except (ConfigError, ValueError) as exc:  # ValueError: no such window
         print(f"counter: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # no such window
+    login = args.login or f"w{args.window}"
+    url = args.server or server_url(config)
+    try:
+        password = find_password(
+            login,
+            password_file=args.password_file,
+            default_file=credentials_path(Path(args.config)),
+            interactive=sys.stdin.isatty(),
+        )
+    except ConfigError as exc:
         print(f"counter: {exc}", file=sys.stderr)
         return 2
+    except (EOFError, KeyboardInterrupt):
+        print("", file=sys.stderr)
+        return 2
+    if logging.getLogger().level > logging.DEBUG:
+        # The terminal is the console's: the client's reconnect chatter stays out of it (the
+        # console says so itself when a command finds the connection down).
+        logging.getLogger("queue_server.client").setLevel(logging.CRITICAL)
+    try:
+        link = ClientLink.connect(
+            url, config, args.window, login=login, password=password, lang=args.lang
+        )
+    except AuthFailed:
+        print(f"counter: {core.login_refused(login)}", file=sys.stderr)
+        return 3
+    except LinkDown:
+        print(f"counter: {core.unreachable(url)}", file=sys.stderr)
+        return 3
     try:
         return run_console(link, core)
     except YikouError as exc:
         print(f"counter: {exc}", file=sys.stderr)
         return 1
     finally:
-        link.store.close()
+        link.close()

@@ -1,16 +1,21 @@
-"""``python main.py demo``: a demo hall, end to end, on one SQLite database.
+"""``python main.py demo``: a demo hall, end to end, through the real queue server.
 
-What runs, each in its own thread with its own ``Store`` (so they share nothing but the database,
-exactly like separate processes would):
+What runs:
 
-- housekeeping: a ``Tick`` every few seconds (a new day opens, bookings expire);
-- a simulated kiosk: Poisson arrivals with a service mix and priority shares (~15 % elderly),
-  at the pace a real hall sees, accelerated by ``--speed``; refusals are logged and it goes on;
-- simulated staff at every window but the console's: call, start and finish with random service
-  times around each service's ``service_minutes`` (also accelerated), now and then a recall or a
-  no-show;
-- in the foreground, the staff console (``queue_server.console``) for ``--window``; or, with
-  ``--no-console``, nothing until ``--duration`` seconds pass or SIGINT/SIGTERM, then a summary.
+- the queue server (``QueueServer``) on 127.0.0.1, on its own thread and event loop, on the demo
+  hall's SQLite database; it ticks by itself (a new day opens, bookings expire);
+- a simulated kiosk (device ``kiosk-1``), a client of the server: Poisson arrivals with a service
+  mix and priority shares (~15 % elderly), at the pace a real hall sees, accelerated by
+  ``--speed``; refusals are logged and it goes on;
+- simulated staff at every window but the console's (logins ``w2`` ... ``w6``), clients too:
+  call, start and finish with random service times around each service's ``service_minutes``
+  (also accelerated), now and then a recall or a no-show;
+- in the foreground, the staff console (``queue_server.console``) for ``--window`` (login
+  ``w<window>``); or, with ``--no-console``, nothing until ``--duration`` seconds pass or
+  SIGINT/SIGTERM, then a summary.
+
+Every credential comes from the ``hall.toml.credentials`` file written beside the configuration.
+Each ticket has a phone page at ``http://127.0.0.1:PORT/t/<token>``; the banner shows one.
 
 Each simulated actor is a plain object whose ``step()`` does one thing and returns how long to wait
 before the next; ``ActorThread`` only waits and repeats. Tests drive ``step()`` directly.
@@ -22,11 +27,13 @@ time itself, so the day, the opening hours and the stored times stay true.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import logging
 import random
 import re
 import signal
+import socket
 import sys
 import threading
 import tomllib
@@ -37,13 +44,18 @@ from typing import TYPE_CHECKING, Protocol
 
 import tomli_w
 
-from queue_server.cli import write_example
-from queue_server.config import HallConfig, load_config
+from queue_server import protocol as P
+from queue_server.cli import credentials_path, write_example
+from queue_server.config import HallConfig, load_config, load_hall_config
 from queue_server.console import (
+    ClientLink,
+    ConsoleCore,
     HallLink,
-    StoreLink,
+    LinkDown,
+    LoopThread,
+    RemoteHall,
     WindowStatus,
-    open_console,
+    read_credentials,
     run_console,
 )
 from queue_server.engine import commands as C
@@ -51,10 +63,9 @@ from queue_server.engine import events as V
 from queue_server.engine.lifecycle import CounterState, TicketState
 from queue_server.engine.model import Ticket
 from queue_server.errors import ConfigError, EngineError, StorageError, YikouError
-from queue_server.identity import resident_key
 
 if TYPE_CHECKING:
-    from queue_server.storage import Store
+    from queue_server.server import QueueServer
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +98,11 @@ UTILISATION = 0.8
 WITH_ID_CARD = 0.7
 RESIDENTS = 5000  # size of the simulated neighbourhood, so a few residents come twice
 
-TICK_EVERY_S = 5.0  # wall seconds between housekeeping ticks
-
 MIN_DELAY_S = 0.001
+# Wall-clock floors between the steps of the simulated terminals, so that however high
+# ``--speed`` goes none of them floods the server (it rate-limits every connection).
+KIOSK_MIN_WAIT_S = 0.05
+STAFF_MIN_WAIT_S = 0.15
 
 
 # --- the demo hall's configuration --------------------------------------------------------------
@@ -141,6 +154,95 @@ def prepare_hall(directory: Path) -> Path:
     return path
 
 
+def free_port(host: str, preferred: int) -> int:
+    """``preferred`` if nothing listens there yet, else a port the system picks."""
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise OSError(f"no free port on {host}")
+
+
+def use_port(path: Path, config: HallConfig, port: int) -> HallConfig:
+    """The demo's server listens on 127.0.0.1:``port``: say so in the ``[server]`` table of the
+    TOML at ``path`` (so a console in another terminal finds it, and ticket pages point there)
+    and in ``config``."""
+    public_url = f"http://127.0.0.1:{port}"
+    if (config.server.port, config.server.public_url) != (port, public_url):
+        text = path.read_text(encoding="utf-8")
+        table = re.compile(r"^\[server\][^\n]*\n.*?(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
+
+        def edit(match: re.Match[str]) -> str:
+            block = match.group(0)
+            for key, value in (("port", str(port)), ("public_url", f'"{public_url}"')):
+                line = re.compile(rf"^{key}\s*=\s*[^#\n]*?(?=\s*(#|$))", re.MULTILINE)
+                if line.search(block):
+                    block = line.sub(f"{key} = {value}", block, count=1)
+                else:
+                    block = block.rstrip("\n") + f"\n{key} = {value}\n"
+            return block
+
+        if table.search(text):
+            text = table.sub(edit, text, count=1)
+        else:
+            text = text.rstrip("\n") + f'\n\n[server]\nport = {port}\npublic_url = "{public_url}"\n'
+        path.write_text(text, encoding="utf-8")
+    server = config.server.model_copy(
+        update={"host": "127.0.0.1", "port": port, "public_url": public_url}
+    )
+    return config.model_copy(update={"server": server})
+
+
+class ServerThread:
+    """The real queue server on a thread and event loop of its own."""
+
+    def __init__(self, config: HallConfig, *, host: str = "127.0.0.1", port: int | None = None):
+        from queue_server.server import QueueServer
+        from queue_server.storage import Store
+
+        self.loop = LoopThread("queue-server")
+        try:
+            self.server: QueueServer = QueueServer(config, Store(config), host=host, port=port)
+        except BaseException:
+            self.loop.close()
+            raise
+        self.host = host
+        self._started = False
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws"
+
+    def start(self) -> None:
+        try:
+            self.loop.run(self.server.start(), timeout=30)
+        except BaseException:
+            self.server.actor.close()
+            self.loop.close()
+            raise
+        self._started = True
+
+    def submit(self, command: C.Command) -> list[V.Event] | EngineError:
+        """Run a command as the server's own housekeeping does (no client involved)."""
+        outcome, _batch = self.loop.run(self.server.submit(command), timeout=30)
+        return outcome
+
+    def stop(self) -> None:
+        if self._started:
+            self._started = False
+            try:
+                self.loop.run(self.server.stop(), timeout=30)
+            finally:
+                self.loop.close()
+
+
 # --- simulated actors ---------------------------------------------------------------------------
 
 
@@ -151,29 +253,31 @@ class Actor(Protocol):
         """Do one thing; return the wall seconds to wait before the next step."""
 
 
-class Executor(Protocol):
-    def execute(self, command: C.Command) -> list[V.Event]: ...
+@dataclass(frozen=True)
+class Issued:
+    """A ticket the kiosk handed out, and the address of its phone page."""
+
+    number: str
+    service: str
+    url: str | None = None
 
 
-class Ticker:
-    """Housekeeping: lets time act (a new day, bookings past their grace)."""
+class TicketMachine(Protocol):
+    def issue(self, command: C.IssueTicket, *, id_number: str | None) -> Issued: ...
 
-    name = "tick"
 
-    def __init__(self, link: Executor, every_s: float = TICK_EVERY_S):
-        self.link = link
-        self.every_s = every_s
+class ClientTicketMachine:
+    """``TicketMachine`` over the queue server: a kiosk's device login. The document number goes
+    to the server, which keeps only its keyed hash."""
 
-    def step(self) -> float:
-        try:
-            events = self.link.execute(C.Tick())
-        except EngineError as exc:
-            log.info("tick refused: %s", exc.message_en)
-        else:
-            if events:
-                kinds = Tally(ev.type for ev in events)
-                log.info("housekeeping: %s", ", ".join(f"{k} x{n}" for k, n in kinds.items()))
-        return self.every_s
+    def __init__(self, remote: RemoteHall):
+        self.remote = remote
+
+    def issue(self, command: C.IssueTicket, *, id_number: str | None) -> Issued:
+        resident_id = {"number": id_number, "doc_type": "id"} if id_number else None
+        reply = self.remote.command(command, resident_id=resident_id)
+        ticket = reply["ticket"]
+        return Issued(ticket["number"], ticket["service"], reply.get("ticket_url"))
 
 
 @dataclass(frozen=True)
@@ -195,7 +299,9 @@ class Demand:
             w * settings[s].service_minutes * 60 for s, w in zip(services, weights, strict=True)
         ) / sum(weights)
         capacity_per_s = len(config.counters) / mean_service_s
-        classes = {c.name for c in config.priority_classes}
+        # A kiosk grants only the classes it may grant by itself (elderly, from the ID card);
+        # the others need staff to see a document.
+        classes = {c.name for c in config.priority_classes if c.self_service}
         shares = {name: share for name, share in PRIORITY_SHARES.items() if name in classes}
         priorities = ["normal", *shares]
         priority_weights = [1.0 - sum(shares.values()), *shares.values()]
@@ -215,44 +321,47 @@ class SimKiosk:
 
     def __init__(
         self,
-        link: Executor,
+        machine: TicketMachine,
         demand: Demand,
         rng: random.Random,
         *,
         speed: float = 1.0,
-        secret: str = "demo",
+        min_wait_s: float = MIN_DELAY_S,
     ):
-        self.link = link
+        self.machine = machine
         self.demand = demand
         self.rng = rng
         self.speed = speed
-        self.secret = secret
+        self.min_wait_s = min_wait_s
         self.issued: list[str] = []
+        self.first_url: str | None = None
         self.refused: Tally[str] = Tally()
 
-    def next_arrival(self) -> C.IssueTicket:
+    def next_arrival(self) -> tuple[C.IssueTicket, str | None]:
+        """The next resident's request and, if they read their ID card, its number."""
         rng = self.rng
         service = rng.choices(self.demand.services, self.demand.weights)[0]
         priority = rng.choices(self.demand.priorities, self.demand.priority_weights)[0]
-        key = None
+        number = None
         if rng.random() < WITH_ID_CARD:
-            # A made-up document number, keyed like a real one: never stored in the clear.
-            key = resident_key(self.secret, f"DEMO{rng.randrange(RESIDENTS):06d}")
-        return C.IssueTicket(service=service, priority=priority, channel="kiosk", resident_key=key)
+            number = f"DEMO{rng.randrange(RESIDENTS):06d}"  # a made-up document number
+        return C.IssueTicket(service=service, priority=priority, channel="kiosk"), number
 
     def step(self) -> float:
-        command = self.next_arrival()
+        command, number = self.next_arrival()
         try:
-            events = self.link.execute(command)
+            issued = self.machine.issue(command, id_number=number)
         except EngineError as exc:
             self.refused[exc.code] += 1
             log.info("kiosk: %s refused: %s", command.service, exc.message_en)
         else:
-            for ev in events:
-                if isinstance(ev, V.TicketIssued):
-                    self.issued.append(ev.ticket.number)
-                    log.debug("kiosk: issued %s for %s", ev.ticket.number, ev.ticket.service)
-        return max(self.rng.expovariate(self.demand.rate_per_s) / self.speed, MIN_DELAY_S)
+            self.issued.append(issued.number)
+            log.debug("kiosk: issued %s for %s", issued.number, issued.service)
+            if self.first_url is None and issued.url:
+                self.first_url = issued.url
+                log.info("kiosk: ticket %s has its phone page at %s", issued.number, issued.url)
+        delay = self.rng.expovariate(self.demand.rate_per_s) / self.speed
+        return max(delay, self.min_wait_s)
 
 
 @dataclass
@@ -286,6 +395,7 @@ class SimStaff:
         rng: random.Random,
         *,
         speed: float = 1.0,
+        min_wait_s: float = MIN_DELAY_S,
     ):
         self.name = f"staff-{window}"
         self.link = link
@@ -293,11 +403,12 @@ class SimStaff:
         self.service_minutes = service_minutes
         self.rng = rng
         self.speed = speed
+        self.min_wait_s = min_wait_s
         self.plans: dict[str, _Plan] = {}
         self.done: list[str] = []
 
     def _wait(self, simulated_s: float) -> float:
-        return max(simulated_s / self.speed, MIN_DELAY_S)
+        return max(simulated_s / self.speed, self.min_wait_s)
 
     def _uniform(self, bounds: tuple[float, float]) -> float:
         return self._wait(self.rng.uniform(*bounds))
@@ -360,16 +471,22 @@ class SimStaff:
 class ActorThread(threading.Thread):
     """Runs ``actor.step()`` until ``stop`` is set, waiting on ``stop`` between steps."""
 
-    def __init__(self, actor: Actor, stop: threading.Event):
+    def __init__(self, actor: Actor, stop: threading.Event, first_delay: float = 0.0):
         super().__init__(name=f"demo-{actor.name}", daemon=True)
         self.actor = actor
         self.stop = stop
+        self.first_delay = first_delay
 
     def run(self) -> None:
+        if self.first_delay and self.stop.wait(self.first_delay):
+            return
         while not self.stop.is_set():
             try:
                 delay = self.actor.step()
-            except (StorageError, YikouError) as exc:
+            except LinkDown as exc:  # the client reconnects by itself meanwhile
+                log.warning("%s: connection to the hall server lost (%s)", self.actor.name, exc)
+                delay = 1.0
+            except YikouError as exc:
                 log.warning("%s: %s", self.actor.name, exc)
                 delay = 1.0
             except Exception:
@@ -442,6 +559,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="with --no-console: stop after this many seconds (default: until SIGINT/SIGTERM)",
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help="the queue server's port on 127.0.0.1 (default: the configuration's if free, "
+        "else any; 0 = any free port)",
+    )
     parser.add_argument("--seed", type=int, help="random seed, for a repeatable demo")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="the console's language")
 
@@ -459,55 +582,73 @@ def _log_to_file(path: Path) -> None:
 
 
 class DemoHall:
-    """The simulated actors of a demo hall, each on its own ``Store`` and thread."""
+    """The simulated terminals of a demo hall: each a client of the queue server at ``url``,
+    all on one event-loop thread, each stepping on a thread of its own."""
 
     def __init__(
         self,
         config: HallConfig,
+        url: str,
+        credentials: dict[str, str],
         *,
         speed: float,
         seed: int | None,
         console_window: int | None,
     ):
-        from queue_server.storage import Store
-
         self.config = config
         self.stop = threading.Event()
-        self.stores: list[Store] = []
+        self.loop = LoopThread("demo-clients")
+        self.remotes: list[RemoteHall] = []
+        self.threads: list[ActorThread] = []
+        try:
+            self._connect(url, credentials, speed, seed, console_window)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, url, credentials, speed, seed, console_window) -> None:
+        config = self.config
         base = random.Random(seed)
 
-        def link(window: int = 0) -> StoreLink:
-            store = Store(config)
-            self.stores.append(store)
-            return StoreLink(store, window)
+        def remote(auth: P.DeviceAuth | P.StaffAuth) -> RemoteHall:
+            client = RemoteHall(url, auth, loop=self.loop)
+            self.remotes.append(client)
+            return client
 
-        self.ticker = Ticker(link())
-        self.actors: list[Actor] = [self.ticker]
+        kiosk_auth = P.DeviceAuth(device_id="kiosk-1", token=_secret(credentials, "kiosk-1"))
         self.kiosk = SimKiosk(
-            link(),
+            ClientTicketMachine(remote(kiosk_auth)),
             Demand.for_hall(config),
             random.Random(base.random()),
             speed=speed,
-            secret=config.security.resident_key_secret,
+            min_wait_s=KIOSK_MIN_WAIT_S,
         )
-        self.actors.append(self.kiosk)
+        self.actors: list[Actor] = [self.kiosk]
         minutes = {s: v.service_minutes for s, v in config.service_settings().items()}
         for counter in config.counters:
             if counter.id == console_window:
                 continue
-            self.actors.append(
-                SimStaff(
-                    link(counter.id), counter.id, minutes, random.Random(base.random()), speed=speed
-                )
+            login = f"w{counter.id}"
+            auth = P.StaffAuth(
+                login=login, password=_secret(credentials, login), counter=counter.id
             )
-        self.threads = [ActorThread(actor, self.stop) for actor in self.actors]
+            link = ClientLink(remote(auth), config, counter.id)
+            rng = random.Random(base.random())
+            self.actors.append(
+                SimStaff(link, counter.id, minutes, rng, speed=speed, min_wait_s=STAFF_MIN_WAIT_S)
+            )
+        # All log in together: checking a password is slow by design.
+        connect_all(self.loop, self.remotes)
 
     def start(self) -> None:
-        # Open the day (and with it the windows) before the clerks look at their windows.
-        self.ticker.step()
+        # The kiosk's first resident arrives now, so the banner can show a ticket's page.
+        first = {self.kiosk.name: self.kiosk.step()}
+        self.threads = [
+            ActorThread(actor, self.stop, first.get(actor.name, 0.0)) for actor in self.actors
+        ]
         for thread in self.threads:
             thread.start()
-        log.info("demo hall running: %d simulated actors", len(self.threads))
+        log.info("demo hall running: %d simulated terminals", len(self.threads))
 
     def close(self, timeout: float = 10.0) -> None:
         self.stop.set()
@@ -515,36 +656,64 @@ class DemoHall:
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("%s did not stop within %.0f s", thread.name, timeout)
-        for store in self.stores:
-            store.close()
+        for remote in self.remotes:
+            remote.close()
+        self.loop.close()
+
+
+def connect_all(loop: LoopThread, remotes: list[RemoteHall], timeout: float = 30.0) -> None:
+    """Connect every client at once; the first refusal or failure is raised."""
+
+    async def connect() -> None:
+        await asyncio.gather(*(remote.client.connect(timeout) for remote in remotes))
+
+    try:
+        loop.run(connect(), timeout + 5)
+    except (TimeoutError, OSError) as exc:
+        raise LinkDown("cannot reach the demo's queue server") from exc
+
+
+def _secret(credentials: dict[str, str], name: str) -> str:
+    try:
+        return credentials[name]
+    except KeyError:
+        raise ConfigError(f"the credentials file has no entry for {name}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from queue_server.storage import Store
 
     directory: Path = args.dir
-    try:
-        config = load_config(prepare_hall(directory))
-    except (ConfigError, OSError) as exc:
-        print(f"demo: {exc}", file=sys.stderr)
-        return 2
     if args.speed <= 0:
         print("demo: --speed must be positive", file=sys.stderr)
         return 2
     console_window = None if args.no_console else args.window
+    try:
+        if console_window is not None:
+            # From the first line on, the terminal is the console's: the log goes to a file.
+            directory.mkdir(parents=True, exist_ok=True)
+            _log_to_file(directory / "demo.log")
+            # Reconnect chatter would scribble over the prompt; the console says so itself.
+            logging.getLogger("queue_server.client").setLevel(logging.CRITICAL)
+        path = prepare_hall(directory)
+        config = load_hall_config(path)
+        credentials = read_credentials(credentials_path(path))
+    except (ConfigError, OSError, tomllib.TOMLDecodeError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     if console_window is not None and console_window not in {c.id for c in config.counters}:
         print(f"demo: the hall has no window {console_window}", file=sys.stderr)
         return 2
 
-    if console_window is not None:
-        _log_to_file(directory / "demo.log")
     try:
-        hall = DemoHall(config, speed=args.speed, seed=args.seed, console_window=console_window)
-    except StorageError as exc:
-        print(f"demo: {exc}", file=sys.stderr)
+        port = free_port("127.0.0.1", config.server.port if args.port is None else args.port)
+        config = use_port(path, config, port)
+        server = ServerThread(config, port=port)
+        server.start()
+    except (OSError, StorageError, TimeoutError) as exc:
+        print(f"demo: cannot start the queue server: {exc}", file=sys.stderr)
         return 2
-
-    stop = hall.stop
+    stop = threading.Event()
     previous = {}
 
     def on_signal(signum, _frame):
@@ -558,41 +727,83 @@ def run(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, on_signal)
-    link = None
+    hall = link = None
+    status = 0
     try:
+        # Open today's business (and with it the windows) before the clerks look at them.
+        server.submit(C.Tick())
+        hall = DemoHall(
+            config,
+            server.url,
+            credentials,
+            speed=args.speed,
+            seed=args.seed,
+            console_window=console_window,
+        )
         hall.start()
+        print(_banner(config, directory, console_window, args.speed, args.lang,
+                      server.port, hall.kiosk.first_url), flush=True)  # fmt: skip
         if console_window is None:
             stop.wait(args.duration)
         else:
-            core, link = open_console(config, console_window, db=None, lang=args.lang)
-            print(_banner(config, directory, console_window, args.speed, args.lang))
-            run_console(link, core)
+            login = f"w{console_window}"
+            link = ClientLink.connect(
+                server.url,
+                config,
+                console_window,
+                login=login,
+                password=_secret(credentials, login),
+                lang=args.lang,
+            )
+            run_console(link, ConsoleCore(config, console_window, args.lang))
     except KeyboardInterrupt:
         pass
+    except (YikouError, TimeoutError) as exc:  # a client that could not log in, ...
+        print(f"demo: {exc}", file=sys.stderr)
+        status = 1
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        hall.close()
         if link is not None:
-            link.store.close()
+            link.close()
+        if hall is not None:
+            hall.close()
+        server.stop()
     summary_store = Store(config)
     try:
         print(f"demo hall {config.hall.id}, {summary_store.hall.today.day}:")
         print(summarise(summary_store.stored_tickets()))
     finally:
         summary_store.close()
-    return 0
+    return status
 
 
-def _banner(config: HallConfig, directory: Path, window: int, speed: float, lang: str) -> str:
+def _banner(
+    config: HallConfig,
+    directory: Path,
+    window: int | None,
+    speed: float,
+    lang: str,
+    port: int,
+    example_url: str | None,
+) -> str:
+    page = f"http://127.0.0.1:{port}/t/<token>"
+    log_file = directory / "demo.log"
     if lang == "zh":
-        return (
-            f"演示大厅「{config.hall.name_zh}」已启动：模拟取号机与其他窗口正在工作"
-            f"（{speed:g} 倍速）。\n您在 {window} 号窗口。输入 h 查看命令，q 退出。"
-            f"日志：{directory / 'demo.log'}"
-        )
-    return (
-        f"Demo hall '{config.hall.name_en or config.hall.name_zh}' is running: a simulated kiosk "
-        f"and the other windows are at work ({speed:g}x).\nYou are at window {window}. "
-        f"Type h for help, q to quit. Log: {directory / 'demo.log'}"
-    )
+        lines = [
+            f"演示大厅「{config.hall.name_zh}」已启动：叫号服务器 ws://127.0.0.1:{port}/ws，"
+            f"模拟取号机与其他窗口正在工作（{speed:g} 倍速）。",
+            f"每张号票都有手机页面：{page}" + (f"，例如 {example_url}" if example_url else ""),
+        ]
+        if window is not None:
+            lines.append(f"您在 {window} 号窗口。输入 h 查看命令，q 退出。日志：{log_file}")
+        return "\n".join(lines)
+    lines = [
+        f"Demo hall '{config.hall.name_en or config.hall.name_zh}' is running: queue server "
+        f"ws://127.0.0.1:{port}/ws, a simulated kiosk and the other windows at work ({speed:g}x).",
+        f"Every ticket has a phone page at {page}"
+        + (f", for example {example_url}" if example_url else ""),
+    ]
+    if window is not None:
+        lines.append(f"You are at window {window}. Type h for help, q to quit. Log: {log_file}")
+    return "\n".join(lines)

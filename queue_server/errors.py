@@ -9,6 +9,7 @@
           └── Refusal                a hall rule said no; the message is for the resident
                ├── HallClosed, QuotaExhausted, AlreadyHoldingTicket
                ├── QueueEmpty, NotSkilled, CallSpecificNotAllowed, RequeueRefused
+               ├── IdentityRequired
                └── AppointmentRefused
                     ├── SlotInvalid, SlotFull, BookingLimit, BookingBanned
                     ├── CancelTooLate, TooEarly, TooLate
@@ -71,8 +72,10 @@ class IllegalTransition(EngineError):
 
     def __init__(self, kind: str, ident: object, command: str, state: object):
         self.kind, self.ident, self.command, self.state = kind, ident, command, state
+        state_zh = _STATE_ZH.get(str(state), str(state))
+        command_zh = _COMMAND_ZH.get(str(command), str(command))
         super().__init__(
-            f"{_KIND_ZH.get(kind, kind)} {ident} 当前为「{state}」，不能执行「{command}」",
+            f"{_KIND_ZH.get(kind, kind)} {ident} 当前「{state_zh}」，不能{command_zh}",
             f"{kind} {ident} is {state}; '{command}' is not allowed",
             kind=kind,
             ident=ident,
@@ -82,6 +85,46 @@ class IllegalTransition(EngineError):
 
 
 _KIND_ZH = {"ticket": "号票", "counter": "窗口", "appointment": "预约"}
+_STATE_ZH = {
+    "new": "未创建",
+    "waiting": "等候中",
+    "called": "已叫号",
+    "serving": "办理中",
+    "done": "已办结",
+    "no_show": "已过号",
+    "cancelled": "已取消",
+    "closed": "已关闭",
+    "idle": "空闲",
+    "calling": "叫号中",
+    "paused": "暂停中",
+    "booked": "已预约",
+    "checked_in": "已签到",
+    "same": "同一事项",
+}
+_COMMAND_ZH = {
+    "issue": "取号",
+    "call": "叫号",
+    "recall": "重呼",
+    "start": "开始办理",
+    "finish": "办结",
+    "no_show": "过号",
+    "requeue": "重新排队",
+    "transfer": "转办",
+    "return": "退回队列",
+    "move": "调整顺序",
+    "change_priority": "调整优先级",
+    "cancel": "取消",
+    "expire": "作废",
+    "open": "开窗",
+    "close": "关窗",
+    "pause": "暂停",
+    "resume": "恢复",
+    "release": "释放",
+    "reskill": "调整业务",
+    "serve": "办理",
+    "book": "预约",
+    "check_in": "签到",
+}
 
 
 class NotFound(EngineError):
@@ -129,6 +172,10 @@ class CallSpecificNotAllowed(Refusal):
 
 class RequeueRefused(Refusal):
     code = "requeue_refused"
+
+
+class IdentityRequired(Refusal):
+    code = "identity_required"
 
 
 class AppointmentRefused(Refusal):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from queue_server.engine.commands import Command
 
@@ -83,6 +83,15 @@ class CommandMsg(_Msg):
     command: Command
     # For issue_ticket, check_in, book_appointment and cancel_appointment: who the resident is.
     resident_id: ResidentId | None = None
+
+    @model_validator(mode="after")
+    def _aware_times(self) -> CommandMsg:
+        # The engine compares times with its own aware clock: a time without an offset would
+        # break every later comparison (a notice's window, a slot), so it never gets that far.
+        for name, value in self.command:
+            if isinstance(value, dt.datetime) and value.utcoffset() is None:
+                raise ValueError(f"command.{name}: a time needs its UTC offset (+08:00)")
+        return self
 
 
 QueryName = Literal["snapshot", "ticket", "slots", "services", "bookable_days"]
@@ -220,6 +229,7 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
     "rate_limited": ("操作过于频繁，请稍后再试", "Too many messages; slow down"),
     "unavailable": ("系统繁忙，请稍后再试", "The hall system is busy; try again shortly"),
     "bad_query": ("查询参数不正确", "The query is missing a parameter"),
+    "internal_error": ("系统内部错误，请稍后再试", "Internal error; try again shortly"),
 }
 
 

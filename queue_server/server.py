@@ -13,7 +13,8 @@ Shape (the websockets library's asyncio server around our sans-I/O engine):
   publish never waits on a client; a client whose unsent buffer passes ``MAX_BUFFER`` is dropped
   and resumes by seq when it reconnects.
 - A reconnecting client subscribes with the last seq it saw and gets exactly the events after
-  it from the recent-events ring, or a fresh snapshot when it is too far behind.
+  it: from the recent-events ring, else (after a restart, or further back) from the event log,
+  and only when more than RECENT_EVENTS behind (or the log cannot say) a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import collections
 import concurrent.futures
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import signal
@@ -59,6 +61,7 @@ SERVER_VERSION = "0.1.0"
 WEB_DIR = Path(__file__).parent / "web"
 MAX_BUFFER = 1 << 20  # unsent bytes a client may owe before it is dropped
 RECENT_EVENTS = 50_000  # events kept for resuming clients
+MAX_STRIKES = 300  # messages refused by the rate limit before the connection is closed
 BATCH_MAX = 256
 HELLO_TIMEOUT = 10.0
 
@@ -190,6 +193,10 @@ class HallActor:
         if name == "slots":
             if not msg.service or not msg.day:
                 raise _QueryError("bad_query", field="service, day")
+            try:
+                slots = hall.slots(msg.service, msg.day)
+            except OverflowError:  # a day at the end of the calendar
+                raise _QueryError("bad_query", field="day") from None
             return {
                 "service": msg.service,
                 "day": msg.day.isoformat(),
@@ -199,7 +206,7 @@ class HallActor:
                         "end": end.isoformat(),
                         "free": hall.slot_free(msg.service, start),
                     }
-                    for start, end in hall.slots(msg.service, msg.day)
+                    for start, end in slots
                 ],
             }
         raise _QueryError("bad_query", field="query")
@@ -216,6 +223,21 @@ class HallActor:
         if stream == "counter":
             state = {"counter": next((c for c in state["counters"] if c["id"] == counter), None)}
         return hall.seq, state
+
+    def events_after(self, seq: int, limit: int) -> list[V.Event] | None:
+        """The committed events after ``seq`` from the log, or None when there are more than
+        ``limit`` of them or the log cannot give exactly those (a snapshot is then due)."""
+        latest = self.store.hall.seq
+        if seq > latest or latest - seq > limit:
+            return None
+        try:
+            events = self.store.events_since(seq, limit=latest - seq)
+        except Exception as exc:  # the database is down: the snapshot is in memory
+            log.warning("cannot read the event log to resume a client: %s", exc)
+            return None
+        if [ev.seq for ev in events] != list(range(seq + 1, latest + 1)):
+            return None
+        return events
 
     def ticket_exists(self, ticket_id: str) -> bool:
         return ticket_id in self.store.hall.tickets
@@ -265,12 +287,47 @@ class Client:
         now = time.monotonic()
         self.tokens = min(self.BURST, self.tokens + (now - self.refilled) * self.RATE)
         self.refilled = now
+        if self.tokens >= self.BURST - 1:
+            # Quiet long enough to refill the whole burst: past floods are forgiven. (Not on
+            # every allowed message: a flood gets one through per refill and would never be
+            # cut off.)
+            self.strikes = 0
         if self.tokens >= 1:
             self.tokens -= 1
-            self.strikes = 0
             return True
         self.strikes += 1
         return False
+
+
+class LoginFailures:
+    """Failed logins per address in a sliding minute; past the limit, logins wait it out."""
+
+    LIMIT = 20
+    WINDOW_S = 60.0
+
+    def __init__(self) -> None:
+        self._seen: dict[str, collections.deque[float]] = {}
+
+    def _recent(self, address: str) -> collections.deque[float]:
+        times = self._seen.setdefault(address, collections.deque())
+        horizon = time.monotonic() - self.WINDOW_S
+        while times and times[0] < horizon:
+            times.popleft()
+        if not times:
+            self._seen.pop(address, None)
+        return times
+
+    def blocked(self, address: str) -> bool:
+        return len(self._recent(address)) >= self.LIMIT
+
+    def record(self, address: str) -> None:
+        self._recent(address)
+        self._seen.setdefault(address, collections.deque()).append(time.monotonic())
+
+
+def _address(ws: ServerConnection) -> str:
+    peer = ws.remote_address
+    return str(peer[0]) if peer else "?"
 
 
 def _json(model) -> str:
@@ -299,6 +356,8 @@ class QueueServer:
         self.recent: collections.deque[V.Event] = collections.deque(maxlen=RECENT_EVENTS)
         self.pending: asyncio.Queue | None = None
         self._auth_cache: dict[tuple[str, str], str] = {}
+        self._login_failures = LoginFailures()
+        self._auth_checks: dict[tuple[tuple[str, str], str], asyncio.Future[bool]] = {}
         self._started = time.monotonic()
         self._tasks: list[asyncio.Task] = []
         self._server = None
@@ -344,6 +403,7 @@ class QueueServer:
             ping_timeout=20,
             ssl=tls,
             server_header=f"yikou/{SERVER_VERSION}",
+            compression=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._tasks = [
@@ -408,12 +468,13 @@ class QueueServer:
                     future.set_result((outcome, result))
 
     async def _ticker(self) -> None:
+        # The first tick at once: a fresh server opens the day before any terminal asks.
         while True:
-            await asyncio.sleep(self.config.server.tick_seconds)
             try:
                 await self.submit(C.Tick())
             except StorageError as exc:
                 log.warning("tick failed: %s", exc)
+            await asyncio.sleep(self.config.server.tick_seconds)
 
     # --- publishing --------------------------------------------------------------------------
 
@@ -514,10 +575,13 @@ class QueueServer:
                     await ws.close(4001, "authenticate first")
                     return
                 await self._on_message(client, raw)
+                if client.strikes > MAX_STRIKES:
+                    await self._cut_off(ws)
+                    return
             async for raw in ws:
                 await self._on_message(client, raw)
-                if client.strikes > 300:  # ignores every rate-limit answer: cut it off
-                    await ws.close(1008, "rate limited")
+                if client.strikes > MAX_STRIKES:  # ignores every rate-limit answer: cut it off
+                    await self._cut_off(ws)
                     return
         except ConnectionClosed:
             pass
@@ -526,22 +590,31 @@ class QueueServer:
         finally:
             self._forget(client)
 
+    @staticmethod
+    async def _cut_off(ws: ServerConnection) -> None:
+        # A flooder's unread messages fill our queue, so we stop reading and would never see
+        # its answer to our close: do not wait the usual 10 s for it.
+        ws.close_timeout = 1.0
+        await ws.close(1008, "rate limited")
+
     async def _on_message(self, client: Client, raw: str | bytes) -> None:
+        # The rate limit first: a flood of oversize messages is a flood too.
+        if not client.allow():
+            # A request is answered, so its sender can back off and retry instead of waiting
+            # for a reply that never comes; anonymous floods hear it now and then.
+            msg_id = _peek_id(raw)
+            if msg_id is not None or client.strikes in (1, 100, 200):
+                self._send(client, _json(P.error("rate_limited", msg_id)))
+            return
         if len(raw) > P.MAX_MESSAGE_BYTES:
             self._send(client, _json(P.error("too_large", limit=P.MAX_MESSAGE_BYTES)))
             return
-        if not client.allow():
-            if client.strikes in (1, 100, 200):  # say so, without echoing every flood message
-                self._send(client, _json(P.error("rate_limited")))
-            return
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
             self._send(client, _json(P.error("bad_json")))
             return
-        msg_id = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
-            msg_id = None
+        msg_id = _id_of(data)
         if not isinstance(data, dict) or data.get("v") != P.VERSION:
             code = (
                 "unsupported_version" if isinstance(data, dict) and "v" in data else "bad_message"
@@ -555,10 +628,17 @@ class QueueServer:
             where = ".".join(str(p) for p in first["loc"])
             self._send(client, _json(P.error("bad_message", msg_id, field=where, why=first["msg"])))
             return
+        try:
+            await self._dispatch(client, msg)
+        except Exception:  # a bug met by one message: say so, keep the connection
+            log.exception("%s from %s %s failed", msg.type, client.role, client.name)
+            self._send(client, _json(P.error("internal_error", msg_id)))
+
+    async def _dispatch(self, client: Client, msg: P.ClientMessage) -> None:
         if isinstance(msg, P.Hello):
             await self._hello(client, msg)
         elif client.role is None:
-            self._send(client, _json(P.error("not_authenticated", msg_id)))
+            self._send(client, _json(P.error("not_authenticated", msg.id)))
         elif isinstance(msg, P.CommandMsg):
             await self._command(client, msg)
         elif isinstance(msg, P.Query):
@@ -571,11 +651,19 @@ class QueueServer:
     # --- authentication ----------------------------------------------------------------------
 
     async def _verify(self, who: str, secret: str, stored: str) -> bool:
-        # scrypt is slow by design: remember what verified, and run it off the event loop.
+        # scrypt is slow by design: remember what verified, and run it off the event loop. A
+        # hall's screens all reconnect at once after a restart with the same token: they share
+        # one check instead of queueing thousands of identical ones.
         key = (who, hashlib.sha256(secret.encode()).hexdigest())
         if self._auth_cache.get(key) == stored:
             return True
-        ok = await asyncio.get_running_loop().run_in_executor(None, verify_secret, secret, stored)
+        flight = self._auth_checks.get((key, stored))
+        if flight is None:
+            loop = asyncio.get_running_loop()
+            flight = loop.run_in_executor(None, verify_secret, secret, stored)
+            self._auth_checks[(key, stored)] = flight
+            flight.add_done_callback(lambda _: self._auth_checks.pop((key, stored), None))
+        ok = await asyncio.shield(flight)
         if ok:
             self._auth_cache[key] = stored
         return ok
@@ -586,6 +674,11 @@ class QueueServer:
             return
         auth = msg.auth
         role: str | None = None
+        address = _address(client.ws)
+        if self._login_failures.blocked(address):
+            # Each wrong guess costs a scrypt; an address guessing fast gets no more of them.
+            self._send(client, _json(P.error("rate_limited", msg.id)))
+            return
         if isinstance(auth, P.DeviceAuth):
             device = next((d for d in self.config.devices if d.id == auth.device_id), None)
             if device and await self._verify(f"device:{device.id}", auth.token, device.token_hash):
@@ -607,7 +700,7 @@ class QueueServer:
                 client.name = staff.login
         else:
             try:
-                ticket_id = read_token(self.secret, auth.token, dt.datetime.now(dt.UTC))
+                ticket_id = read_token(self.secret, auth.token, self.actor.store.clock())
             except TokenError as exc:
                 code = "token_expired" if exc.expired else "auth_failed"
                 self._send(client, _json(P.error(code, msg.id)))
@@ -618,6 +711,7 @@ class QueueServer:
                 self._send(client, _json(P.error("token_expired", msg.id)))
                 return
         if role is None:
+            self._login_failures.record(address)
             self._send(client, _json(P.error("auth_failed", msg.id)))
             return
         client.role, client.lang = role, msg.lang
@@ -672,9 +766,14 @@ class QueueServer:
             )
             if cls is not None and not cls.self_service:
                 return None
-        if identity is not None and "resident_key" in type(command).model_fields:
-            # The clear number stops here: only its keyed hash goes on.
-            updates["resident_key"] = resident_key(self.secret, identity.number, identity.doc_type)
+        if "resident_key" in type(command).model_fields:
+            # Who the resident is comes only from their document, keyed here; a key a terminal
+            # sent itself could be anyone's. The clear number stops here.
+            updates["resident_key"] = (
+                resident_key(self.secret, identity.number, identity.doc_type)
+                if identity is not None
+                else None
+            )
         return command.model_copy(update=updates) if updates else command
 
     async def _command(self, client: Client, msg: P.CommandMsg) -> None:
@@ -738,15 +837,15 @@ class QueueServer:
             self._send(client, _json(P.error("forbidden", msg.id, streams=",".join(denied))))
             return
         replies: dict[str, Any] = {}
-        for stream in msg.streams:
+        for stream in dict.fromkeys(msg.streams):
+            since = msg.since if stream != "resident" else None
             oldest = self.recent[0].seq if self.recent else self.seq + 1
-            can_resume = (
-                msg.since is not None
-                and stream != "resident"
-                and oldest - 1 <= msg.since <= self.seq
-            )
-            if can_resume:
-                start = msg.since
+            logged: list[V.Event] | None = []
+            if since is not None and not oldest - 1 <= since <= self.seq:
+                # Older than the ring holds (or the server restarted): the log has them.
+                logged = await self.actor.call(self.actor.events_after, since, RECENT_EVENTS)
+            if since is not None and logged is not None:
+                start = since
                 replies[stream] = {"resumed_from": start}
             else:
                 start, state = await self.actor.call(
@@ -760,12 +859,21 @@ class QueueServer:
                     )
             # From here to joining the stream nothing awaits, so no event slips between.
             client.sent_seq[stream] = start
-            for ev in self.recent:
-                if ev.seq > start:
-                    self._replay(client, stream, ev)
+            for ev in logged or ():
+                self._replay(client, stream, ev)
+            for ev in self._recent_after(client.sent_seq[stream]):
+                self._replay(client, stream, ev)
             client.streams.add(stream)
             self.subscribers[stream].add(client)
         self._send(client, _json(P.Reply(id=msg.id, result={"seq": self.seq, "streams": replies})))
+
+    def _recent_after(self, seq: int) -> list[V.Event]:
+        """The ring's events after ``seq``. The ring holds consecutive seqs, so skip straight to
+        the first one (a screen that subscribes afresh must not scan 50,000 events)."""
+        if not self.recent:
+            return []
+        skip = max(0, seq - self.recent[0].seq + 1)
+        return [ev for ev in itertools.islice(self.recent, skip, None) if ev.seq > seq]
 
     def _replay(self, client: Client, stream: str, ev: V.Event) -> None:
         if stream == "public":
@@ -808,6 +916,22 @@ class QueueServer:
         if path.startswith("/static/"):
             return _static(path.removeprefix("/static/"))
         return _response(404, "text/plain", b"not found\n")
+
+
+def _id_of(data: Any) -> int | str | None:
+    msg_id = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
+        return None
+    return msg_id
+
+
+def _peek_id(raw: str | bytes) -> int | str | None:
+    if len(raw) > P.MAX_MESSAGE_BYTES:
+        return None
+    try:
+        return _id_of(json.loads(raw))
+    except (ValueError, RecursionError):
+        return None
 
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",

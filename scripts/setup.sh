@@ -20,6 +20,12 @@ APT_PACKAGES=(
     espeak-ng           # offline speech synthesis for the call voice (cmn voice)
     alsa-utils          # aplay: plays the call voice on the hall's loudspeakers
     sox                 # checks the rendered call voice in the tests (length, loudness)
+    openssl             # tests make a throwaway certificate for wss:// and https://
+    chromium chromium-driver  # headless browser + its WebDriver: the resident ticket page's tests
+    fonts-wqy-microhei  # a CJK font: the browser's Chinese, and raster ticket printing (devices)
+    pcscd vsmartcard-vpcd   # PC/SC daemon + virtual reader driver: pcsc:// tests start pcscd themselves
+    libpcsclite-dev swig    # to build pyscard (the hardware extra), which has no Linux wheel
+    libusb-1.0-0            # usb:// ticket printers through pyusb
 )
 
 missing=()

@@ -6,10 +6,12 @@ Each is a frozen pydantic model with a ``type`` tag, so the server decodes JSON 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+# An HMAC of the resident's document number (queue_server.identity); never the number.
+ResidentKey = Annotated[str, Field(min_length=1, max_length=64)]
 
 Channel = Literal["kiosk", "navigator", "web", "app", "wechat", "hotline", "window", "staff"]
 
@@ -24,7 +26,7 @@ class IssueTicket(_Command):
     priority: str = "normal"
     channel: Channel = "kiosk"
     # HMAC of the resident's document number (see queue_server.identity); never the number.
-    resident_key: str | None = None
+    resident_key: ResidentKey | None = None
 
 
 class CallNext(_Command):
@@ -76,7 +78,7 @@ class Requeue(_Command):
 class PauseCounter(_Command):
     type: Literal["pause"] = "pause"
     counter: int
-    reason: str = ""
+    reason: str = Field(default="", max_length=200)
 
 
 class ResumeCounter(_Command):
@@ -120,15 +122,16 @@ class Reskill(_Command):
 class CancelTicket(_Command):
     type: Literal["cancel_ticket"] = "cancel_ticket"
     ticket: str
-    reason: str = "cancelled"
+    reason: str = Field(default="cancelled", max_length=80)
 
 
 class PostNotice(_Command):
     type: Literal["post_notice"] = "post_notice"
     text_zh: str = Field(min_length=1, max_length=500)
     text_en: str = Field(default="", max_length=1000)
-    starts: dt.datetime | None = None
-    ends: dt.datetime | None = None
+    # With a UTC offset: the engine compares them with its own aware clock.
+    starts: AwareDatetime | None = None
+    ends: AwareDatetime | None = None
 
 
 class RemoveNotice(_Command):
@@ -138,9 +141,11 @@ class RemoveNotice(_Command):
 
 class BookAppointment(_Command):
     type: Literal["book_appointment"] = "book_appointment"
-    resident_key: str
+    # Required by the engine (a booking is real-name); absent when the terminal sends the
+    # resident's document (resident_id) and the server makes the key.
+    resident_key: ResidentKey | None = None
     service: str
-    slot_start: dt.datetime
+    slot_start: AwareDatetime
     channel: Channel = "web"
 
 
@@ -148,7 +153,7 @@ class CancelAppointment(_Command):
     type: Literal["cancel_appointment"] = "cancel_appointment"
     appointment: str
     # When given, it must match the booking's (a resident cancels only their own).
-    resident_key: str | None = None
+    resident_key: ResidentKey | None = None
 
 
 class CheckIn(_Command):
@@ -157,7 +162,7 @@ class CheckIn(_Command):
 
     type: Literal["check_in"] = "check_in"
     appointment: str | None = None
-    resident_key: str | None = None
+    resident_key: ResidentKey | None = None
     service: str | None = None
     channel: Channel = "kiosk"
 

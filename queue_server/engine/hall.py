@@ -33,6 +33,27 @@ from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ti
 
 OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SERVING}
 HEAD_RANK = -1  # a resident handed back by a closing counter goes before every class
+HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
+
+
+_DAY_ZH = {
+    "mon": "一",
+    "tue": "二",
+    "wed": "三",
+    "thu": "四",
+    "fri": "五",
+    "sat": "六",
+    "sun": "日",
+}
+
+
+def _days_words(days: list[str]) -> tuple[str, str]:
+    """The hall's opening days in plain words: 工作日 / 每天 / 周一、周三."""
+    if set(days) == {"mon", "tue", "wed", "thu", "fri"}:
+        return "工作日", "on working days"
+    if len(set(days)) == 7:
+        return "每天", "every day"
+    return "、".join(f"周{_DAY_ZH[d]}" for d in days), "on " + ", ".join(d.title() for d in days)
 
 
 @dataclass
@@ -170,7 +191,9 @@ class Hall:
         changes = Changes(
             tickets=list(self._dirty_tickets.values()),
             counters=[self.counters[i] for i in self._dirty_counters],
-            appointments=[self.appointments[i] for i in self._dirty_appointments],
+            appointments=[
+                self.appointments[i] for i in self._dirty_appointments if i in self.appointments
+            ],
             notices=[self.notices[i] for i in self._dirty_notices if i in self.notices],
             removed_notices=sorted(self._removed_notices),
             day=self.today if self._dirty_day else None,
@@ -198,7 +221,8 @@ class Hall:
 
     def _housekeep(self, now: dt.datetime) -> None:
         day = self.local(now).date()
-        if self.today.day != day:
+        # Only forward: a clock stepped back over midnight must not reopen yesterday.
+        if self.today.day is None or day > self.today.day:
             self._roll_over(day, now)
         grace = self.config.appointments.late_minutes * 60
         now_ts = now.timestamp()
@@ -219,7 +243,8 @@ class Hall:
                     ticket_id=ticket.id,
                     number=ticket.number,
                     reason="day_closed",
-                    counter=ticket.counter,
+                    # Only a called or served ticket is at a counter; a no-show's is history.
+                    counter=ticket.counter if ticket.state in HELD else None,
                 )
         for counter in self.counters.values():
             if counter.state is not CounterState.CLOSED:
@@ -297,12 +322,25 @@ class Hall:
         the expected rest of its current service.
         """
         key = (ticket.rank, ticket.order_key)
+        probe = ticket.id not in self.tickets  # a ticket about to be issued
+
+        def is_ahead(other: Ticket) -> bool:
+            other_key = (other.rank, other.order_key)
+            if other is ticket or other_key > key:
+                return False
+            if other_key < key:
+                return True
+            # Same class and instant (two kiosks in one clock tick): the earlier issue is ahead.
+            return probe or (
+                other.queue == ticket.queue and int(other.number[1:]) < int(ticket.number[1:])
+            )
+
         ahead = sum(
             1
             for other in self.waiting_tickets(
                 s for s, q in self.queue_of.items() if q == ticket.queue
             )
-            if other is not ticket and (other.rank, other.order_key) < key
+            if is_ahead(other)
         )
         counters = self.open_counters_for(ticket.service)
         if not counters:
@@ -318,7 +356,7 @@ class Hall:
         for service, share in overlap.items():
             mean = self.mean_service_s(service)
             for other in self.waiting[service].values():
-                if other is not ticket and (other.rank, other.order_key) < key:
+                if is_ahead(other):
                     work += mean * share
         now_ts = now.timestamp()
         for counter in counters:
@@ -326,7 +364,12 @@ class Hall:
                 continue
             current = self.tickets[counter.ticket_id]
             mean = self.mean_service_s(current.service)
-            began = current.started_at or current.called_at or now
+            # started_at may be left from an earlier service (transferred, handed back):
+            # it counts only while the ticket is being served.
+            if current.state is TicketState.SERVING and current.started_at is not None:
+                began = current.started_at
+            else:
+                began = current.called_at or now
             work += max(mean - (now_ts - began.timestamp()), 0.1 * mean)
         return ahead, max(work / len(counters), 0.0)
 
@@ -356,10 +399,13 @@ class Hall:
         queue = self.queue_of[service]
         number_no = self.today.sequences.get(queue, 0) + 1
         number = f"{queue}{number_no:03d}"
+        # Issuing always follows housekeeping; only an estimate_new() probe may come before the
+        # hall's first command, when no day is open yet.
+        day = self.today.day or self.local(now).date()
         return Ticket(
-            id=f"{self.today.day:%Y%m%d}-{number}",
+            id=f"{day:%Y%m%d}-{number}",
             number=number,
-            day=self.today.day,
+            day=day,
             service=service,
             queue=queue,
             priority=priority,
@@ -388,9 +434,10 @@ class Hall:
     def _check_open(self, now: dt.datetime) -> None:
         if not self.is_open_for_tickets(now):
             hours = self.config.hours
+            days_zh, days_en = _days_words(hours.days)
             raise E.HallClosed(
-                f"现在不是取号时间。取号时间为工作日 {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
-                f"Tickets are issued on working days {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
+                f"现在不是取号时间。取号时间为{days_zh} {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
+                f"Tickets are issued {days_en} {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
             )
 
     def _issue(self, cmd: C.IssueTicket, now: dt.datetime) -> None:
@@ -717,6 +764,11 @@ class Hall:
 
     def _book(self, cmd: C.BookAppointment, now: dt.datetime) -> None:
         service = self._service(cmd.service)
+        if not cmd.resident_key:
+            raise E.IdentityRequired(
+                "预约需要实名：请刷身份证或输入证件号码",
+                "Appointments are in your own name: please place your ID card or enter its number",
+            )
         rules = self.config.appointments
         if cmd.slot_start.tzinfo is None:
             raise E.SlotInvalid("预约时段无效", "That appointment time is not valid")
@@ -848,7 +900,11 @@ class Hall:
                 f"还未到签到时间，请于 {opens:%H:%M} 后签到",
                 f"Too early to check in; please come back after {opens:%H:%M}",
             )
-        self._check_open(now)
+        # The slot's own window, not the walk-in ticket hours, decides: the hall sold this slot
+        # (the last one starts at last_ticket; the early grace of the first precedes opening).
+        # Only a day made a holiday after booking stays closed.
+        if not self.config.hours.is_workday(self.local(now).date()):
+            self._check_open(now)
         self._check_resident(appointment.resident_key, appointment.service)
         issued = self._emit_issue(
             appointment.service,
@@ -995,6 +1051,8 @@ class Hall:
         ticket.state = TicketState.WAITING
         ticket.requeued = True
         ticket.counter = None
+        # Back of its own class: a head-of-queue hand-back (HEAD_RANK) was used up when called.
+        ticket.rank = self.classes[ticket.priority].rank
         ticket.order_key = ev.order_key
         ticket.queued_at = ev.at
         self._index_ticket(ticket)

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +90,7 @@ class Clock:
 
 @contextlib.asynccontextmanager
 async def running_server(tmp_path: Path, *, clock=None, url: str | None = None):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = hall_config(url or f"sqlite:///{tmp_path / 'hall.db'}")
     store = Store(config, **({"clock": clock} if clock is not None else {}))
     server = QueueServer(config, store, host="127.0.0.1", port=0)
@@ -89,3 +99,101 @@ async def running_server(tmp_path: Path, *, clock=None, url: str | None = None):
         yield Running(server=server, url=f"ws://127.0.0.1:{server.port}/ws", config=config)
     finally:
         await server.stop()
+
+
+# --- raw connections, messages, processes ---------------------------------------------------------
+
+
+def auth_of(name: str, counter: int | None = None) -> dict:
+    """The hello ``auth`` for a device id or a staff login of the example hall (as JSON)."""
+    if name in ("kiosk-1", "navigator-1", "signage-main"):
+        return {"kind": "device", "device_id": name, "token": credential(name)}
+    return {"kind": "staff", "login": name, "password": credential(name), "counter": counter}
+
+
+async def next_of(client: HallClient, kind: str, timeout: float = 5.0, **match) -> dict:
+    """The next message of ``kind`` (and, for events, ``event`` fields equal to ``match``)."""
+    while True:
+        message = await client.next_message(timeout)
+        if message["type"] != kind:
+            continue
+        if all(message.get("event", {}).get(k) == v for k, v in match.items()):
+            return message
+
+
+async def raw_ask(ws, message: dict | str | bytes, timeout: float = 5.0) -> dict:
+    """Send one message on a raw websocket; return the next non-event answer."""
+    import json
+
+    await ws.send(message if isinstance(message, str | bytes) else json.dumps(message))
+    while True:
+        answer = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if answer["type"] not in ("event", "status", "snapshot", "ticket"):
+            return answer
+
+
+async def raw_hello(ws, auth: dict) -> dict:
+    return await raw_ask(ws, {"v": 1, "type": "hello", "id": 0, "auth": auth})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServerProcess:
+    """``python main.py server`` as a child process; ``start`` waits for it to listen."""
+
+    def __init__(self, config_path: Path, port: int):
+        self.config_path, self.port = config_path, port
+        self.proc: subprocess.Popen | None = None
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.log: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "main.py", "server", "--config", str(self.config_path),
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        lines = self.lines = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.proc, lines), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError("the server did not start:\n" + "".join(self.log)) from None
+            if line is None:
+                raise RuntimeError("the server exited:\n" + "".join(self.log))
+            if "queue server for" in line:
+                return
+
+    def _pump(self, proc: subprocess.Popen, lines: queue.Queue) -> None:
+        for line in proc.stderr:
+            self.log.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, no flush beyond what was committed."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()

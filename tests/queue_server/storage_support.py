@@ -41,7 +41,7 @@ def config_text(*, hall_id: str, url: str, synchronous: str = "full") -> str:
         _cached_text = example_config()[0]
     text = re.sub(r"\[hours\].*?(?=\n\[rules\])", _HOURS, _cached_text, flags=re.S)
     text = text.replace('id = "chaoyang-demo"', f'id = "{hall_id}"')
-    text = re.sub(r'url = "[^"]*"', f'url = "{url}"', text)
+    text = re.sub(r'^url = "[^"]*"', f'url = "{url}"', text, flags=re.M)
     return text.replace('synchronous = "full"', f'synchronous = "{synchronous}"')
 
 

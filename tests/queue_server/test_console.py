@@ -1,33 +1,52 @@
-"""The staff console: its pure core (parse, render, words) and the real thing on a pty."""
+"""The staff console: its pure core (parse, render, words), its link to a real queue server on
+127.0.0.1, and the real thing on a pty against that server."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pexpect
 import pytest
 
-from queue_server.config import HallConfig, load_config
+from queue_server import protocol as P
+from queue_server.cli import credentials_path
+from queue_server.client import AuthFailed
+from queue_server.config import HallConfig, load_config, load_hall_config
 from queue_server.console import (
+    ClientLink,
     ConsoleCore,
     EngineLink,
     Help,
     Invalid,
+    LinkDown,
     ListServices,
     Quit,
     Refresh,
+    RemoteHall,
+    find_password,
+    read_credentials,
     run_console,
+    server_url,
     window_status,
 )
-from queue_server.demo import prepare_hall
+from queue_server.demo import ClientTicketMachine, ServerThread, prepare_hall, use_port
 from queue_server.engine import commands as C
+from queue_server.engine import events as V
 from queue_server.engine.hall import Hall
 from queue_server.engine.lifecycle import CounterState, TicketState
-from queue_server.errors import IllegalTransition, QueueEmpty
+from queue_server.errors import (
+    ConfigError,
+    EngineError,
+    IllegalTransition,
+    NotFound,
+    QueueEmpty,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -259,44 +278,218 @@ def test_loop_ends_cleanly_on_eof_and_ctrl_c(config, hall, clock, end):
     assert rc == 0 and out[-1] == "再见"
 
 
-# --- the real console, on a pty, against a real database ---------------------------------------
+# --- the link to a real queue server on 127.0.0.1 ----------------------------------------------
 
 
-def spawn_console(config_path: Path, *args: str) -> pexpect.spawn:
-    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+@dataclass
+class Served:
+    """A hall configuration file (with its credentials beside it) and its running server."""
+
+    path: Path
+    config: HallConfig
+    server: ServerThread
+    credentials: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def remote(self, auth) -> RemoteHall:
+        remote = RemoteHall(self.url, auth)
+        remote.connect()
+        return remote
+
+    def kiosk(self) -> RemoteHall:
+        return self.remote(P.DeviceAuth(device_id="kiosk-1", token=self.credentials["kiosk-1"]))
+
+    def manager(self) -> RemoteHall:
+        return self.remote(P.StaffAuth(login="manager", password=self.credentials["manager"]))
+
+    def link(self, window: int = 1) -> ClientLink:
+        login = f"w{window}"
+        return ClientLink.connect(
+            self.url, self.config, window, login=login, password=self.credentials[login]
+        )
+
+
+@pytest.fixture
+def served(hall_path, tmp_path):
+    """A fresh hall (its own database) behind a real server on 127.0.0.1, port chosen by the
+    system and written into the configuration's ``[server]`` table."""
+    path = tmp_path / "hall.toml"
+    shutil.copy(hall_path, path)
+    shutil.copy(credentials_path(hall_path), credentials_path(path))
+    config = load_hall_config(path)
+    server = ServerThread(config, port=0)
+    server.start()
+    try:
+        config = use_port(path, config, server.port)
+        server.submit(C.Tick())  # today's business opens, and with it the windows
+        yield Served(path, config, server, read_credentials(credentials_path(path)))
+    finally:
+        server.stop()
+
+
+def issue(served: Served, *services: str) -> list[str]:
+    kiosk = served.kiosk()
+    try:
+        machine = ClientTicketMachine(kiosk)
+        return [machine.issue(C.IssueTicket(service=s), id_number=None).number for s in services]
+    finally:
+        kiosk.close()
+
+
+def test_client_link_turns_server_errors_into_engine_errors(served):
+    core = ConsoleCore(served.config, 1)
+    link = served.link(1)
+    try:
+        with pytest.raises(IllegalTransition) as refused:
+            link.execute(C.Recall(counter=1))
+        err = refused.value
+        assert (err.kind, err.ident, err.command, err.state) == ("counter", 1, "recall", "idle")
+        assert core.refusal(err) == "✗ 1号窗口当前「空闲」，不能重呼"
+        with pytest.raises(QueueEmpty) as refused:
+            link.execute(C.CallNext(counter=1))
+        assert core.refusal(refused.value) == "✗ 目前没有等候的号"
+        with pytest.raises(NotFound):
+            link.execute(C.CallTicket(counter=1, ticket="A999"))
+        # Not an engine refusal but the server's: its own words and code.
+        with pytest.raises(EngineError) as refused:
+            link.execute(C.CallNext(counter=2))
+        assert refused.value.code == "forbidden"
+        assert core.refusal(refused.value) == "✗ 无权执行此操作"
+    finally:
+        link.close()
+
+
+def test_client_link_returns_engine_events_and_the_window_status(served):
+    (number,) = issue(served, A_SERVICE)
+    issue(served, B_SERVICE, "liuguan.residence_permit")
+    link = served.link(1)
+    try:
+        idle = link.status()
+        assert idle.state is CounterState.IDLE and idle.ticket is None
+        assert idle.waiting == {"A": 1, "B": 1}  # queue E is not window 1's
+        events = link.execute(C.CallNext(counter=1))
+        assert [type(ev) for ev in events][-1] is V.TicketCalled
+        assert ConsoleCore(served.config, 1).describe(events) == (
+            f"呼叫 {number}：请 {number} 号到 1 号窗口"
+        )
+        link.execute(C.StartService(counter=1))
+        serving = link.status()
+        assert serving.state is CounterState.SERVING and serving.waiting == {"A": 0, "B": 1}
+        ticket = serving.ticket
+        assert (ticket.number, ticket.service, ticket.state) == (number, A_SERVICE, "serving")
+        assert ticket.priority == "normal" and ticket.started_at is not None
+        assert ticket.called_at <= ticket.started_at <= serving.now
+        link.execute(C.FinishService(counter=1))
+        link.execute(C.PauseCounter(counter=1, reason="午休"))
+        paused = link.status()
+        assert (paused.state, paused.pause_reason, paused.ticket) == (
+            CounterState.PAUSED,
+            "午休",
+            None,
+        )
+        assert paused.served_today == 1
+    finally:
+        link.close()
+
+
+def test_client_link_says_the_connection_is_down_and_reconnects(served):
+    link = served.link(1)
+    out: list[str] = []
+    second = None
+    try:
+        port = served.server.port
+        served.server.stop()
+        with pytest.raises(LinkDown):
+            link.status()
+        # The console says so in plain words and carries on.
+        run_console(link, ConsoleCore(served.config, 1), read=script(["n"]), write=out.append)
+        assert out.count("连接中断，正在重连…") == 3  # the status, the call, the status again
+        assert out[-1] == "再见"
+        # The server comes back on the same port and database: the client finds it by itself.
+        second = ServerThread(load_hall_config(served.path), port=port)
+        second.start()
+        assert link.remote.wait_connected(30)
+        assert link.status().state is CounterState.IDLE
+    finally:
+        link.close()
+        if second is not None:
+            second.stop()
+
+
+def test_a_wrong_password_is_refused_at_connect(served):
+    with pytest.raises(AuthFailed):
+        ClientLink.connect(served.url, served.config, 1, login="w1", password="wrong")
+    # w1 works at window 1 only.
+    with pytest.raises(AuthFailed):
+        ClientLink.connect(
+            served.url, served.config, 2, login="w1", password=served.credentials["w1"]
+        )
+
+
+# --- where the console finds its server and password ---------------------------------------------
+
+
+def test_the_server_address_comes_from_the_public_url(config):
+    assert server_url(config) == "ws://127.0.0.1:8765/ws"
+    secure = config.server.model_copy(update={"public_url": "https://hall.example.cn:8443/x"})
+    assert server_url(config.model_copy(update={"server": secure})) == (
+        "wss://hall.example.cn:8443/ws"
+    )
+
+
+def test_the_password_comes_from_the_file_the_environment_or_a_prompt(tmp_path):
+    given, default = tmp_path / "given.credentials", tmp_path / "hall.toml.credentials"
+    given.write_text('[credentials]\nw1 = "from-file"\n', encoding="utf-8")
+    default.write_text('[credentials]\nw1 = "beside-the-config"\n', encoding="utf-8")
+    env = {"YIKOU_PASSWORD": "from-env"}
+
+    def find(**kw):
+        options = {"password_file": None, "default_file": default, "environ": {}} | kw
+        return find_password("w1", **options)
+
+    assert find(password_file=given, environ=env) == "from-file"
+    assert find(environ=env) == "from-env"
+    assert find() == "beside-the-config"
+    missing = tmp_path / "none"
+    asked = find(default_file=missing, interactive=True, prompt=lambda text: f"typed ({text})")
+    assert asked.startswith("typed (") and "w1" in asked
+    with pytest.raises(ConfigError, match="no password for w1"):
+        find(default_file=missing)
+    with pytest.raises(ConfigError, match="no password for w2"):
+        find_password("w2", password_file=given, default_file=default, environ={})
+
+
+# --- the real console, on a pty, against the real server ---------------------------------------
+
+
+def spawn_console(config_path: Path, *args: str, env: dict[str, str] | None = None):
     return pexpect.spawn(
         sys.executable,
         [str(ROOT / "main.py"), "--log-level", "WARNING", "counter", "--config", str(config_path),
          "--window", "1", *args],
         cwd=str(ROOT),
-        env=env,
+        env=dict(os.environ, PYTHONIOENCODING="utf-8", **(env or {})),
         encoding="utf-8",
         timeout=30,
         dimensions=(40, 200),
     )  # fmt: skip
 
 
-@pytest.fixture
-def store_hall(tmp_path):
-    from queue_server.storage import Store
-
-    path = prepare_hall(tmp_path)
-    store = Store(load_config(path))
-    yield path, store
-    store.close()
-
-
-def test_console_on_a_pty_against_sqlite(store_hall):
-    path, store = store_hall
-    store.execute(C.IssueTicket(service=A_SERVICE))
-    child = spawn_console(path)
+def test_console_on_a_pty_through_the_server(served):
+    issue(served, A_SERVICE)
+    # No --server, --login nor password: the configuration's public_url, w1, and the
+    # credentials file beside the configuration.
+    child = spawn_console(served.path)
     try:
         child.expect_exact("窗口1> ")
         assert "空闲" in child.before and "A 计生·老龄 1" in child.before
         child.sendline("n")
         child.expect_exact("呼叫 A001：请 A001 号到 1 号窗口")
         child.expect_exact("窗口1> ")
-        assert "呼叫中" in child.before
+        assert "呼叫中" in child.before and "A001 生育登记" in child.before  # the catalog's name
         child.sendline("s")
         child.expect_exact("开始办理 A001")
         child.sendline("f")
@@ -306,8 +499,8 @@ def test_console_on_a_pty_against_sqlite(store_hall):
         child.sendline("n")
         child.expect_exact("✗ 目前没有等候的号")
         child.expect_exact("窗口1> ")
-        # A ticket issued by another process shows up and can be called.
-        store.execute(C.IssueTicket(service=A_SERVICE))
+        # A ticket another terminal issued shows up and can be called.
+        issue(served, A_SERVICE)
         child.sendline("")
         child.expect_exact("A 计生·老龄 1")
         child.expect_exact("窗口1> ")
@@ -322,16 +515,26 @@ def test_console_on_a_pty_against_sqlite(store_hall):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
-    store.refresh()
-    assert store.hall.ticket("A001").state is TicketState.DONE
-    assert store.hall.ticket("A002").state is TicketState.CALLED
-    assert store.hall.counter(1).ticket_id == store.hall.ticket("A002").id
+    manager = served.manager()
+    try:
+        assert manager.query("ticket", ticket="A001")["ticket"]["state"] == "done"
+        second = manager.query("ticket", ticket="A002")["ticket"]
+        assert (second["state"], second["counter"]) == ("called", 1)
+    finally:
+        manager.close()
 
 
 @pytest.mark.parametrize("how", ["eof", "ctrl-c"])
-def test_console_exits_cleanly_on_eof_and_ctrl_c(store_hall, how):
-    path, _store = store_hall
-    child = spawn_console(path, "--lang", "en")
+def test_console_exits_cleanly_on_eof_and_ctrl_c(served, how, tmp_path):
+    if how == "eof":  # the password from the environment
+        given = ["--server", served.url]
+        env = {"YIKOU_PASSWORD": served.credentials["w1"]}
+    else:  # ... or from a credentials file of its own
+        secrets = tmp_path / "staff.credentials"
+        secrets.write_text(f'[credentials]\nw1 = "{served.credentials["w1"]}"\n', encoding="utf-8")
+        given = ["--server", served.url, "--login", "w1", "--password-file", str(secrets)]
+        env = {"YIKOU_PASSWORD": "not-this-one"}
+    child = spawn_console(served.path, "--lang", "en", *given, env=env)
     try:
         child.expect_exact("window 1> ")
         assert "[Window 1] idle" in child.before
@@ -347,11 +550,21 @@ def test_console_exits_cleanly_on_eof_and_ctrl_c(store_hall, how):
     assert "Traceback" not in child.before
 
 
-def test_console_refuses_an_unknown_window(store_hall):
-    path, _store = store_hall
+def test_console_with_a_wrong_password_exits_with_a_plain_message(served):
+    child = spawn_console(served.path, env={"YIKOU_PASSWORD": "not-the-password"})
+    try:
+        child.expect_exact("登录被拒绝：w1 的账号、密码或窗口不对")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 3
+    assert "Traceback" not in child.before
+
+
+def test_console_refuses_an_unknown_window(hall_path):
     child = pexpect.spawn(
         sys.executable,
-        [str(ROOT / "main.py"), "counter", "--config", str(path), "--window", "42"],
+        [str(ROOT / "main.py"), "counter", "--config", str(hall_path), "--window", "42"],
         cwd=str(ROOT),
         encoding="utf-8",
         timeout=30,

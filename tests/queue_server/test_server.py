@@ -136,3 +136,22 @@ async def test_malformed_messages_get_typed_errors_and_the_connection_carries_on
                 answer = P.SERVER_ADAPTER.validate_json(await asyncio.wait_for(ws.recv(), 5))
                 assert answer.type == "error" and answer.code == code, raw[:40]
                 assert answer.message_zh and answer.message_en
+
+
+async def test_an_address_guessing_passwords_is_slowed_down(tmp_path):
+    from queue_server.client import AuthFailed
+    from queue_server.server import LoginFailures
+
+    async with running_server(tmp_path) as hall:
+        codes = []
+        for _ in range(LoginFailures.LIMIT + 1):
+            client = HallClient(hall.url, P.StaffAuth(login="w1", password="guess", counter=1))
+            with pytest.raises(AuthFailed) as err:
+                await client.connect()
+            codes.append(str(err.value).split(":")[0])
+        assert codes[: LoginFailures.LIMIT] == ["auth_failed"] * LoginFailures.LIMIT
+        assert codes[-1] == "rate_limited"
+        # Even the right password waits until the minute has passed.
+        right = hall.staff("w1", 1)
+        with pytest.raises(AuthFailed):
+            await right.connect()

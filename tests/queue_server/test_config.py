@@ -1,0 +1,217 @@
+"""parse_config refuses bad hall configurations with a ConfigError naming the field."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import stat
+import tomllib
+
+import pytest
+
+from queue_server import cli
+from queue_server.cli import credentials_path, write_example
+from queue_server.config import load_config, parse_config
+from queue_server.errors import ConfigError
+from queue_server.example_config import example_config
+from tests.queue_server.hall_factory import BIRTH, config_data, make_config, make_hall
+
+
+def _refused(**overrides) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        make_config(**overrides)
+    return info.value
+
+
+def test_example_config_loads_and_builds_a_hall():
+    config = make_config()
+    assert config.hall.id == "chaoyang-demo"
+    assert {q.prefix for q in config.queues} == {"A", "B", "C", "D", "E"}
+    assert config.priority("normal") is not None
+    hall = make_hall(config)
+    assert set(hall.counters) == {1, 2, 3, 4, 5, 6}
+    # Queue letters expand into their services; the first tier is the counter's own queue.
+    assert hall.counters[1].skills[BIRTH] == 0
+    assert hall.counters[5].skills[BIRTH] == 1
+
+
+def test_example_text_is_valid_toml_with_fresh_secrets():
+    text_a, creds_a = example_config()
+    text_b, creds_b = example_config()
+    assert parse_config(tomllib.loads(text_a)).hall.id == "chaoyang-demo"
+    assert creds_a.keys() == creds_b.keys()
+    assert creds_a["manager"] != creds_b["manager"]
+    # Only hashes go into the file, never the clear secrets.
+    for secret in creds_a.values():
+        assert secret not in text_a
+
+
+def test_init_writes_a_config_that_loads_and_a_private_credentials_file(tmp_path):
+    path = tmp_path / "hall.toml"
+    credentials = write_example(path)
+    config = load_config(path)
+    assert config.hall.id == "chaoyang-demo"
+    # The relative SQLite path is resolved beside the config file.
+    assert config.storage.url == f"sqlite:///{(tmp_path / 'yikou.db').resolve()}"
+    secrets_file = credentials_path(path)
+    assert stat.S_IMODE(os.stat(secrets_file).st_mode) == 0o600
+    assert tomllib.loads(secrets_file.read_text())["credentials"] == credentials
+    with pytest.raises(FileExistsError):
+        write_example(path)
+    write_example(path, force=True)
+
+
+def test_init_command(tmp_path, capsys):
+    # The `init` command as main.py runs it (configure + run), without importing the other
+    # commands' modules.
+    import main
+
+    assert main.COMMANDS["init"][0] == "queue_server.cli"
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    path = tmp_path / "sub" / "hall.toml"
+    assert cli.run(parser.parse_args([str(path)])) == 0
+    assert load_config(path).hall.name_zh
+    assert cli.run(parser.parse_args([str(path)])) == 1  # exists: refused without --force
+    assert "--force" in capsys.readouterr().err
+    assert cli.run(parser.parse_args([str(path), "--force"])) == 0
+
+
+def test_load_config_names_the_file_for_bad_toml(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[hall\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML") as info:
+        load_config(path)
+    assert info.value.source == str(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+
+
+def _with(section: str, index: int, **changes) -> list:
+    items = config_data()[section]
+    items[index] = {**items[index], **changes}
+    return items
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        (
+            {"counters": _with("counters", 0, skills=[["Z"]])},
+            "counters[0].skills[0][0]",
+            "unknown service or queue 'Z'",
+        ),
+        ({"queues": _with("queues", 1, prefix="A")}, "queues[1].prefix", "duplicate prefix"),
+        ({"queues": _with("queues", 1, prefix="ab")}, "queues[1].prefix", "pattern"),
+        ({"rules": {"starvaton_minutes": 5}}, "rules.starvaton_minutes", "Extra inputs"),
+        ({"surprise": {"x": 1}}, "surprise", "Extra inputs"),
+        ({"hall": {"timezone": "Mars/Olympus"}}, "hall.timezone", "unknown time zone"),
+        ({"rules": {"starvation_minutes": 0}}, "rules.starvation_minutes", "greater than 0"),
+        ({"hours": {"open": dt.time(18)}}, "hours", "open must be before close"),
+        ({"hours": {"last_ticket": dt.time(18)}}, "hours", "last_ticket"),
+        ({"hours": {"days": ["mon", "funday"]}}, "hours.days", "'funday'"),
+        # A hall with no working weekday: bookable_days would search for ever.
+        ({"hours": {"days": []}}, "hours.days", "at least 1"),
+        ({"appointments": {"priority": "vip"}}, "appointments.priority", "'vip'"),
+        ({"appointments": {"min_days_ahead": 6}}, "appointments", "min_days_ahead"),
+        (
+            {"services": [*config_data()["services"], {"id": "xx.yy"}]},
+            "services[9].id",
+            "in no queue",
+        ),
+        (
+            {"services": [*config_data()["services"], config_data()["services"][0]]},
+            "services[9].id",
+            "duplicate id",
+        ),
+        ({"counters": _with("counters", 1, id=1)}, "counters[1].id", "duplicate id 1"),
+        ({"staff": _with("staff", 0, counters=[42])}, "staff[0].counters", "no counter 42"),
+        ({"staff": _with("staff", 0, roles=["boss"])}, "staff[0].roles", "'boss'"),
+        ({"devices": _with("devices", 0, role="toaster")}, "devices[0].role", "'toaster'"),
+        ({"security": {"resident_key_secret": "short"}}, "security.resident_key_secret", "32"),
+        ({"storage": {"synchronous": "off"}}, "storage.synchronous", "full, normal or extra"),
+    ],
+)
+def test_bad_config_is_refused_naming_the_field(overrides, field, words):
+    error = _refused(**overrides)
+    assert error.field == field
+    assert words in str(error)
+    assert str(error).startswith(f"{field}: ")
+
+
+def test_missing_normal_class_is_refused():
+    classes = [c for c in config_data()["priority_classes"] if c["name"] != "normal"]
+    error = _refused(priority_classes=classes)
+    assert error.field == "priority_classes"
+    assert "'normal'" in str(error)
+
+
+def test_duplicate_priority_class_is_refused():
+    classes = config_data()["priority_classes"]
+    error = _refused(priority_classes=[*classes, classes[0]])
+    assert error.field == f"priority_classes[{len(classes)}].name"
+
+
+def test_service_in_two_queues_is_refused():
+    queues = config_data()["queues"]
+    queues[1]["services"].append(BIRTH)
+    error = _refused(queues=queues)
+    assert error.field == "queues[1].services[2]"
+    assert "already in queue A" in str(error)
+
+
+def test_queue_service_with_a_bad_id_is_refused():
+    # Caught a bug: a queue could name a service id the Service model rejects, so the config
+    # loaded but building the Hall crashed with a bare pydantic error.
+    queues = config_data()["queues"]
+    queues[0]["services"].append("Bad")
+    error = _refused(queues=queues)
+    assert error.field == "queues[0].services[4]"
+
+
+def test_service_no_counter_serves_is_refused():
+    data = config_data()
+    queues = [*data["queues"], {"prefix": "F", "name_zh": "新", "services": ["new.thing"]}]
+    error = _refused(queues=queues)
+    assert error.field == "counters"
+    assert "'new.thing'" in str(error)
+
+
+def test_missing_required_section_is_named():
+    data = config_data()
+    del data["security"]
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, source="hall.toml")
+    assert info.value.field == "security"
+    assert str(info.value).startswith("hall.toml: security: ")
+
+
+def test_skills_expand_queue_letters_keeping_the_better_tier():
+    config = make_config()
+    tiers, expanded = config.expand_skills([["A", BIRTH], ["A", "B"]])
+    assert tiers[BIRTH] == 0
+    assert all(tiers[s] == 0 for s in config.queues[0].services)
+    assert all(tiers[s] == 1 for s in config.queues[1].services)
+    assert expanded[1] == config.queues[1].services
+
+
+def test_workdays_honour_holidays_and_extra_workdays():
+    config = make_config(
+        hours={"holidays": [dt.date(2026, 11, 27)], "extra_workdays": [dt.date(2026, 11, 29)]}
+    )
+    hours = config.hours
+    assert hours.is_workday(dt.date(2026, 11, 26))  # Thursday
+    assert not hours.is_workday(dt.date(2026, 11, 27))  # Friday, a holiday
+    assert not hours.is_workday(dt.date(2026, 11, 28))  # Saturday
+    assert hours.is_workday(dt.date(2026, 11, 29))  # Sunday worked in lieu
+    assert hours.ticket_until == dt.time(16, 30)
+
+
+def test_init_force_makes_an_existing_credentials_file_private(tmp_path):
+    path = tmp_path / "hall.toml"
+    write_example(path)
+    secrets_file = credentials_path(path)
+    os.chmod(secrets_file, 0o644)
+    write_example(path, force=True)
+    assert stat.S_IMODE(os.stat(secrets_file).st_mode) == 0o600
