@@ -101,12 +101,14 @@ class KioskRuntime:
 
     def tick(self) -> None:
         """About once a second: connection state and the idle timeout."""
+        before = (self.flow.screen, self.flow.server_up)
         up = self.client.connected.is_set()
         if up != self.flow.server_up:
             log.warning("kiosk: queue server %s", "reachable again" if up else "unreachable")
             self.flow.connection(up)
         self.flow.tick()
-        self.on_change()
+        if (self.flow.screen, self.flow.server_up) != before:
+            self.on_change()
 
     async def wait_idle(self) -> None:
         while self._tasks:

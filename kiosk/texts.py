@@ -72,7 +72,7 @@ _RAW: dict[str, tuple[str, str]] = {
     ),
     # form
     "form_title": ("自助填表", "Fill in the form"),
-    "form_from_card": ("已从身份证读取", "from your ID card"),
+    "form_from_card": ("已读卡", "from card"),
     "form_required": ("必填", "required"),
     "form_submit": ("提交并取号", "Submit and take a ticket"),
     "form_skip": ("跳过，到窗口填写", "Skip; fill it in at the window"),
