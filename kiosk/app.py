@@ -102,6 +102,7 @@ async def run_kiosk(
     """Run the kiosk until its window closes; return the app. Tests pass ``on_built``."""
     setup_kivy(options)
     from content import default_catalog
+    from deploy.notify import Notifier
     from devices.printer import open_printer
     from devices.reader import open_reader
     from devices.runner import PrinterWorker, ReaderWorker, ScannerWorker
@@ -109,7 +110,6 @@ async def run_kiosk(
     from kiosk.flow import KioskFlow
     from kiosk.gui import KioskApp
     from kiosk.runtime import KioskRuntime
-    from deploy.notify import Notifier
 
     config = options.config
     loop = asyncio.get_running_loop()
