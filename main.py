@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("devices.cli", "technician tools: list, check, read-card, scan, print-test"),
     "content": ("content.cli", "service catalog: check, guide, search"),
     "signage": ("signage.app", "call-number screens (综合屏, 窗口屏) and the calling voice"),
+    "kiosk": ("kiosk.app", "self-service form-filling machine (自助填表机)"),
+    "install": ("deploy.install", "install a terminal role as a systemd service (as root)"),
 }
 
 

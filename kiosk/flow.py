@@ -682,7 +682,11 @@ class KioskFlow:
             "name_en": ticket.get("service_name_en") or ticket["service"],
             "ahead": int(ticket.get("ahead") or 0),
             "wait_s": ticket.get("estimated_wait_s"),
-            "priority": ticket.get("priority") or getattr(pending, "priority", None),
+            # The ticket view carries no priority: what the kiosk asked for, or the class a
+            # checked-in booking gets.
+            "priority": ticket.get("priority")
+            or getattr(pending, "priority", None)
+            or self.config.appointments.priority,
             "token": reply.get("resident_token", ""),
             "url": reply.get("ticket_url", ""),
         }

@@ -33,7 +33,7 @@ _RAW: dict[str, tuple[str, str]] = {
     "start_no_card": ("不刷卡，直接开始", "Start without a card"),
     "lang_button": ("English", "中文"),
     "elderly_on": ("长辈模式", "Large print"),
-    "elderly_off": ("标准模式", "Standard"),
+    "elderly_off": ("退出长辈模式", "Standard size"),
     "elderly_offered": (
         "已为您开启长辈模式（大字、慢节奏），可随时关闭",
         "Large-print mode is on for you; you can turn it off at any time",
