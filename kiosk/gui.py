@@ -405,7 +405,7 @@ class KioskApp(App):
         self.fs_body = u * 0.032 * k
         self.fs_button = u * 0.040 * k
         self.fs_title = u * 0.052 * k
-        self.fs_huge = u * 0.17
+        self.fs_huge = u * 0.2
         if self.elderly:
             self.cols = 1 if self.portrait else 2
         else:
