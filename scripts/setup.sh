@@ -19,6 +19,7 @@ APT_PACKAGES=(
     fonts-noto-cjk      # Noto Sans CJK: the Chinese font of every screen (ui/fonts.py)
     espeak-ng           # offline speech synthesis for the call voice (cmn voice)
     alsa-utils          # aplay: plays the call voice on the hall's loudspeakers
+    systemd             # systemd-analyze: the tests verify the terminals' unit (kiosk.service)
     sox                 # checks the rendered call voice in the tests (length, loudness)
     openssl             # tests make a throwaway certificate for wss:// and https://
     chromium chromium-driver  # headless browser + its WebDriver: the resident ticket page's tests
