@@ -176,19 +176,27 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp, xvfb() as display:
         home = Path(tmp)
-        starts = [run_child("start", display, home, args)["cold_start_s"] for _ in range(args.starts)]
+        starts = [
+            run_child("start", display, home, args)["cold_start_s"] for _ in range(args.starts)
+        ]
         loop = run_child("loop", display, home, args)
     lat = loop["card_to_printer_ms"]
     rss = loop["rss_kib"]
     print(f"Measured {dt.date.today()} with `python -m bench.bench_kiosk --starts {args.starts} "
           f"--cards {args.cards} --residents {args.residents}`\n")  # fmt: skip
     print("| what | result |\n|---|---|")
-    print(f"| cold start to the welcome screen (process spawn → first frame) | median "
-          f"{statistics.median(starts):.2f} s (of {', '.join(f'{s:.2f}' for s in starts)}) |")
-    print(f"| card placed → ticket handed to the printer ({len(lat)} cards) | median "
-          f"{statistics.median(lat):.0f} ms, max {max(lat):.0f} ms |")
-    print(f"| {args.residents} residents served in a loop | {loop['loop_s']:.1f} s "
-          f"({loop['loop_s'] / args.residents * 1000:.0f} ms each) |")
+    print(
+        f"| cold start to the welcome screen (process spawn → first frame) | median "
+        f"{statistics.median(starts):.2f} s (of {', '.join(f'{s:.2f}' for s in starts)}) |"
+    )
+    print(
+        f"| card placed → ticket handed to the printer ({len(lat)} cards) | median "
+        f"{statistics.median(lat):.0f} ms, max {max(lat):.0f} ms |"
+    )
+    print(
+        f"| {args.residents} residents served in a loop | {loop['loop_s']:.1f} s "
+        f"({loop['loop_s'] / args.residents * 1000:.0f} ms each) |"
+    )
     print(f"| RSS after 50 / 250 / {args.residents} residents | "
           + " / ".join(f"{kib / 1024:.1f} MiB" for n, kib in rss if n in (50, 250, args.residents))
           + " |")  # fmt: skip

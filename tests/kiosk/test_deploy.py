@@ -29,7 +29,10 @@ def test_install_dry_run_renders_the_unit_and_runs_nothing(tmp_path):
     assert done.returncode == 0, done.stderr
     unit = (tmp_path / "etc/systemd/system/yikou@.service").read_text()
     assert "@" + "REPO@" not in unit and "@PYTHON@" not in unit
-    assert f"ExecStart={sys.executable} {ROOT}/main.py %i --config /etc/yikou/hall.toml" in unit
+    assert (
+        f"ExecStart={sys.executable} {ROOT}/main.py %i --config /etc/yikou/hall.toml $YIKOU_ARGS"
+        in unit
+    )
     assert "User=yikou" in unit and "WatchdogSec=30" in unit and "Restart=on-failure" in unit
     assert "Type=notify" in unit and "StandardOutput=journal" in unit
     # The kiosk speaks sd_notify: no drop-in. Every command is only printed.
