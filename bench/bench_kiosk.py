@@ -100,6 +100,8 @@ async def child(mode: str, spawned: float, outdir: Path, cards: int, residents: 
                 runtime.do(flow.choose_service("liuguan.residence_permit"))
                 runtime.do(flow.take_ticket())
                 assert flow.screen == Screen.NEED_CARD, flow.screen
+                # The reader must have seen the last card go, or a new one is no new arrival.
+                await until(app, lambda: not app.workers[0]._present, "the reader empty")
                 before = len(handed)
                 t0 = time.perf_counter()
                 app.reader.place(person(10_000 + i))

@@ -354,6 +354,8 @@ class KioskApp(App):
         }
         self._shown: tuple | None = None
         self.renders = 0
+        self._stopped = False
+        self._ticker = None
 
     # --- text for kv ----------------------------------------------------------------------------
 
@@ -378,7 +380,7 @@ class KioskApp(App):
         Window.bind(on_touch_down=self._touched)
         self._measure()
         self._trigger = Clock.create_trigger(self.refresh)
-        Clock.schedule_interval(self._tick, 0.5)
+        self._ticker = Clock.schedule_interval(self._tick, 0.5)
         return root
 
     def on_start(self):
@@ -389,6 +391,9 @@ class KioskApp(App):
             self.on_built(self)
 
     def on_stop(self):
+        self._stopped = True  # no more redraws: kv rules need a running app
+        if self._ticker is not None:
+            self._ticker.cancel()
         if self.notifier is not None:
             self.notifier.stopping()
 
@@ -471,6 +476,8 @@ class KioskApp(App):
             self.countdown_text = ""
 
     def _tick(self, *_):
+        if self._stopped:
+            return
         if self.runtime is not None:
             self.runtime.tick()
         if self.notifier is not None:
@@ -489,7 +496,7 @@ class KioskApp(App):
 
     def refresh(self, *_) -> None:
         root = self.root
-        if root is None:
+        if root is None or self._stopped:
             return
         flow = self.flow
         if self.lang != flow.lang:

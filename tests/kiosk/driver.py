@@ -200,6 +200,11 @@ async def ticket_state(hall: ClockedHall, number: str) -> str:
         return (await manager.query("ticket", ticket=number))["ticket"]["state"]
 
 
+async def card_gone(app) -> None:
+    """The reader's worker has seen the last card lifted (else a new one is no new arrival)."""
+    await until(app, lambda: not app.workers[0]._present, "the reader empty")
+
+
 async def ready(app) -> None:
     await until(
         app,
@@ -223,6 +228,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     root = app.root
 
     # 1. Card, bureau, service, guide, form, ticket.
+    await card_gone(app)
     await press(app, screen(app, "welcome").ids.demo_card, "simulated card")
     await on_screen(app, "bureaus")
     result["greeting"] = app.greeting
@@ -275,6 +281,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await press(app, screen(app, "guide").ids.take_button, "take a ticket")
     await on_screen(app, "need_card")
     await shot("need-card-zh")
+    await card_gone(app)
     app.demo_card("resident_expiring")  # the card placed on the (simulated) reader
     await on_screen(app, "ticket")
     result["ticket2"] = screen(app, "ticket").ids.number.text
@@ -309,6 +316,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     result["lang_after"] = app.lang
 
     # 4. Elderly: a senior's card turns the mode on by itself.
+    await card_gone(app)
     await press(app, screen(app, "welcome").ids.demo_elderly_card, "senior's card")
     await on_screen(app, "bureaus")
     result["elderly_auto"] = app.elderly
@@ -434,6 +442,7 @@ async def faults(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict:
 
     # The same card twice for one service: the server's refusal in its own words.
     for attempt in (1, 2):
+        await card_gone(app)
         app.demo_card("resident_expiring")
         await on_screen(app, "bureaus")
         await choose(app, "bureaus", "liuguan")
@@ -461,6 +470,7 @@ async def faults(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict:
 
     # Idle: the countdown shows, then everything personal is wiped.
     app.flow.settings = dataclasses.replace(app.flow.settings, idle_s=6, warn_s=4)
+    await card_gone(app)
     app.demo_card("resident_expiring")
     await on_screen(app, "bureaus")
     await press(app, app.root.ids.lang_button)
