@@ -241,9 +241,9 @@ class FormScreen(KioskScreen):
         kb.bind(on_key=lambda _kb, key: app.edit_key(key))
         editor.add_widget(kb)
         if layout == "letters" and lang == "zh":
-            self.ids.editing_hint.text = "中文内容请选“跳过”，到窗口由工作人员填写"
+            self.ids.editing_hint.text = "中文请选“跳过”，到窗口填写"
         elif layout == "letters":
-            self.ids.editing_hint.text = "Chinese text: choose Skip and staff will fill it in"
+            self.ids.editing_hint.text = "Chinese text: choose Skip; staff fill it in"
         else:
             self.ids.editing_hint.text = ""
         if layout == "digits":

@@ -47,7 +47,8 @@ class OnScreenKeyboard(GridLayout):
 
     def __init__(self, **kw):
         super().__init__(**kw)
-        self.bind(layout=self._build, labels=self._build, key_font_size=self._style)
+        self.bind(layout=self._build, labels=self._build)
+        self.bind(key_font_size=self._style, key_color=self._style, key_background=self._style)
         self._build()
 
     def _build(self, *_):

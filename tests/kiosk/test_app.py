@@ -137,3 +137,20 @@ def test_the_command_line_needs_no_kivy_until_the_kiosk_starts(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2 and "no device token" in result.stderr
+
+
+def test_demo_opens_the_kiosk_with_simulated_devices(display, tmp_path):
+    env = kivy_env(display, tmp_path)
+    env.pop("KIVY_NO_CONSOLELOG")  # the kiosk's own log is what we look at
+    done = subprocess.run(
+        [sys.executable, "main.py", "demo", "--no-console", "--duration", "15", "--kiosk",
+         "--dir", str(tmp_path / "demo"), "--port", "0", "--speed", "5"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (tmp_path / "demo" / "kiosk.log").read_text(errors="replace")
+    # The kiosk opened its window and connected; the demo stopped it (no process left behind).
+    assert "[Window" in log and "Traceback" not in log, log[-3000:]
+    assert "kiosk app started (pid" in done.stderr
+    pid = int(done.stderr.split("kiosk app started (pid ")[1].split(")")[0])
+    assert not Path(f"/proc/{pid}").exists()
