@@ -113,13 +113,24 @@ async def child(mode: str, spawned: float, outdir: Path, cards: int, residents: 
             # 500 residents, one after another: card, bureau, service, ticket, home.
             from devices.runner import DeviceEvent, EventKind
 
+            # Spread the residents over the services within their daily quotas.
+            left = {s.id: s.daily_quota or residents for s in hall.config.services}
+            left["liuguan.residence_permit"] -= cards
+            plan: list[str] = []
+            while len(plan) < residents and any(v > 0 for v in left.values()):
+                for sid, n in left.items():
+                    if n > 0 and len(plan) < residents:
+                        plan.append(sid)
+                        left[sid] -= 1
+            if len(plan) < residents:
+                raise SystemExit(f"the hall's quotas allow only {len(plan)} tickets")
             samples = []
             t_loop = time.perf_counter()
-            for i in range(residents):
+            for i, sid in enumerate(plan):
                 app.device_event(DeviceEvent("id", EventKind.CARD_READ, person(i)))
                 await until(app, lambda: flow.screen == Screen.BUREAUS, "bureaus", timeout=30)
-                runtime.do(flow.choose_bureau("liuguan"))
-                runtime.do(flow.choose_service("liuguan.residence_registration"))
+                runtime.do(flow.choose_bureau(sid.split(".")[0]))
+                runtime.do(flow.choose_service(sid))
                 runtime.do(flow.take_ticket())
                 await until(app, lambda: flow.screen in (Screen.TICKET, Screen.NOTICE),
                             "ticket", timeout=30)  # fmt: skip

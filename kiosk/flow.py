@@ -372,7 +372,7 @@ class KioskFlow:
         """Called about once a second: the idle timeout."""
         left = self.remaining()
         if left is not None and left <= 0:
-            log.info("kiosk: visit ended by %s timeout on %s", "screen", self.screen.value)
+            log.info("kiosk: visit ended by the timeout on the %s screen", self.screen.value)
             self.wipe()
         return []
 

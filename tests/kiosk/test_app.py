@@ -149,8 +149,11 @@ def test_demo_opens_the_kiosk_with_simulated_devices(display, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     log = (tmp_path / "demo" / "kiosk.log").read_text(errors="replace")
-    # The kiosk opened its window and connected; the demo stopped it (no process left behind).
-    assert "[Window" in log and "Traceback" not in log, log[-3000:]
+    # The kiosk opened its window and its simulated printer answered; no error of its own
+    # (Kivy's optional multi-touch library, libmtdev, may be missing: its traceback is fine).
+    assert "[Window" in log and "printer sim:// status: ready" in log, log[-3000:]
+    assert log.count("Traceback") == log.count("libmtdev.so.1: cannot open"), log[-3000:]
+    # The demo stopped it by its pid: no process left behind.
     assert "kiosk app started (pid" in done.stderr
     pid = int(done.stderr.split("kiosk app started (pid ")[1].split(")")[0])
     assert not Path(f"/proc/{pid}").exists()
