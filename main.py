@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "content": ("content.cli", "service catalog: check, guide, search"),
     "simulate": ("queue_server.simulate", "simulate hall days through the real engine"),
     "signage": ("signage.app", "call-number screens (综合屏, 窗口屏) and the calling voice"),
+    "kiosk": ("kiosk.app", "self-service form-filling machine (自助填表机)"),
+    "install": ("deploy.install", "install a terminal role as a systemd service (as root)"),
 }
 
 

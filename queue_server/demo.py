@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
+import os
 import random
 import re
 import signal
@@ -567,6 +568,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, help="random seed, for a repeatable demo")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="the console's language")
+    parser.add_argument(
+        "--kiosk",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="open the kiosk app (simulated devices) in a window; default: when $DISPLAY is set "
+        "and the console runs",
+    )
+
+
+def start_kiosk(path: Path, url: str, directory: Path):
+    """The kiosk app (kiosk.app) in its own process, devices simulated; its log beside ours."""
+    import subprocess
+
+    log_file = (directory / "kiosk.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "main.py"), "kiosk", "--config", str(path),
+         "--server", url, "--size", "1280x800"],
+        stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+        env={**os.environ, "KIVY_NO_ARGS": "1"},
+    )  # fmt: skip
 
 
 def _log_to_file(path: Path) -> None:
@@ -727,7 +748,7 @@ def run(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, on_signal)
-    hall = link = None
+    hall = link = kiosk = None
     status = 0
     try:
         # Open today's business (and with it the windows) before the clerks look at them.
@@ -741,6 +762,12 @@ def run(args: argparse.Namespace) -> int:
             console_window=console_window,
         )
         hall.start()
+        with_kiosk = args.kiosk
+        if with_kiosk is None:  # auto: with a display and a person at the console
+            with_kiosk = bool(os.environ.get("DISPLAY")) and console_window is not None
+        if with_kiosk:
+            kiosk = start_kiosk(path, server.url, directory)
+            log.info("demo: kiosk app started (pid %s); its log: %s", kiosk.pid, "kiosk.log")
         print(_banner(config, directory, console_window, args.speed, args.lang,
                       server.port, hall.kiosk.first_url), flush=True)  # fmt: skip
         if console_window is None:
@@ -768,6 +795,13 @@ def run(args: argparse.Namespace) -> int:
             link.close()
         if hall is not None:
             hall.close()
+        if kiosk is not None:  # by its pid, which we started
+            kiosk.terminate()
+            try:
+                kiosk.wait(timeout=10)
+            except Exception:
+                kiosk.kill()
+                kiosk.wait()
         server.stop()
     summary_store = Store(config)
     try:

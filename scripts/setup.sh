@@ -25,6 +25,9 @@ APT_PACKAGES=(
     espeak-ng           # offline speech synthesis for the call voice (cmn voice)
     alsa-utils          # aplay: plays the call voice on the hall's loudspeakers
     sox                 # checks the rendered call voice in the tests (length, loudness)
+    libegl1             # EGL/GL dispatch libraries Kivy's SDL2 window loads at run time
+    libmtdev1           # multi-touch device library Kivy's input providers load
+    systemd             # systemd-analyze: the tests verify the terminals' unit (kiosk.service)
 )
 
 missing=()

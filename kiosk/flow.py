@@ -1,0 +1,811 @@
+"""One resident's visit at the kiosk, as plain Python: no Kivy, no I/O, no clock of its own.
+
+    flow = KioskFlow(catalog, config)
+    effects = flow.card_read(identity)     # inputs: touches, devices, the server's answers
+    for effect in effects:                 # outputs: what the adapter (kiosk.app) must do
+        ...                                # Issue / CheckIn / Print / Cancel / ReportFault
+    flow.screen, flow.visit, flow.countdown()   # what the screens render
+
+Screens::
+
+    WELCOME ──card──> (CheckIn by resident) ──none booked──> BUREAUS ─> SERVICES ─> GUIDE
+       │ start                   │ checked in                  │ search      │
+       └──────> BUREAUS          └──> Print ─> TICKET          └> SEARCH     ├─> FORM ─┐
+                                                                              │         v
+    QR scanned ─> CheckIn by appointment ─> Print ─> TICKET     NEED_CARD <───┴─ take ticket
+                                                                   (card) ──> Issue ─> Print ─> TICKET
+    faults: PAUSED (server away, recovers by itself), NOTICE (refusals, card and printer trouble)
+
+Everything personal (the card's identity, the form, the ticket) lives in ``flow.visit`` and is
+dropped by ``wipe()``: when the resident finishes, after the idle timeout, or when the next
+resident starts. The clear ID number leaves only as the ``resident_id`` of an Issue/CheckIn
+effect; nothing here logs it.
+
+Times come from the injected ``clock`` (monotonic seconds) and ``today`` (the hall's date).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from content import Catalog, Service
+from devices.identity import DocumentType, Identity, Sex, is_valid_gb11643, mask_name
+from kiosk.texts import PRINTER_PROBLEMS, T, Text
+from queue_server.config import HallConfig
+
+log = logging.getLogger(__name__)
+
+
+class Screen(enum.StrEnum):
+    WELCOME = "welcome"
+    BUREAUS = "bureaus"
+    SERVICES = "services"
+    SEARCH = "search"
+    GUIDE = "guide"
+    FORM = "form"
+    NEED_CARD = "need_card"
+    WORKING = "working"
+    TICKET = "ticket"
+    NOTICE = "notice"
+    PAUSED = "paused"
+
+
+# Screens where nothing personal is shown and no timeout runs.
+RESTING = frozenset({Screen.WELCOME, Screen.PAUSED})
+
+
+# --- effects: what the adapter must do ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Send IssueTicket; answer with ``issued(reply)``, ``refused(...)`` or ``unreachable()``."""
+
+    service: str
+    priority: str
+    resident_id: dict[str, str] | None = field(repr=False)
+    form: dict[str, str] | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """Send CheckIn by appointment id or by the resident; answers as for Issue."""
+
+    appointment: str | None = None
+    resident_id: dict[str, str] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Print:
+    """Print the ticket; answer with ``printed()`` or ``print_failed(kind)``."""
+
+    hall_name: str
+    number: str
+    service: str
+    people_ahead: int
+    wait_minutes: int | None
+    qr_data: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Cancel an issued ticket whose paper never came out (with the ticket's own resident
+    token: a kiosk may not cancel tickets itself); answer with ``cancelled(ok)``."""
+
+    ticket: str
+    resident_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ReportFault:
+    """Tell the hall manager (log; a device-health message to the server is future work)."""
+
+    device: str
+    kind: str
+    detail: str
+
+
+Effect = Issue | CheckIn | Print | Cancel | ReportFault
+
+
+# --- settings and the visit -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    idle_s: float = 60.0  # no touch for this long: wipe and go home
+    idle_s_elderly: float = 150.0
+    warn_s: float = 15.0  # the countdown shows for the last seconds
+    warn_s_elderly: float = 30.0
+    ticket_s: float = 20.0  # the ticket screen goes home by itself after this
+    ticket_s_elderly: float = 40.0
+    notice_s: float = 45.0
+    page_size: int = 8  # choices per screen
+    page_size_elderly: int = 4
+    # Services whose ticket needs the ID card (real-name: a card or certificate is made);
+    # None: every service that makes a certificate.
+    id_required: frozenset[str] | None = None
+    help_desk_zh: str = "咨询台"
+    help_desk_en: str = "information desk"
+
+
+@dataclass
+class Visit:
+    """Everything personal about the resident at the kiosk now. Dropped whole by ``wipe``."""
+
+    identity: Identity | None = field(default=None, repr=False)
+    elderly_offered: bool = False
+    bureau: str | None = None
+    service: str | None = None
+    search_text: str = ""
+    page: int = 0
+    form: dict[str, str] = field(default_factory=dict, repr=False)
+    form_errors: dict[str, Text] = field(default_factory=dict)
+    submit_form: bool = False
+    ticket: dict[str, Any] | None = field(default=None, repr=False)
+    checked_in: bool = False
+    pending: Effect | None = field(default=None, repr=False)
+    notice_title: Text | None = None
+    notice_body: Text | None = None
+    notice_next: Screen | None = None  # where the notice's second button leads
+    previous: Screen | None = None  # for back()
+
+
+DOC_TYPES = {
+    DocumentType.RESIDENT_ID: "id",
+    DocumentType.SOCIAL_SECURITY: "id",
+    DocumentType.HMT_PERMIT: "hk_macau_taiwan",
+    DocumentType.FOREIGN_PR_2017: "foreign_permanent",
+    DocumentType.FOREIGN_PR_2023: "foreign_permanent",
+}
+APPOINTMENT_RE = re.compile(r"(?:^|[/=:#?&])(AP\d{1,12})$")
+PHONE_RE = re.compile(r"^1\d{10}$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def age_on(birth: dt.date, today: dt.date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def appointment_id(code: str) -> str | None:
+    """The appointment id a scanned code carries (``AP26``, or a URL ending in it)."""
+    match = APPOINTMENT_RE.search(code.strip())
+    return match.group(1) if match else None
+
+
+def card_value(identity: Identity, key: str) -> str:
+    """A form field's value from the card (``from_id_card`` keys)."""
+    if key == "id_number":
+        return identity.number
+    if key == "sex":
+        return {Sex.MALE: "male", Sex.FEMALE: "female"}.get(identity.sex, "")
+    if key == "birth_date":
+        return identity.birth_date.isoformat()
+    value = getattr(identity, key, None)
+    return "" if value is None else str(value)
+
+
+class KioskFlow:
+    """The state machine of one kiosk; every input method returns the effects to carry out."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        config: HallConfig,
+        settings: KioskSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        today: Callable[[], dt.date] = dt.date.today,
+        on_file: Callable[[Identity, Iterable[str]], set[str]] | None = None,
+    ):
+        self.catalog = catalog
+        self.config = config
+        self.settings = settings or KioskSettings()
+        self.clock = clock
+        self.today = today
+        # Which reusable documents the hall already holds for this resident (by material key).
+        # The hall has no such store yet: nothing is marked unless a hook says so.
+        self.on_file = on_file
+        queued = [s for q in config.queues for s in q.services]
+        self.services: list[Service] = [
+            catalog.service(sid) for sid in dict.fromkeys(queued) if sid in catalog
+        ]
+        self._service_ids = {s.id for s in self.services}
+        self.bureaus = [
+            b for b in catalog.bureaus if any(s.bureau == b.code for s in self.services)
+        ]
+        classes = {c.name: c for c in config.priority_classes}
+        self.elderly_class = (
+            "elderly" if "elderly" in classes and classes["elderly"].self_service else None
+        )
+        self.priority_labels = {c.name: Text(c.label_zh, c.label_en) for c in classes.values()}
+        self.lang = "zh"
+        self.elderly = False
+        self.screen = Screen.WELCOME
+        self.server_up = True
+        self.printer_problem: str | None = "starting"  # None: ready
+        self.visit = Visit()
+        self._last_touch = clock()
+        self._entered = clock()
+
+    # --- what the screens read --------------------------------------------------------------
+
+    def t(self, key: str, **values: object) -> str:
+        text = T[key]
+        return (text.format(**values) if values else text).get(self.lang)
+
+    @property
+    def service(self) -> Service | None:
+        sid = self.visit.service
+        return self.catalog.service(sid) if sid else None
+
+    @property
+    def page_size(self) -> int:
+        return self.settings.page_size_elderly if self.elderly else self.settings.page_size
+
+    def _choices(self) -> list:
+        if self.screen == Screen.BUREAUS:
+            return self.bureaus
+        if self.screen == Screen.SERVICES:
+            return [s for s in self.services if s.bureau == self.visit.bureau]
+        if self.screen == Screen.SEARCH:
+            return self.search_results()
+        return []
+
+    def pages(self) -> int:
+        return max(1, math.ceil(len(self._choices()) / self.page_size))
+
+    def visible(self) -> list:
+        """The bureaus or services shown on this page."""
+        start = self.visit.page * self.page_size
+        return self._choices()[start : start + self.page_size]
+
+    def search_results(self) -> list[Service]:
+        text = self.visit.search_text.strip()
+        if not text:
+            return []
+        found = self.catalog.search(text, limit=40)
+        return [s for s in found if s.id in self._service_ids]
+
+    def greeting(self) -> str:
+        identity = self.visit.identity
+        if identity is None:
+            return ""
+        name = identity.name if self.lang == "zh" else (identity.name_en or identity.name)
+        return self.t("greeting", name=mask_name(name))
+
+    def needs_card(self, service: Service) -> bool:
+        required = self.settings.id_required
+        if required is None:
+            return service.makes_certificate
+        return service.id in required
+
+    def materials(self) -> list[tuple[str, bool, bool]]:
+        """The guide's materials: (description, reusable e-copy, already on file)."""
+        service = self.service
+        if service is None:
+            return []
+        held: set[str] = set()
+        if self.on_file is not None and self.visit.identity is not None:
+            reusable = [m.key for m in service.materials if m.reusable_e_copy]
+            held = set(self.on_file(self.visit.identity, reusable))
+        return [
+            (m.describe(self.lang), m.reusable_e_copy, m.reusable_e_copy and m.key in held)
+            for m in service.materials
+        ]
+
+    def form_fields(self) -> list:
+        service = self.service
+        return list(service.form) if service else []
+
+    def priority(self) -> str:
+        identity = self.visit.identity
+        if (
+            self.elderly_class
+            and identity is not None
+            and age_on(identity.birth_date, self.today()) >= self.config.rules.elderly_age
+        ):
+            return self.elderly_class
+        return "normal"
+
+    def timeout_s(self) -> float | None:
+        if self.screen in RESTING or self.screen == Screen.WORKING:
+            return None
+        s = self.settings
+        if self.screen == Screen.TICKET:
+            return s.ticket_s_elderly if self.elderly else s.ticket_s
+        if self.screen == Screen.NOTICE:
+            return max(s.notice_s, s.idle_s_elderly if self.elderly else s.idle_s)
+        return s.idle_s_elderly if self.elderly else s.idle_s
+
+    def remaining(self) -> float | None:
+        limit = self.timeout_s()
+        if limit is None:
+            return None
+        start = self._entered if self.screen == Screen.TICKET else self._last_touch
+        return max(0.0, limit - (self.clock() - start))
+
+    def countdown(self) -> int | None:
+        """Whole seconds left, once the warning period has begun; None otherwise."""
+        left = self.remaining()
+        if left is None:
+            return None
+        warn = self.settings.warn_s_elderly if self.elderly else self.settings.warn_s
+        if self.screen == Screen.TICKET or left <= warn:
+            return math.ceil(left)
+        return None
+
+    # --- moving between screens ---------------------------------------------------------------
+
+    def _go(self, screen: Screen) -> None:
+        if screen != self.screen:
+            if screen not in (Screen.NOTICE, Screen.WORKING, Screen.PAUSED):
+                self.visit.previous = self.screen
+            self.screen = screen
+            self.visit.page = 0
+        self._entered = self.clock()
+        self._last_touch = self._entered
+
+    def touch(self) -> None:
+        """Any touch anywhere: the resident is still there."""
+        self._last_touch = self.clock()
+
+    def wipe(self) -> None:
+        """Forget the resident: identity, form, ticket, language, mode. Back to welcome."""
+        self.visit = Visit()
+        self.lang = "zh"
+        self.elderly = False
+        self.screen = Screen.PAUSED if not self.server_up else Screen.WELCOME
+        self._entered = self._last_touch = self.clock()
+
+    def tick(self) -> list[Effect]:
+        """Called about once a second: the idle timeout."""
+        left = self.remaining()
+        if left is not None and left <= 0:
+            log.info("kiosk: visit ended by the timeout on the %s screen", self.screen.value)
+            self.wipe()
+        return []
+
+    def toggle_lang(self) -> list[Effect]:
+        self.touch()
+        self.lang = "en" if self.lang == "zh" else "zh"
+        return []
+
+    def set_elderly(self, on: bool) -> list[Effect]:
+        self.touch()
+        self.elderly = on
+        self.visit.page = 0
+        return []
+
+    def start(self) -> list[Effect]:
+        if self.screen not in (Screen.WELCOME, Screen.TICKET, Screen.NOTICE):
+            return []
+        if self.screen != Screen.WELCOME:
+            self.wipe()
+        if not self.server_up:
+            self._go(Screen.PAUSED)
+            return []
+        self._go(Screen.BUREAUS)
+        return []
+
+    def home(self) -> list[Effect]:
+        if self.screen == Screen.WORKING:
+            return []
+        self.wipe()
+        return []
+
+    def back(self) -> list[Effect]:
+        self.touch()
+        order = {
+            Screen.BUREAUS: Screen.WELCOME,
+            Screen.SERVICES: Screen.BUREAUS,
+            Screen.SEARCH: Screen.BUREAUS,
+            Screen.GUIDE: self.visit.previous or Screen.SERVICES,
+            Screen.FORM: Screen.GUIDE,
+            Screen.NEED_CARD: Screen.GUIDE,
+        }
+        target = order.get(self.screen)
+        if target is None:
+            return []
+        if target == Screen.WELCOME:
+            self.wipe()
+        elif self.screen == Screen.GUIDE and target in (Screen.SERVICES, Screen.SEARCH):
+            self.screen = target  # keep the page and the search text
+            self.touch()
+        else:
+            self._go(target)
+        return []
+
+    def next_page(self) -> list[Effect]:
+        self.touch()
+        if self.visit.page + 1 < self.pages():
+            self.visit.page += 1
+        return []
+
+    def prev_page(self) -> list[Effect]:
+        self.touch()
+        if self.visit.page > 0:
+            self.visit.page -= 1
+        return []
+
+    def choose_bureau(self, code: str) -> list[Effect]:
+        if self.screen != Screen.BUREAUS or code not in {b.code for b in self.bureaus}:
+            return []
+        self.visit.bureau = code
+        self._go(Screen.SERVICES)
+        return []
+
+    def open_search(self) -> list[Effect]:
+        if self.screen not in (Screen.BUREAUS, Screen.SERVICES):
+            return []
+        self.visit.search_text = ""
+        self._go(Screen.SEARCH)
+        return []
+
+    def type_key(self, key: str) -> list[Effect]:
+        """The search keyboard: a letter or digit, ``space``, ``delete`` or ``clear``."""
+        if self.screen != Screen.SEARCH:
+            return []
+        self.touch()
+        text = self.visit.search_text
+        if key == "delete":
+            text = text[:-1]
+        elif key == "clear":
+            text = ""
+        elif key == "space":
+            text += " "
+        elif len(key) == 1 and len(text) < 30:
+            text += key.lower()
+        self.visit.search_text = text
+        self.visit.page = 0
+        return []
+
+    def choose_service(self, service_id: str) -> list[Effect]:
+        if self.screen not in (Screen.SERVICES, Screen.SEARCH):
+            return []
+        if service_id not in self._service_ids:
+            return []
+        self.visit.service = service_id
+        self.visit.form = {}
+        self.visit.form_errors = {}
+        self._go(Screen.GUIDE)
+        return []
+
+    # --- the form -------------------------------------------------------------------------------
+
+    def open_form(self) -> list[Effect]:
+        if self.screen != Screen.GUIDE or self.service is None:
+            return []
+        self._prefill()
+        self._go(Screen.FORM)
+        return []
+
+    def _prefill(self) -> None:
+        identity = self.visit.identity
+        if identity is None:
+            return
+        for f in self.form_fields():
+            if f.from_id_card and not self.visit.form.get(f.key):
+                self.visit.form[f.key] = card_value(identity, f.from_id_card)
+
+    def set_field(self, key: str, value: str) -> list[Effect]:
+        if self.screen != Screen.FORM:
+            return []
+        self.touch()
+        if key in {f.key for f in self.form_fields()}:
+            self.visit.form[key] = value.strip()
+            self.visit.form_errors.pop(key, None)
+        return []
+
+    def validate_form(self) -> dict[str, Text]:
+        errors: dict[str, Text] = {}
+        for f in self.form_fields():
+            value = self.visit.form.get(f.key, "").strip()
+            kind = f.type.value
+            if not value:
+                if f.required:
+                    errors[f.key] = T["field_required"]
+                continue
+            if f.max_length and len(value) > f.max_length:
+                errors[f.key] = T["field_too_long"].format(n=f.max_length)
+            elif kind == "phone" and not PHONE_RE.match(value):
+                errors[f.key] = T["field_phone"]
+            elif kind == "date" and not _is_date(value):
+                errors[f.key] = T["field_date"]
+            elif kind == "number" and not value.isdigit():
+                errors[f.key] = T["field_number"]
+            elif kind == "id_number" and not is_valid_gb11643(value.upper()):
+                errors[f.key] = T["field_id_number"]
+            elif kind == "select" and value not in {o.value for o in f.options}:
+                errors[f.key] = T["field_select"]
+        return errors
+
+    def submit_form(self) -> list[Effect]:
+        """Validate; if good, take the ticket with the form attached."""
+        if self.screen != Screen.FORM:
+            return []
+        self.touch()
+        errors = self.validate_form()
+        self.visit.form_errors = errors
+        if errors:
+            return []
+        self.visit.submit_form = True
+        return self._take()
+
+    def skip_form(self) -> list[Effect]:
+        if self.screen != Screen.FORM:
+            return []
+        self.visit.submit_form = False
+        return self._take()
+
+    # --- taking the ticket ----------------------------------------------------------------------
+
+    def take_ticket(self) -> list[Effect]:
+        """From the guide: a ticket without the form."""
+        if self.screen != Screen.GUIDE:
+            return []
+        self.visit.submit_form = False
+        return self._take()
+
+    def resident_id(self) -> dict[str, str] | None:
+        identity = self.visit.identity
+        if identity is None:
+            return None
+        return {
+            "doc_type": DOC_TYPES.get(identity.document_type, "other"),
+            "number": identity.number,
+        }
+
+    def _printer_refusal(self) -> list[Effect]:
+        kind = self.printer_problem or "fault"
+        problem = PRINTER_PROBLEMS.get(kind, PRINTER_PROBLEMS["fault"])
+        self._notice(
+            T["printer_down_title"],
+            T["printer_down_body"].format(problem=problem.zh, problem_en=problem.en),
+        )
+        return [ReportFault("printer", kind, "a resident was turned away: printer not ready")]
+
+    def _take(self) -> list[Effect]:
+        service = self.service
+        assert service is not None
+        if self.needs_card(service) and self.visit.identity is None:
+            self._go(Screen.NEED_CARD)
+            return []
+        if not self.server_up:
+            self._go(Screen.PAUSED)
+            return []
+        if self.printer_problem is not None:
+            return self._printer_refusal()
+        form = dict(self.visit.form) if self.visit.submit_form else None
+        effect = Issue(service.id, self.priority(), self.resident_id(), form)
+        self.visit.pending = effect
+        self._go(Screen.WORKING)
+        return [effect]
+
+    # --- devices --------------------------------------------------------------------------------
+
+    def card_read(self, identity: Identity) -> list[Effect]:
+        if self.screen in (Screen.WORKING, Screen.PAUSED):
+            return []
+        if self.screen in (Screen.TICKET, Screen.NOTICE):
+            self.wipe()  # the next resident
+        self.touch()
+        self.visit.identity = identity
+        age = age_on(identity.birth_date, self.today())
+        if age >= self.config.rules.elderly_age and not self.visit.elderly_offered:
+            self.visit.elderly_offered = True
+            self.elderly = True
+        if self.screen == Screen.WELCOME:
+            if not self.server_up:
+                return []
+            # An appointment today? The server says; none booked leads to the normal path.
+            if self.printer_problem is not None:
+                self._go(Screen.BUREAUS)
+                return []
+            effect = CheckIn(resident_id=self.resident_id())
+            self.visit.pending = effect
+            self._go(Screen.WORKING)
+            return [effect]
+        if self.screen == Screen.NEED_CARD:
+            if self.visit.submit_form:
+                self._go(Screen.FORM)
+                self._prefill()
+                return []
+            return self._take()
+        if self.screen == Screen.FORM:
+            self._prefill()
+        return []
+
+    def card_error(self, zh: str, en: str) -> list[Effect]:
+        if self.screen in (Screen.WORKING, Screen.PAUSED):
+            return []
+        self._notice(
+            T["card_error_title"], Text(f"{zh}\n{T['card_help'].zh}", f"{en}\n{T['card_help'].en}")
+        )
+        return []
+
+    def code_scanned(self, code: str) -> list[Effect]:
+        if self.screen in (Screen.WORKING, Screen.PAUSED):
+            return []
+        self.wipe()
+        appointment = appointment_id(code)
+        if appointment is None:
+            self._notice(T["bad_code_title"], T["bad_code_body"])
+            return []
+        if self.printer_problem is not None:
+            return self._printer_refusal()
+        effect = CheckIn(appointment=appointment)
+        self.visit.pending = effect
+        self._go(Screen.WORKING)
+        return [effect]
+
+    def printer_status(self, problem: str | None) -> list[Effect]:
+        """None: ready; else a PRINTER_PROBLEMS key. Reported to the manager on change."""
+        effects: list[Effect] = []
+        if problem != self.printer_problem and problem not in (None, "starting"):
+            effects.append(ReportFault("printer", problem, "printer status changed"))
+        self.printer_problem = problem
+        return effects
+
+    def connection(self, up: bool) -> list[Effect]:
+        was = self.server_up
+        self.server_up = up
+        if not up and self.screen == Screen.WELCOME:
+            self.screen = Screen.PAUSED
+        elif up and not was and self.screen == Screen.PAUSED:
+            self.wipe()
+        return []
+
+    # --- the server's and printer's answers -----------------------------------------------------
+
+    def issued(self, reply: dict[str, Any]) -> list[Effect]:
+        """The reply to Issue or CheckIn: a ticket. Print it."""
+        pending = self.visit.pending
+        if self.screen != Screen.WORKING or pending is None:
+            return []
+        ticket = reply["ticket"]
+        self.visit.ticket = {
+            "id": ticket["id"],
+            "number": ticket["number"],
+            "service": ticket["service"],
+            "name_zh": ticket.get("service_name_zh") or ticket["service"],
+            "name_en": ticket.get("service_name_en") or ticket["service"],
+            "ahead": int(ticket.get("ahead") or 0),
+            "wait_s": ticket.get("estimated_wait_s"),
+            # The ticket view carries no priority: what the kiosk asked for, or the class a
+            # checked-in booking gets.
+            "priority": ticket.get("priority")
+            or getattr(pending, "priority", None)
+            or self.config.appointments.priority,
+            "token": reply.get("resident_token", ""),
+            "url": reply.get("ticket_url", ""),
+        }
+        self.visit.checked_in = isinstance(pending, CheckIn)
+        if isinstance(pending, Issue) and pending.form is not None:
+            log.info(
+                "kiosk: form for %s submitted with %d fields", pending.service, len(pending.form)
+            )
+        self.visit.pending = None
+        t = self.visit.ticket
+        wait = t["wait_s"]
+        service = self.catalog.service(t["service"]) if t["service"] in self.catalog else None
+        bring = [m.name_zh for m in service.materials if m.required][:4] if service else []
+        note = ("请携带：" + "、".join(bring) + "\n" if bring else "") + "过号请重新取号，谢谢！"
+        return [
+            Print(
+                hall_name=self.config.hall.name_zh,
+                number=t["number"],
+                service=t["name_zh"],
+                people_ahead=t["ahead"],
+                wait_minutes=None if wait is None else max(1, round(wait / 60)),
+                qr_data=t["url"],
+                note=note,
+            )
+        ]
+
+    def printed(self) -> list[Effect]:
+        if self.screen == Screen.WORKING and self.visit.ticket is not None:
+            self._go(Screen.TICKET)
+        return []
+
+    def print_failed(self, kind: str) -> list[Effect]:
+        """The ticket was issued but its paper did not come out: cancel it (its own token)."""
+        ticket = self.visit.ticket
+        if self.screen != Screen.WORKING or ticket is None:
+            return []
+        self.printer_problem = kind
+        effects: list[Effect] = [
+            ReportFault("printer", kind, f"ticket {ticket['number']} not printed")
+        ]
+        if ticket["token"]:
+            effects.append(Cancel(ticket["id"], ticket["token"]))
+        else:
+            effects.extend(self.cancelled(False))
+        return effects
+
+    def cancelled(self, ok: bool) -> list[Effect]:
+        ticket = self.visit.ticket
+        if ticket is None:
+            return []
+        if ok:
+            body = T["print_failed_cancelled"]
+        else:
+            body = T["print_failed_kept"].format(number=ticket["number"])
+        self._notice(T["printer_down_title"], body)
+        return []
+
+    def refused(self, code: str, zh: str, en: str) -> list[Effect]:
+        """The server said no; show its reason (meant for residents) as it is."""
+        pending = self.visit.pending
+        if self.screen != Screen.WORKING or pending is None:
+            return []
+        self.visit.pending = None
+        if isinstance(pending, CheckIn) and pending.resident_id is not None:
+            if code == "not_found":  # no booking today: the ordinary way
+                self._go(Screen.BUREAUS)
+                return []
+            if code in ("check_in_too_early", "check_in_too_late"):
+                self._notice(T["refused_title"], Text(zh, en), then=Screen.BUREAUS)
+                return []
+        self._notice(T["refused_title"], Text(zh, en))
+        return []
+
+    def unreachable(self) -> list[Effect]:
+        """The server went away before answering: the outcome is unknown."""
+        pending = self.visit.pending
+        self.server_up = False
+        if self.screen == Screen.WORKING and pending is not None:
+            self.visit.pending = None
+            if isinstance(pending, CheckIn) and pending.resident_id is not None:
+                self.wipe()
+                return []
+            self._notice(T["paused_title"], T["unknown_outcome"])
+            return []
+        if self.screen == Screen.WELCOME:
+            self.screen = Screen.PAUSED
+        return []
+
+    def notice_ok(self) -> list[Effect]:
+        if self.screen != Screen.NOTICE:
+            return []
+        self.wipe()
+        return []
+
+    def notice_next(self) -> list[Effect]:
+        """The notice's second button (e.g. "take an ordinary ticket")."""
+        target = self.visit.notice_next
+        if self.screen != Screen.NOTICE or target is None:
+            return []
+        self.visit.notice_title = self.visit.notice_body = self.visit.notice_next = None
+        self._go(target)
+        return []
+
+    def _notice(self, title: Text, body: Text, *, then: Screen | None = None) -> None:
+        self.visit.notice_title, self.visit.notice_body, self.visit.notice_next = title, body, then
+        self._go(Screen.NOTICE)
+
+    # --- for tests and audits ---------------------------------------------------------------
+
+    def personal_state(self) -> dict[str, Any]:
+        """Everything that would be personal, to check that a wipe left nothing."""
+        return dataclasses.asdict(self.visit) | {"lang": self.lang, "elderly": self.elderly}
+
+
+def _is_date(value: str) -> bool:
+    if not DATE_RE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,199 @@
+"""The flow's adapter: carries out its effects with the queue server and the printer (asyncio).
+
+No Kivy here: the app calls ``runtime.do(flow.some_input())`` from the asyncio loop that also
+runs Kivy (``App.async_run``), and re-renders when ``on_change`` fires. Device workers run in
+their own threads and hand events over with ``loop.call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from devices.errors import CoverOpen, PaperOut, PrinterError, PrinterNoAnswer
+from devices.printer import Ticket
+from devices.runner import DeviceEvent, EventKind
+from kiosk.flow import Cancel, CheckIn, Effect, Issue, KioskFlow, Print, ReportFault
+from queue_server import protocol as P
+from queue_server.client import ClientError, Disconnected, HallClient, ServerError
+from queue_server.engine import commands as C
+
+log = logging.getLogger(__name__)
+faults = logging.getLogger("kiosk.faults")  # what the hall manager's log watch picks up
+
+PRINT_TIMEOUT_S = 20.0
+
+
+def printer_problem(status) -> str | None:
+    """A PrinterStatus as the flow's problem key (None: ready)."""
+    if status.cover_open:
+        return "cover_open"
+    if status.paper_end:
+        return "paper_out"
+    if status.error or status.cutter_error or status.unrecoverable or status.offline:
+        return "fault"
+    return None
+
+
+def print_error_kind(exc: BaseException) -> str:
+    if isinstance(exc, PaperOut):
+        return "paper_out"
+    if isinstance(exc, CoverOpen):
+        return "cover_open"
+    if isinstance(exc, PrinterNoAnswer | TimeoutError):
+        return "no_answer"
+    return "fault"
+
+
+class KioskRuntime:
+    def __init__(
+        self,
+        flow: KioskFlow,
+        client: HallClient,
+        printer,  # a devices.runner.PrinterWorker (or anything with submit(ticket) -> Future)
+        *,
+        on_change: Callable[[], None] = lambda: None,
+        wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
+    ):
+        self.flow = flow
+        self.client = client
+        self.printer = printer
+        self.on_change = on_change
+        self.wall_clock = wall_clock
+        self._tasks: set[asyncio.Task] = set()
+        self.printed: list[Ticket] = []  # tickets confirmed by the printer (count for tests)
+        self.faults: list[ReportFault] = []
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def do(self, effects: list[Effect]) -> None:
+        """Carry out a flow input's effects in the background; re-render now."""
+        self.on_change()
+        if effects:
+            task = asyncio.get_running_loop().create_task(self._run(effects))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def device_event(self, event: DeviceEvent) -> None:
+        """On the loop thread: one device event into the flow."""
+        flow = self.flow
+        kind = event.kind
+        if kind == EventKind.CARD_READ:
+            self.do(flow.card_read(event.payload))
+        elif kind == EventKind.CARD_ERROR:
+            exc = event.payload
+            self.do(flow.card_error(getattr(exc, "zh", ""), getattr(exc, "en", "")))
+        elif kind == EventKind.CODE_SCANNED:
+            self.do(flow.code_scanned(str(event.payload)))
+        elif kind == EventKind.PRINTER_STATUS:
+            self.do(flow.printer_status(printer_problem(event.payload)))
+        elif kind == EventKind.DEVICE_LOST:
+            faults.error("device %s lost: %s", event.device, event.payload)
+            if event.device == "printer":
+                self.do(flow.printer_status("no_answer"))
+            else:
+                self.on_change()
+        elif kind == EventKind.DEVICE_BACK:
+            faults.warning("device %s back", event.device)
+
+    def tick(self) -> None:
+        """About once a second: connection state and the idle timeout."""
+        before = (self.flow.screen, self.flow.server_up)
+        up = self.client.connected.is_set()
+        if up != self.flow.server_up:
+            log.warning("kiosk: queue server %s", "reachable again" if up else "unreachable")
+            self.flow.connection(up)
+        self.flow.tick()
+        if (self.flow.screen, self.flow.server_up) != before:
+            self.on_change()
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- effects --------------------------------------------------------------------------------
+
+    async def _run(self, effects: list[Effect]) -> None:
+        queue = list(effects)
+        while queue:
+            effect = queue.pop(0)
+            try:
+                more = await self._one(effect)
+            except Exception:  # a bug must not freeze the screen on "please wait"
+                log.exception("kiosk: effect %s failed", type(effect).__name__)
+                more = self.flow.unreachable() if isinstance(effect, Issue | CheckIn) else []
+            self.on_change()
+            queue.extend(more)
+
+    async def _one(self, effect: Effect) -> list[Effect]:
+        flow = self.flow
+        if isinstance(effect, Issue | CheckIn):
+            if isinstance(effect, Issue):
+                command = C.IssueTicket(service=effect.service, priority=effect.priority)
+            else:
+                command = C.CheckIn(appointment=effect.appointment)
+            try:
+                reply = await self.client.command(command, resident_id=effect.resident_id)
+            except ServerError as exc:
+                log.info("kiosk: %s refused: %s", command.type, exc.code)
+                return flow.refused(exc.code, exc.message_zh, exc.message_en)
+            except ClientError as exc:
+                log.warning("kiosk: %s not answered: %s", command.type, exc)
+                return flow.unreachable()
+            return flow.issued(reply)
+        if isinstance(effect, Print):
+            ticket = Ticket(
+                hall_name=effect.hall_name,
+                number=effect.number,
+                service=effect.service,
+                people_ahead=effect.people_ahead,
+                wait_minutes=effect.wait_minutes,
+                issued_at=self.wall_clock(),
+                qr_data=effect.qr_data or effect.number,
+                note=effect.note,
+            )
+            try:
+                future = self.printer.submit(ticket)
+                await asyncio.wait_for(asyncio.wrap_future(future), PRINT_TIMEOUT_S)
+            except (PrinterError, TimeoutError) as exc:
+                log.warning("kiosk: ticket %s not printed: %s", effect.number, exc)
+                return flow.print_failed(print_error_kind(exc))
+            self.printed.append(ticket)
+            return flow.printed()
+        if isinstance(effect, Cancel):
+            return flow.cancelled(await self._cancel(effect))
+        if isinstance(effect, ReportFault):
+            self.faults.append(effect)
+            faults.error("FAULT %s %s: %s", effect.device, effect.kind, effect.detail)
+            return []
+        raise TypeError(f"unknown effect {effect!r}")
+
+    async def _cancel(self, effect: Cancel) -> bool:
+        """Cancel with the ticket's own resident token (the kiosk role may not cancel)."""
+        resident = HallClient(
+            self.client.url,
+            P.ResidentAuth(token=effect.resident_token),
+            ssl=self.client.ssl,
+            request_timeout=10,
+        )
+        try:
+            await resident.connect(timeout=10)
+            await resident.command(C.CancelTicket(ticket=effect.ticket, reason="printer failed"))
+        except (ClientError, Disconnected) as exc:
+            faults.error(
+                "FAULT ticket %s printed nowhere and NOT cancelled: %s", effect.ticket, exc
+            )
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await resident.close()
+        faults.error("ticket %s cancelled: its paper did not come out", effect.ticket)
+        return True

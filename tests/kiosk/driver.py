@@ -1,0 +1,542 @@
+"""One kiosk scenario in a child process: a real queue server, the real Kivy app, simulated
+devices behind their real drivers and worker threads, a resident touching the screen.
+
+    DISPLAY=:5 python -m tests.kiosk.driver SCENARIO OUTDIR
+
+Kivy allows one window per process, so each scenario runs in its own process (test_app.py
+starts them under Xvfb). Touches are real: a UnitTestTouch at the centre of the widget, through
+the window's input dispatch. Waiting is done on the Kivy clock with a timeout, never by
+sleeping. The last line on stdout is ``RESULT {json}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import faulthandler
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from devices.sim import SAMPLE_CARDS
+from queue_server import protocol as P
+from queue_server.client import HallClient
+from queue_server.engine import commands as C
+from tests.kiosk.server_proc import ClockedHall, server_process
+from tests.queue_server.storage_support import ZONE
+from tests.signage.support import CuttableProxy
+
+T0 = time.monotonic()
+START = dt.datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)  # a Thursday
+SLOT = dt.datetime(2026, 11, 27, 9, 0, tzinfo=ZONE)  # Friday's first slot
+YOUNG_NUMBER = SAMPLE_CARDS["resident_expiring"].number
+
+
+APP_TASK: asyncio.Task | None = None  # the app: every wait fails at once if it ends
+
+
+async def guarded(future: asyncio.Future, timeout: float | None = None) -> None:
+    """Await ``future``; if the app stops first, raise what stopped it."""
+    waits = {future} if APP_TASK is None else {future, APP_TASK}
+    done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if future in done:
+        return future.result()
+    if APP_TASK in done:
+        APP_TASK.result()
+        raise AssertionError("the app stopped")
+    raise TimeoutError
+
+
+def log(text: str) -> None:
+    print(f"{time.monotonic() - T0:7.2f}s {text}", file=sys.__stderr__, flush=True)
+
+
+async def until(app, predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Wait until ``predicate`` holds, checked on every Kivy clock frame."""
+    from kivy.clock import Clock
+
+    future = asyncio.get_running_loop().create_future()
+
+    def check(_dt) -> bool:
+        if future.done():
+            return False
+        try:
+            if predicate():
+                future.set_result(None)
+                return False
+        except Exception as exc:  # a broken predicate fails the wait
+            future.set_exception(exc)
+            return False
+        return True
+
+    event = Clock.schedule_interval(check, 0)
+    started = time.monotonic()
+    try:
+        await guarded(future, timeout)
+        log(f"waited {time.monotonic() - started:.2f}s for {what}")
+    except TimeoutError:
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {what} (screen {app.flow.screen})"
+        ) from None
+    finally:
+        event.cancel()
+
+
+async def frames(n: int = 3) -> None:
+    """Let the clock run ``n`` frames (layouts settle), counted, not timed."""
+    from kivy.clock import Clock
+
+    for _ in range(n):
+        future = asyncio.get_running_loop().create_future()
+        Clock.schedule_once(lambda _dt, f=future: f.done() or f.set_result(None), 0)
+        await guarded(future, 30)
+
+
+async def on_screen(app, name: str) -> None:
+    await until(app, lambda: app.screen_name == name and app.flow.screen.value == name, name)
+    await frames()
+
+
+def screen(app, name: str):
+    return app.root.ids.manager.get_screen(name)
+
+
+async def press(app, widget, what: str = "") -> None:
+    """Touch the widget's centre and lift, as a finger would."""
+    from kivy.tests.common import UnitTestTouch
+
+    if widget.get_root_window() is None:
+        chain, w = [], widget
+        while w is not None and w is not w.parent:
+            chain.append(type(w).__name__)
+            w = w.parent
+        raise AssertionError(f"{what or widget} is not on screen: {chain}")
+    assert not widget.disabled, f"{what or widget} is disabled"
+    from kivy.uix.scrollview import ScrollView
+
+    parent = widget.parent
+    while parent is not None and parent is not parent.parent:
+        if isinstance(parent, ScrollView):  # scroll it into view first, as a finger would
+            parent.scroll_to(widget, animate=False)
+            await frames(2)
+            break
+        parent = parent.parent
+    x, y = widget.to_window(*widget.center)
+    log(f"press {what or widget} at {x:.0f},{y:.0f} size {widget.size} pos {widget.pos}")
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+    await frames(1)
+
+
+def find(parent, **attrs):
+    for child in parent.walk(restrict=True):
+        if all(getattr(child, k, None) == v for k, v in attrs.items()):
+            return child
+    raise AssertionError(f"no widget with {attrs} under {parent}")
+
+
+def image_stats(app) -> dict:
+    image = app.root.export_as_image()
+    pixels = image.texture.pixels
+    sample = [pixels[i] + pixels[i + 1] + pixels[i + 2] for i in range(0, len(pixels) - 4, 4 * 211)]
+    return {
+        "size": list(image.texture.size),
+        "variance": statistics.pvariance(sample),
+        "levels": len(set(sample)),
+    }
+
+
+class Shots:
+    def __init__(self, app, outdir: Path):
+        self.app, self.outdir, self.taken = app, outdir, {}
+
+    async def __call__(self, name: str) -> None:
+        await frames(2)
+        path = self.outdir / f"kiosk-{name}.png"
+        self.app.root.export_to_png(str(path))
+        self.taken[name] = {"path": str(path), **image_stats(self.app)}
+
+
+async def type_keys(app, keyboard: Callable, keys: str) -> None:
+    """Press the keys of ``keyboard()`` (looked up again for each key) one by one."""
+    for key in keys:
+        await press(app, find(keyboard(), key=key), f"key {key}")
+
+
+async def choose(app, name: str, ident: str) -> None:
+    """Touch a bureau or service, turning pages (下一页) until it shows."""
+    for _ in range(10):
+        grid = screen(app, name).ids.grid
+        if any(getattr(w, "ident", None) == ident for w in grid.children):
+            await press(app, find(grid, ident=ident), ident)
+            return
+        page = app.flow.visit.page
+        await press(app, find(screen(app, name), text=app.tr("next_page")), "next page")
+        await until(app, lambda p=page: app.flow.visit.page == p + 1, "the next page")
+        await frames()
+    raise AssertionError(f"{ident} is on no page of {name}")
+
+
+async def book(hall: ClockedHall, number: str) -> str:
+    navigator = hall.device("navigator-1")
+    async with navigator:
+        reply = await navigator.command(
+            C.BookAppointment(service="liuguan.residence_permit", slot_start=SLOT),
+            resident_id={"number": number, "doc_type": "id"},
+        )
+    return reply["appointment"]["id"]
+
+
+async def ticket_state(hall: ClockedHall, number: str) -> str:
+    manager = hall.staff("manager", None)
+    async with manager:
+        return (await manager.query("ticket", ticket=number))["ticket"]["state"]
+
+
+async def card_gone(app) -> None:
+    """The reader's worker has seen the last card lifted (else a new one is no new arrival)."""
+    await until(app, lambda: not app.workers[0]._present, "the reader empty")
+
+
+async def ready(app) -> None:
+    await until(
+        app,
+        lambda: app.flow.printer_problem is None and app.runtime.client.connected.is_set(),
+        "the printer and the server",
+    )
+    await on_screen(app, "welcome")
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict:
+    """Card → service → guide → form → ticket; no card + search; English; elderly; QR check-in;
+    portrait."""
+    shot = Shots(app, outdir)
+    result: dict = {}
+    appointment = await book(hall, YOUNG_NUMBER)
+    await ready(app)
+    await shot("welcome-zh")
+    root = app.root
+
+    # 1. Card, bureau, service, guide, form, ticket.
+    await card_gone(app)
+    await press(app, screen(app, "welcome").ids.demo_card, "simulated card")
+    await on_screen(app, "bureaus")
+    result["greeting"] = app.greeting
+    await shot("bureaus-zh")
+    await choose(app, "bureaus", "liuguan")
+    await on_screen(app, "services")
+    await shot("services-zh")
+    await choose(app, "services", "liuguan.residence_registration")
+    await on_screen(app, "guide")
+    await shot("guide-zh")
+    await press(app, screen(app, "guide").ids.form_button)
+    await on_screen(app, "form")
+    form = screen(app, "form")
+    result["prefilled"] = {k: bool(v) for k, v in app.flow.visit.form.items()}
+    result["id_shown"] = find(form.ids.fields, key="id_number").value
+    await shot("form-zh")
+    await press(app, screen(app, "form").ids.submit_button, "submit (incomplete)")
+    await until(app, lambda: bool(app.flow.visit.form_errors), "the form's errors")
+    result["form_errors"] = sorted(app.flow.visit.form_errors)
+    await frames()
+    await shot("form-errors-zh")
+    await press(app, find(form.ids.fields, key="phone"), "phone field")
+    await frames()
+    await type_keys(app, lambda: form.ids.editor.children[0], "13800138000")
+    await press(app, find(form.ids.fields, key="current_address"), "address field")
+    await frames()
+    await type_keys(app, lambda: form.ids.editor.children[0], "jinzhan1")
+    result["typed"] = {k: app.flow.visit.form.get(k) for k in ("phone", "current_address")}
+    await press(app, form.ids.submit_button, "submit")
+    await on_screen(app, "ticket")
+    result["ticket1"] = screen(app, "ticket").ids.number.text
+    result["ticket1_ahead"] = screen(app, "ticket").ids.ahead.text
+    await shot("ticket-zh")
+    await press(app, screen(app, "ticket").ids.finish, "finish")
+    await on_screen(app, "welcome")
+    result["wiped_after_finish"] = app.flow.visit.identity is None and not app.flow.visit.form
+
+    # 2. No card: search by pinyin initials; a real-name service asks for the card.
+    await press(app, screen(app, "welcome").ids.start, "start")
+    await on_screen(app, "bureaus")
+    await press(app, screen(app, "bureaus").ids.search_button, "search")
+    await on_screen(app, "search")
+    await type_keys(app, lambda: screen(app, "search").ids.keyboard, "jzz")
+    await until(app, lambda: len(screen(app, "search").ids.grid.children) > 0, "results")
+    await frames()
+    result["search"] = [b.ident for b in reversed(screen(app, "search").ids.grid.children)]
+    await shot("search-zh")
+    await choose(app, "search", "liuguan.residence_permit")
+    await on_screen(app, "guide")
+    await press(app, screen(app, "guide").ids.take_button, "take a ticket")
+    await on_screen(app, "need_card")
+    await shot("need-card-zh")
+    await card_gone(app)
+    app.demo_card("resident_expiring")  # the card placed on the (simulated) reader
+    await on_screen(app, "ticket")
+    result["ticket2"] = screen(app, "ticket").ids.number.text
+    await press(app, screen(app, "ticket").ids.finish)
+    await on_screen(app, "welcome")
+
+    # 3. English, one tap.
+    await press(app, root.ids.lang_button, "English")
+    await until(app, lambda: app.lang == "en", "English")
+    await frames()
+    result["welcome_en"] = screen(app, "welcome").ids.prompt.text
+    await shot("welcome-en")
+    await press(app, screen(app, "welcome").ids.start)
+    await on_screen(app, "bureaus")
+    await shot("bureaus-en")
+    await choose(app, "bureaus", "liuguan")
+    await on_screen(app, "services")
+    await shot("services-en")
+    await choose(app, "services", "liuguan.residence_registration")
+    await on_screen(app, "guide")
+    await shot("guide-en")
+    await press(app, screen(app, "guide").ids.form_button)
+    await on_screen(app, "form")
+    await shot("form-en")
+    await press(app, screen(app, "form").ids.skip_button, "skip the form")
+    await on_screen(app, "ticket")
+    result["ticket3"] = screen(app, "ticket").ids.number.text
+    result["ahead_en"] = screen(app, "ticket").ids.ahead.text
+    await shot("ticket-en")
+    await press(app, screen(app, "ticket").ids.finish)
+    await on_screen(app, "welcome")
+    result["lang_after"] = app.lang
+
+    # 4. Elderly: a senior's card turns the mode on by itself.
+    await card_gone(app)
+    await press(app, screen(app, "welcome").ids.demo_elderly_card, "senior's card")
+    await on_screen(app, "bureaus")
+    result["elderly_auto"] = app.elderly
+    result["elderly_choices"] = len(screen(app, "bureaus").ids.grid.children)
+    await shot("bureaus-elderly")
+    await choose(app, "bureaus", "liuguan")
+    await on_screen(app, "services")
+    await shot("services-elderly")
+    await choose(app, "services", "liuguan.residence_registration")
+    await on_screen(app, "guide")
+    await shot("guide-elderly")
+    await press(app, screen(app, "guide").ids.form_button)
+    await on_screen(app, "form")
+    await shot("form-elderly")
+    await press(app, screen(app, "form").ids.skip_button)
+    await on_screen(app, "ticket")
+    result["ticket4"] = screen(app, "ticket").ids.number.text
+    result["priority4"] = screen(app, "ticket").ids.priority.text
+    await shot("ticket-elderly")
+    await press(app, root.ids.lang_button)
+    await until(app, lambda: app.lang == "en", "English")
+    await frames()
+    await shot("ticket-elderly-en")
+    await press(app, screen(app, "ticket").ids.finish)
+    await on_screen(app, "welcome")
+    result["elderly_after"] = app.elderly
+
+    # 5. The next morning: the appointment's QR code.
+    hall.set_time(SLOT - dt.timedelta(minutes=5))
+    clock["today"] = SLOT.date()
+    app.demo_scan(f"https://hall.example.cn/a/{appointment}")
+    await on_screen(app, "ticket")
+    result["checkin"] = {
+        "headline": screen(app, "ticket").ids.headline.text,
+        "number": screen(app, "ticket").ids.number.text,
+        "priority": screen(app, "ticket").ids.priority.text,
+    }
+    await shot("checkin-zh")
+    await press(app, screen(app, "ticket").ids.finish)
+    await on_screen(app, "welcome")
+
+    # 6. Portrait.
+    from kivy.core.window import Window
+
+    Window.size = (1080, 1920)
+    await until(app, lambda: app.portrait and tuple(app.root.size) == (1080, 1920), "portrait")
+    await frames()
+    await shot("portrait-welcome")
+    await press(app, screen(app, "welcome").ids.start)
+    await on_screen(app, "bureaus")
+    await shot("portrait-bureaus")
+    await press(app, screen(app, "bureaus").ids.search_button)
+    await on_screen(app, "search")
+    await type_keys(app, lambda: screen(app, "search").ids.keyboard, "sb")
+    await until(app, lambda: len(screen(app, "search").ids.grid.children) > 0, "results")
+    await shot("portrait-search")
+    result["printed"] = [t.number for t in app.runtime.printed]
+    result["shots"] = shot.taken
+    return result
+
+
+async def faults(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict:
+    """Printer out of paper, paper out mid-ticket, a bad card read, a refusal, the server away,
+    the idle countdown."""
+    from devices.errors import CardReadFailed
+    from devices.runner import DeviceEvent, EventKind
+
+    shot = Shots(app, outdir)
+    result: dict = {}
+    await ready(app)
+    model = app.printer.escpos.model
+
+    async def to_guide() -> None:
+        await press(app, screen(app, "welcome").ids.start)
+        await on_screen(app, "bureaus")
+        await choose(app, "bureaus", "liuguan")
+        await on_screen(app, "services")
+        await choose(app, "services", "liuguan.residence_registration")
+        await on_screen(app, "guide")
+
+    # Out of paper before anything is issued.
+    model.state.paper = "out"
+    await until(app, lambda: app.flow.printer_problem == "paper_out", "paper out seen")
+    await to_guide()
+    await press(app, screen(app, "guide").ids.take_button)
+    await on_screen(app, "notice")
+    result["paper_out"] = screen(app, "notice").ids.body.text
+    await shot("printer-out-zh")
+    await press(app, app.root.ids.lang_button)
+    await until(app, lambda: app.lang == "en", "English")
+    await frames()
+    await shot("printer-out-en")
+    await press(app, screen(app, "notice").ids.ok_button)
+    await on_screen(app, "welcome")
+    manager = hall.staff("manager", None)
+    async with manager:
+        services = (await manager.query("services"))["services"]
+    result["waiting_after_paper_out"] = sum(s["waiting"] for s in services)
+
+    # The roll runs out on this ticket: it is cancelled with its own token.
+    model.state.paper = "ok"
+    model.state.paper_left = 1
+    await until(app, lambda: app.flow.printer_problem is None, "paper refilled")
+    await to_guide()
+    await press(app, screen(app, "guide").ids.take_button)
+    await on_screen(app, "notice")
+    result["print_failed"] = screen(app, "notice").ids.body.text
+    await shot("print-failed-zh")
+    result["cancelled_state"] = await ticket_state(hall, "E001")
+    await press(app, screen(app, "notice").ids.ok_button)
+    await on_screen(app, "welcome")
+    model.state.paper = "ok"
+    model.state.paper_left = None
+    await until(app, lambda: app.flow.printer_problem is None, "paper refilled again")
+
+    # A card that will not read (the reader's own error, as the worker reports it).
+    app.device_event(DeviceEvent("id", EventKind.CARD_ERROR, CardReadFailed("test")))
+    await on_screen(app, "notice")
+    result["card_error"] = screen(app, "notice").ids.body.text
+    await shot("card-error-zh")
+    await press(app, screen(app, "notice").ids.ok_button)
+    await on_screen(app, "welcome")
+
+    # The same card twice for one service: the server's refusal in its own words.
+    for attempt in (1, 2):
+        await card_gone(app)
+        app.demo_card("resident_expiring")
+        await on_screen(app, "bureaus")
+        await choose(app, "bureaus", "liuguan")
+        await on_screen(app, "services")
+        await choose(app, "services", "liuguan.residence_registration")
+        await on_screen(app, "guide")
+        await press(app, screen(app, "guide").ids.take_button)
+        await on_screen(app, "ticket" if attempt == 1 else "notice")
+        if attempt == 1:
+            await press(app, screen(app, "ticket").ids.finish)
+            await on_screen(app, "welcome")
+    result["refused"] = screen(app, "notice").ids.body.text
+    await shot("refused-zh")
+    await press(app, screen(app, "notice").ids.ok_button)
+    await on_screen(app, "welcome")
+
+    # The server away: 暂停取号, then back by itself.
+    await proxy.cut()
+    await on_screen(app, "paused")
+    result["paused"] = screen(app, "paused").ids.title.text
+    await shot("paused-zh")
+    await proxy.start()
+    await on_screen(app, "welcome")
+    result["reconnects"] = app.runtime.client.reconnects
+
+    # Idle: the countdown shows, then everything personal is wiped.
+    app.flow.settings = dataclasses.replace(app.flow.settings, idle_s=6, warn_s=4)
+    await card_gone(app)
+    app.demo_card("resident_expiring")
+    await on_screen(app, "bureaus")
+    await press(app, app.root.ids.lang_button)
+    await until(app, lambda: app.countdown_text != "", "the countdown")
+    await frames()
+    result["countdown"] = app.countdown_text
+    await shot("countdown-en")
+    await until(app, lambda: app.flow.screen.value == "welcome", "the idle wipe")
+    await on_screen(app, "welcome")
+    state = repr(app.flow.personal_state()) + repr(vars(app.flow))
+    result["wiped"] = YOUNG_NUMBER not in state and "李四" not in state
+    result["lang_after_idle"] = app.lang
+    result["faults"] = [f.kind for f in app.runtime.faults]
+    result["shots"] = shot.taken
+    return result
+
+
+SCENARIOS = {"main": main_paths, "faults": faults}
+
+
+async def run(scenario: str, outdir: Path) -> dict:
+    from kiosk.app import Options, run_kiosk
+
+    body = SCENARIOS[scenario]
+    with server_process(outdir / "hall", START) as hall:
+        port = int(hall.url.rsplit(":", 1)[1].split("/")[0])
+        proxy = CuttableProxy("127.0.0.1", port)
+        url = f"ws://127.0.0.1:{await proxy.start()}/ws"
+        auth = P.DeviceAuth(device_id="kiosk-1", token=hall.credentials["kiosk-1"])
+        client = HallClient(url, auth, backoff_min=0.05, backoff_max=0.5, request_timeout=5)
+        options = Options(config=hall.config, size=(1920, 1080), maxfps=10)
+        clock = {"today": START.date()}
+        built = asyncio.get_running_loop().create_future()
+        global APP_TASK
+        app_task = APP_TASK = asyncio.create_task(
+            run_kiosk(options, client, on_built=built.set_result, today=lambda: clock["today"])
+        )
+        done, _ = await asyncio.wait({built, app_task}, return_when=asyncio.FIRST_COMPLETED)
+        if built not in done:
+            app_task.result()
+            raise AssertionError("the app ended before it was built")
+        app = built.result()
+        try:
+            return await body(hall, app, outdir, proxy, clock)
+        finally:
+            app.stop()
+            await asyncio.wait_for(app_task, 30)
+            await proxy.close()
+
+
+def main(argv: list[str]) -> int:
+    scenario, outdir = argv[0], Path(argv[1])
+    outdir.mkdir(parents=True, exist_ok=True)
+    faulthandler.dump_traceback_later(
+        float(os.environ.get("KIOSK_DRIVER_DUMP_S", "200")), exit=True
+    )
+    try:
+        result = asyncio.run(run(scenario, outdir))
+    except BaseException:
+        traceback.print_exc(file=sys.__stderr__)
+        error = traceback.format_exc().strip().splitlines()[-1]
+        print("RESULT " + json.dumps({"error": error}, ensure_ascii=False), flush=True)
+        return 1
+    print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

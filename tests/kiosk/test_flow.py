@@ -1,0 +1,356 @@
+"""The kiosk's flow without a window, without a server: inputs in, screens and effects out."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from content import default_catalog
+from devices.sim import SAMPLE_CARDS
+from kiosk.flow import (
+    Cancel,
+    CheckIn,
+    Issue,
+    KioskFlow,
+    KioskSettings,
+    Print,
+    ReportFault,
+    Screen,
+    Visit,
+    age_on,
+    appointment_id,
+)
+from tests.queue_server.server_support import hall_config
+
+TODAY = dt.date(2026, 11, 26)
+ELDER = SAMPLE_CARDS["resident"]  # born 1949-12-31: 76
+YOUNG = SAMPLE_CARDS["resident_expiring"]  # born 1990-03-07
+REPLY = {
+    "ticket": {
+        "id": "20261126-E002",
+        "number": "E002",
+        "service": "liuguan.residence_registration",
+        "service_name_zh": "居住登记",
+        "service_name_en": "Residence registration",
+        "ahead": 3,
+        "estimated_wait_s": 600.0,
+    },
+    "resident_token": "20261126-E002.1795708800.sig",
+    "ticket_url": "http://127.0.0.1/t/20261126-E002.1795708800.sig",
+}
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def config():
+    return hall_config("sqlite:///unused.db")
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def flow(config, clock):
+    f = KioskFlow(default_catalog(), config, clock=clock, today=lambda: TODAY)
+    f.printer_status(None)
+    return f
+
+
+def to_guide(flow, service="liuguan.residence_registration"):
+    flow.start() if flow.screen == Screen.WELCOME else None
+    flow.choose_bureau(service.split(".")[0])
+    assert flow.screen == Screen.SERVICES
+    flow.choose_service(service)
+    assert flow.screen == Screen.GUIDE
+
+
+def test_card_then_service_guide_form_ticket_then_welcome(flow, clock):
+    effects = flow.card_read(YOUNG)
+    assert flow.screen == Screen.WORKING and not flow.elderly
+    [check] = effects
+    assert isinstance(check, CheckIn) and check.appointment is None
+    assert check.resident_id == {"doc_type": "id", "number": YOUNG.number}
+    assert flow.refused("not_found", "找不到预约", "no appointment") == []
+    assert flow.screen == Screen.BUREAUS  # no booking: the ordinary way, silently
+    assert "李*" in flow.greeting()
+    to_guide(flow)
+    materials = flow.materials()
+    assert materials[0][0].startswith("居民身份证") and not any(m[2] for m in materials)
+    flow.open_form()
+    assert flow.screen == Screen.FORM
+    form = flow.visit.form
+    assert form["name"] == "李四" and form["id_number"] == YOUNG.number
+    assert form["sex"] == "male" and form["birth_date"] == "1990-03-07"
+    # current_address and phone are required and empty.
+    assert flow.submit_form() == [] and set(flow.visit.form_errors) == {"current_address", "phone"}
+    flow.set_field("phone", "12345")
+    flow.set_field("current_address", "朝阳区金盏乡1号")
+    flow.submit_form()
+    assert flow.visit.form_errors["phone"].zh.startswith("请输入11位")
+    flow.set_field("phone", "13800138000")
+    [issue] = flow.submit_form()
+    assert isinstance(issue, Issue) and issue.priority == "normal"
+    assert issue.form["phone"] == "13800138000" and issue.resident_id["number"] == YOUNG.number
+    assert YOUNG.number not in repr(issue)  # the clear number never shows in a repr or log
+    [job] = flow.issued(REPLY)
+    assert isinstance(job, Print) and job.number == "E002" and job.people_ahead == 3
+    assert job.wait_minutes == 10 and job.qr_data == REPLY["ticket_url"]
+    assert YOUNG.name not in repr(job) and YOUNG.number not in repr(job)
+    assert flow.printed() == [] and flow.screen == Screen.TICKET
+    assert flow.countdown() == 20
+    clock.now += 21
+    flow.tick()
+    assert flow.screen == Screen.WELCOME
+    assert flow.personal_state() == dataclasses.asdict(Visit()) | {"lang": "zh", "elderly": False}
+    assert flow.visit.identity is None and flow.visit.form == {} and flow.visit.ticket is None
+
+
+def test_without_card_and_a_service_that_needs_one(flow):
+    flow.start()
+    to_guide(flow, "liuguan.residence_registration")
+    [issue] = flow.take_ticket()
+    assert issue.resident_id is None and issue.form is None and issue.priority == "normal"
+    flow.refused("quota_exhausted", "今日该事项号源已发完", "all taken")
+    flow.home()
+    to_guide(flow, "liuguan.residence_permit")  # makes a certificate: real-name
+    assert flow.take_ticket() == [] and flow.screen == Screen.NEED_CARD
+    [issue] = flow.card_read(YOUNG)  # placed now: no check-in probe, straight on
+    assert issue.service == "liuguan.residence_permit" and issue.resident_id["number"]
+
+
+def test_id_required_is_configurable(config, clock):
+    settings = KioskSettings(id_required=frozenset({"liuguan.residence_registration"}))
+    flow = KioskFlow(default_catalog(), config, settings, clock=clock, today=lambda: TODAY)
+    flow.printer_status(None)
+    flow.start()
+    to_guide(flow)
+    assert flow.take_ticket() == [] and flow.screen == Screen.NEED_CARD
+
+
+def test_elderly_card_turns_on_elderly_mode_and_priority(flow, clock, config):
+    assert age_on(ELDER.birth_date, TODAY) == 76 >= config.rules.elderly_age
+    flow.card_read(ELDER)
+    assert flow.elderly and flow.visit.elderly_offered
+    flow.refused("not_found", "", "")
+    assert flow.page_size == 4 and len(flow.visible()) == 4 and flow.pages() == 2
+    flow.next_page()
+    assert flow.visit.page == 1 and len(flow.visible()) == 4
+    flow.next_page()
+    assert flow.visit.page == 1  # no page beyond the last
+    # Longer timeouts: 150 s, the countdown in the last 30 s.
+    clock.now += 119
+    assert flow.countdown() is None
+    clock.now += 2
+    assert flow.countdown() == 29
+    flow.touch()
+    assert flow.countdown() is None
+    flow.set_elderly(False)  # the resident may turn it off; the priority stays (it is the card's)
+    assert flow.page_size == 8
+    to_guide(flow)
+    [issue] = flow.take_ticket()
+    assert issue.priority == "elderly"
+
+
+def test_elderly_age_is_the_halls(config, clock):
+    strict = config.model_copy(
+        update={"rules": config.rules.model_copy(update={"elderly_age": 80})}
+    )
+    flow = KioskFlow(default_catalog(), strict, clock=clock, today=lambda: TODAY)
+    flow.printer_status(None)
+    flow.card_read(ELDER)
+    assert not flow.elderly and flow.priority() == "normal"
+
+
+def test_elderly_button_without_card_grants_no_priority(flow):
+    flow.set_elderly(True)
+    flow.start()
+    assert flow.page_size == 4
+    to_guide(flow)
+    [issue] = flow.take_ticket()
+    assert issue.priority == "normal"
+
+
+def test_search_by_pinyin_initials(flow):
+    flow.start()
+    flow.open_search()
+    for key in "jzz":
+        flow.type_key(key)
+    ids = [s.id for s in flow.visible()]
+    assert ids[0] == "liuguan.residence_permit"
+    assert all(s in flow._service_ids for s in ids)  # only what this hall queues
+    flow.type_key("delete")
+    assert flow.visit.search_text == "jz"
+    flow.type_key("clear")
+    assert flow.visible() == []
+    for key in "jzz":
+        flow.type_key(key)
+    flow.choose_service("liuguan.residence_permit")
+    assert flow.screen == Screen.GUIDE
+    flow.back()
+    assert flow.screen == Screen.SEARCH and flow.visit.search_text == "jzz"
+
+
+def test_english_one_tap_and_back_to_chinese_after_the_visit(flow):
+    flow.toggle_lang()
+    assert flow.lang == "en" and flow.t("welcome_prompt").startswith("Place your ID card")
+    flow.start()
+    flow.home()
+    assert flow.lang == "zh"
+
+
+def test_idle_countdown_wipes_everything_personal(flow, clock):
+    flow.card_read(YOUNG)
+    flow.refused("not_found", "", "")
+    to_guide(flow)
+    flow.open_form()
+    flow.set_field("phone", "13800138000")
+    flow.toggle_lang()
+    clock.now += 44
+    assert flow.countdown() is None
+    clock.now += 2
+    assert flow.countdown() == 14
+    clock.now += 14
+    flow.tick()
+    assert flow.screen == Screen.WELCOME
+    state = repr(flow.personal_state()) + repr(vars(flow))
+    assert YOUNG.number not in state and "13800138000" not in state and "李四" not in state
+    assert flow.lang == "zh" and not flow.elderly
+
+
+def test_appointment_by_qr_code(flow):
+    assert appointment_id("AP26") == "AP26"
+    assert appointment_id("https://hall.example.cn/a/AP26") == "AP26"
+    assert appointment_id("hello") is None
+    [check] = flow.code_scanned("AP26")
+    assert check == CheckIn(appointment="AP26")
+    reply = {**REPLY, "ticket": {**REPLY["ticket"], "priority": "appointment"}}
+    [job] = flow.issued(reply)
+    flow.printed()
+    assert flow.screen == Screen.TICKET and flow.visit.checked_in
+    assert flow.visit.ticket["priority"] == "appointment"
+
+
+def test_unknown_code_and_early_check_in(flow):
+    assert flow.code_scanned("not a booking") == []
+    assert flow.screen == Screen.NOTICE and flow.visit.notice_title.zh == "无法识别这个二维码"
+    flow.notice_ok()
+    flow.card_read(YOUNG)
+    flow.refused("check_in_too_early", "还未到签到时间，请于 10:45 后签到", "Too early")
+    assert flow.screen == Screen.NOTICE and "10:45" in flow.visit.notice_body.zh
+    flow.notice_next()  # "take an ordinary ticket"
+    assert flow.screen == Screen.BUREAUS and flow.visit.identity is YOUNG
+
+
+def test_refusal_shows_the_servers_words(flow):
+    flow.start()
+    to_guide(flow)
+    flow.take_ticket()
+    flow.refused(
+        "already_holding_ticket", "您已领取本事项的 E001 号，请留意叫号", "You already hold E001"
+    )
+    assert flow.screen == Screen.NOTICE
+    assert flow.visit.notice_body.zh == "您已领取本事项的 E001 号，请留意叫号"
+    flow.toggle_lang()
+    assert flow.visit.notice_body.get(flow.lang) == "You already hold E001"
+
+
+def test_printer_not_ready_means_no_ticket(flow):
+    assert flow.printer_status("paper_out") == [
+        ReportFault("printer", "paper_out", "printer status changed")
+    ]
+    flow.start()
+    to_guide(flow)
+    effects = flow.take_ticket()
+    assert not any(isinstance(e, Issue) for e in effects)
+    assert [e.kind for e in effects] == ["paper_out"]
+    assert flow.screen == Screen.NOTICE and "缺纸" in flow.visit.notice_body.zh
+    assert "咨询台" in flow.visit.notice_body.zh
+    # A QR check-in is refused too (nothing could be printed).
+    flow.notice_ok()
+    assert not any(isinstance(e, CheckIn) for e in flow.code_scanned("AP3"))
+
+
+def test_print_failure_after_issue_cancels_with_the_tickets_token(flow):
+    flow.start()
+    to_guide(flow)
+    flow.take_ticket()
+    flow.issued(REPLY)
+    effects = flow.print_failed("paper_out")
+    assert effects[0] == ReportFault("printer", "paper_out", "ticket E002 not printed")
+    assert effects[1] == Cancel("20261126-E002", REPLY["resident_token"])
+    flow.cancelled(True)
+    assert flow.screen == Screen.NOTICE and "已作废" in flow.visit.notice_body.zh
+    assert flow.printer_problem == "paper_out"
+
+
+def test_print_failure_not_cancelled_shows_the_number(flow):
+    flow.start()
+    to_guide(flow)
+    flow.take_ticket()
+    flow.issued(REPLY)
+    flow.print_failed("no_answer")
+    flow.cancelled(False)
+    assert "E002" in flow.visit.notice_body.zh and "E002" in flow.visit.notice_body.en
+
+
+def test_server_away_pauses_and_recovers(flow):
+    flow.connection(False)
+    assert flow.screen == Screen.PAUSED
+    assert flow.start() == [] and flow.card_read(YOUNG) == []
+    flow.connection(True)
+    assert flow.screen == Screen.WELCOME
+    # Away in the middle of a visit: browsing goes on; taking a ticket pauses.
+    flow.start()
+    to_guide(flow)
+    flow.connection(False)
+    assert flow.screen == Screen.GUIDE
+    assert flow.take_ticket() == [] and flow.screen == Screen.PAUSED
+    flow.connection(True)
+    assert flow.screen == Screen.WELCOME
+
+
+def test_lost_reply_is_told_plainly(flow):
+    flow.start()
+    to_guide(flow)
+    flow.take_ticket()
+    flow.unreachable()
+    assert flow.screen == Screen.NOTICE and "不要重复取号" in flow.visit.notice_body.zh
+
+
+def test_unreadable_card_gets_plain_instructions(flow):
+    flow.card_error("请重新放置身份证", "Place the card again")
+    assert flow.screen == Screen.NOTICE
+    assert (
+        "平放" in flow.visit.notice_body.zh and "Place the card again" in flow.visit.notice_body.en
+    )
+
+
+def test_next_resident_on_the_ticket_screen_starts_afresh(flow):
+    flow.card_read(ELDER)
+    flow.refused("not_found", "", "")
+    to_guide(flow)
+    flow.take_ticket()
+    flow.issued(REPLY)
+    flow.printed()
+    [check] = flow.card_read(YOUNG)
+    assert check.resident_id["number"] == YOUNG.number and not flow.elderly
+    assert flow.visit.ticket is None
+
+
+def test_busy_screen_ignores_touches(flow):
+    flow.start()
+    to_guide(flow)
+    flow.take_ticket()
+    assert flow.home() == [] and flow.start() == [] and flow.screen == Screen.WORKING
+    assert flow.code_scanned("AP1") == [] and flow.timeout_s() is None

@@ -1,0 +1,210 @@
+"""The flow with its adapter against a real queue server on 127.0.0.1 and the printer's
+simulator behind the real worker thread: tickets issued, printed, refused, cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+
+from content import default_catalog
+from devices.printer import open_printer
+from devices.runner import DeviceEvent, EventKind, PrinterWorker
+from devices.sim import SAMPLE_CARDS
+from kiosk.flow import KioskFlow, Screen
+from kiosk.runtime import KioskRuntime
+from queue_server.engine import commands as C
+from tests.queue_server.server_support import Clock, running_server
+from tests.queue_server.storage_support import T0, ZONE
+from tests.signage.support import CuttableProxy
+
+YOUNG = SAMPLE_CARDS["resident_expiring"]
+ELDER = SAMPLE_CARDS["resident"]
+DAY = T0.date()
+SERVICE = "liuguan.residence_registration"
+
+
+class Kiosk:
+    """A flow, its runtime and a simulated printer, on the running loop."""
+
+    def __init__(self, hall, client, *, today: dt.date = DAY, printer_url="sim://"):
+        self.changed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self.flow = KioskFlow(default_catalog(), hall.config, today=lambda: today)
+        self.printer = open_printer(printer_url, "gb18030-80")
+        self.model = self.printer.escpos.model
+        self.client = client
+        self.runtime = KioskRuntime(self.flow, client, None, on_change=self.changed.set)
+        sink = lambda ev: loop.call_soon_threadsafe(self.runtime.device_event, ev)  # noqa: E731
+        self.worker = PrinterWorker("printer", self.printer, sink, idle=0.05)
+        self.runtime.printer = self.worker
+
+    async def __aenter__(self):
+        await self.client.connect()
+        self.worker.start()
+        await self.until(lambda: self.flow.printer_problem is None, "the printer ready")
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.runtime.close()
+        self.worker.stop()
+        await self.client.close()
+
+    async def until(self, predicate: Callable[[], bool], what: str, timeout: float = 10.0):
+        async def wait():
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out waiting for {what}; screen {self.flow.screen}"
+            ) from None
+
+    def card(self, identity):
+        self.runtime.device_event(DeviceEvent("id", EventKind.CARD_READ, identity))
+
+    def do(self, effects):
+        self.runtime.do(effects)
+
+    async def to_guide(self, service=SERVICE):
+        if self.flow.screen == Screen.WELCOME:
+            self.do(self.flow.start())
+        self.do(self.flow.choose_bureau(service.split(".")[0]))
+        self.do(self.flow.choose_service(service))
+        assert self.flow.screen == Screen.GUIDE
+
+
+async def waiting(hall, number: str) -> str:
+    manager = hall.staff("manager", None)
+    async with manager:
+        return (await manager.query("ticket", ticket=number))["ticket"]["state"]
+
+
+async def test_card_service_ticket_printed(tmp_path):
+    async with running_server(tmp_path) as hall, Kiosk(hall, hall.device()) as k:
+        k.card(ELDER)
+        await k.until(lambda: k.flow.screen == Screen.BUREAUS, "no booking: the bureaus")
+        assert k.flow.elderly
+        await k.to_guide()
+        k.do(k.flow.take_ticket())
+        await k.until(lambda: k.flow.screen == Screen.TICKET, "the ticket screen")
+        ticket = k.flow.visit.ticket
+        assert ticket["number"] == "E001" and ticket["ahead"] == 0
+        assert ticket["priority"] in ("elderly", None)
+        [printed] = k.runtime.printed
+        assert printed.number == "E001" and printed.qr_data.endswith(ticket["token"])
+        assert any("E001" in line for line in k.model.lines) and k.model.cuts == 1
+        assert k.model.qr_codes and ticket["token"].encode() in k.model.qr_codes[0]
+        # The same resident again: the server's refusal, in its words.
+        k.do(k.flow.home())
+        k.card(ELDER)
+        await k.until(lambda: k.flow.screen == Screen.BUREAUS, "the bureaus")
+        await k.to_guide()
+        k.do(k.flow.take_ticket())
+        await k.until(lambda: k.flow.screen == Screen.NOTICE, "the refusal")
+        assert "E001" in k.flow.visit.notice_body.zh and "E001" in k.flow.visit.notice_body.en
+        assert len(k.runtime.printed) == 1
+
+
+async def test_paper_out_before_issue_issues_nothing(tmp_path):
+    async with running_server(tmp_path) as hall, Kiosk(hall, hall.device()) as k:
+        k.model.state.paper = "out"
+        await k.until(lambda: k.flow.printer_problem == "paper_out", "the printer's status")
+        await k.to_guide()
+        k.do(k.flow.take_ticket())
+        await k.until(lambda: k.flow.screen == Screen.NOTICE, "the notice")
+        assert "缺纸" in k.flow.visit.notice_body.zh
+        assert [f.kind for f in k.runtime.faults] == ["paper_out", "paper_out"]
+        manager = hall.staff("manager", None)
+        async with manager:
+            services = (await manager.query("services"))["services"]
+        assert sum(s["waiting"] for s in services) == 0  # nothing was issued
+        k.model.state.paper = "ok"  # refilled: tickets again
+        await k.until(lambda: k.flow.printer_problem is None, "the printer back")
+
+
+async def test_paper_running_out_mid_ticket_cancels_it(tmp_path):
+    async with running_server(tmp_path) as hall, Kiosk(hall, hall.device()) as k:
+        k.model.state.paper_left = 1  # the roll ends with this ticket's cut
+        await k.to_guide()
+        k.do(k.flow.take_ticket())
+        await k.until(lambda: k.flow.screen == Screen.NOTICE, "the notice")
+        assert "已作废" in k.flow.visit.notice_body.zh
+        assert k.runtime.printed == []
+        assert await waiting(hall, "E001") == "cancelled"
+
+
+async def test_appointment_check_in_by_qr_and_by_card(tmp_path):
+    clock = Clock(T0)
+    async with running_server(tmp_path, clock=clock) as hall:
+        booker = hall.device("navigator-1")
+        slot = dt.datetime(2026, 11, 27, 9, 0, tzinfo=ZONE)
+        async with booker:
+            rid = {"number": YOUNG.number, "doc_type": "id"}
+            booked = await booker.command(
+                C.BookAppointment(service="liuguan.residence_permit", slot_start=slot),
+                resident_id=rid,
+            )
+            rid2 = {"number": ELDER.number, "doc_type": "id"}
+            booked2 = await booker.command(
+                C.BookAppointment(service="liuguan.residence_permit", slot_start=slot),
+                resident_id=rid2,
+            )
+        appointment = booked["appointment"]["id"]
+        clock.now = slot - dt.timedelta(minutes=40)  # too early
+        async with Kiosk(hall, hall.device(), today=slot.date()) as k:
+            k.card(YOUNG)
+            await k.until(lambda: k.flow.screen == Screen.NOTICE, "too early")
+            assert "签到" in k.flow.visit.notice_body.zh
+            k.do(k.flow.notice_next())
+            assert k.flow.screen == Screen.BUREAUS  # and the ordinary way is open
+            k.do(k.flow.home())
+            clock.now = slot - dt.timedelta(minutes=5)
+            k.runtime.device_event(
+                DeviceEvent(
+                    "qr", EventKind.CODE_SCANNED, f"https://hall.example.cn/a/{appointment}"
+                )
+            )
+            await k.until(lambda: k.flow.screen == Screen.TICKET, "checked in by QR")
+            assert k.flow.visit.checked_in and k.flow.visit.ticket["number"].startswith("E")
+            k.card(ELDER)  # the next resident checks in with the card
+            await k.until(lambda: k.flow.screen == Screen.TICKET, "checked in by card")
+            assert len(k.runtime.printed) == 2
+        assert booked2["appointment"]["id"] != appointment
+
+
+async def test_server_away_pauses_and_recovers(tmp_path):
+    async with running_server(tmp_path) as hall:
+        port = int(hall.url.rsplit(":", 1)[1].split("/")[0])
+        proxy = CuttableProxy("127.0.0.1", port)
+        url = f"ws://127.0.0.1:{await proxy.start()}/ws"
+        client = hall.device(backoff_min=0.05, backoff_max=0.2, request_timeout=2)
+        client.url = url
+        try:
+            async with Kiosk(hall, client) as k:
+                await proxy.cut()
+                await until_ticked(k, lambda: k.flow.screen == Screen.PAUSED, "暂停取号")
+                await proxy.start()
+                await until_ticked(k, lambda: k.flow.screen == Screen.WELCOME, "recovered")
+                await k.to_guide()
+                k.do(k.flow.take_ticket())
+                await k.until(lambda: k.flow.screen == Screen.TICKET, "a ticket after recovery")
+        finally:
+            await proxy.close()
+
+
+async def until_ticked(k: Kiosk, predicate, what: str, timeout: float = 10.0):
+    """Tick the runtime (as the app's one-second clock does) until ``predicate`` holds."""
+
+    async def ticking():
+        while not predicate():
+            k.runtime.tick()
+            await asyncio.sleep(0.05)  # the app's tick interval, shortened: a clock, not a sync
+
+    try:
+        await asyncio.wait_for(ticking(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
