@@ -572,19 +572,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--kiosk",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="open the kiosk app (simulated devices) in a window; default: when $DISPLAY is set "
-        "and the console runs",
+        help="open the kiosk app (simulated devices) and the main call screen (with its voice) "
+        "in windows; default: when $DISPLAY is set and the console runs",
     )
 
 
 def start_kiosk(path: Path, url: str, directory: Path):
     """The kiosk app (kiosk.app) in its own process, devices simulated; its log beside ours."""
+    return _start_app(["kiosk", "--config", str(path), "--server", url, "--size", "1280x800"],
+                      directory / "kiosk.log")  # fmt: skip
+
+
+def start_signage(path: Path, url: str, directory: Path):
+    """The main call screen (综合屏) with its voice, in its own process; its log beside ours."""
+    return _start_app(["signage", "--config", str(path), "--server", url, "--mode", "main",
+                       "--size", "1280x720"], directory / "signage.log")  # fmt: skip
+
+
+def _start_app(arguments: list[str], log_path: Path):
     import subprocess
 
-    log_file = (directory / "kiosk.log").open("ab")
+    log_file = log_path.open("ab")
     return subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "main.py"), "kiosk", "--config", str(path),
-         "--server", url, "--size", "1280x800"],
+        [sys.executable, str(REPO_ROOT / "main.py"), *arguments],
         stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
         env={**os.environ, "KIVY_NO_ARGS": "1"},
     )  # fmt: skip
@@ -748,7 +758,7 @@ def run(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, on_signal)
-    hall = link = kiosk = None
+    hall = link = kiosk = screen = None
     status = 0
     try:
         # Open today's business (and with it the windows) before the clerks look at them.
@@ -768,6 +778,8 @@ def run(args: argparse.Namespace) -> int:
         if with_kiosk:
             kiosk = start_kiosk(path, server.url, directory)
             log.info("demo: kiosk app started (pid %s); its log: %s", kiosk.pid, "kiosk.log")
+            screen = start_signage(path, server.url, directory)
+            log.info("demo: call screen started (pid %s); its log: %s", screen.pid, "signage.log")
         print(_banner(config, directory, console_window, args.speed, args.lang,
                       server.port, hall.kiosk.first_url), flush=True)  # fmt: skip
         if console_window is None:
@@ -795,13 +807,14 @@ def run(args: argparse.Namespace) -> int:
             link.close()
         if hall is not None:
             hall.close()
-        if kiosk is not None:  # by its pid, which we started
-            kiosk.terminate()
-            try:
-                kiosk.wait(timeout=10)
-            except Exception:
-                kiosk.kill()
-                kiosk.wait()
+        for app in (kiosk, screen):
+            if app is not None:  # by its pid, which we started
+                app.terminate()
+                try:
+                    app.wait(timeout=10)
+                except Exception:
+                    app.kill()
+                    app.wait()
         server.stop()
     summary_store = Store(config)
     try:

@@ -157,3 +157,11 @@ def test_demo_opens_the_kiosk_with_simulated_devices(display, tmp_path):
     assert "kiosk app started (pid" in done.stderr
     pid = int(done.stderr.split("kiosk app started (pid ")[1].split(")")[0])
     assert not Path(f"/proc/{pid}").exists()
+    # The main call screen came up beside it, connected, and was stopped by its pid too.
+    screen_log = (tmp_path / "demo" / "signage.log").read_text(errors="replace")
+    assert "[Window" in screen_log, screen_log[-3000:]
+    assert screen_log.count("Traceback") == screen_log.count("libmtdev.so.1: cannot open"), (
+        screen_log[-3000:]
+    )
+    screen_pid = int(done.stderr.split("call screen started (pid ")[1].split(")")[0])
+    assert not Path(f"/proc/{screen_pid}").exists()
