@@ -8,38 +8,20 @@ copied to docs/screenshots/ (the committed copies come from such a run).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.signage.support import ROOT, kivy_env, run_child, xvfb
+from tests.signage.support import ROOT, kivy_env
+from tests.signage.support import run_scenario as run_driver_scenario
 
 DOCS = ROOT / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def display():
-    assert shutil.which("Xvfb"), "Xvfb is missing: run scripts/setup.sh"
-    with xvfb() as name:
-        yield name
-
-
 def run_scenario(scenario: str, display: str, tmp_path: Path) -> dict:
-    out = tmp_path / scenario
-    result = run_child(
-        "tests.kiosk.driver", [scenario, str(out)], kivy_env(display, tmp_path), timeout=200
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, f"no result; stderr:\n{result.stderr[-4000:]}"
-    data = json.loads(lines[-1].removeprefix("RESULT "))
-    assert "error" not in data, f"{data['error']}\n{result.stderr[-4000:]}"
-    assert result.returncode == 0
-    return data
+    return run_driver_scenario("tests.kiosk.driver", scenario, display, tmp_path, timeout=200)
 
 
 def check_shots(shots: dict, expected: set[str]) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,3 +138,24 @@ class CuttableProxy:
         finally:
             writer.transport.abort()
             self._writers.discard(writer)
+
+
+@pytest.fixture(scope="module")
+def display():
+    """One Xvfb display for a test module's Kivy scenarios."""
+    assert shutil.which("Xvfb"), "Xvfb is missing: run scripts/setup.sh"
+    with xvfb() as name:
+        yield name
+
+
+def run_scenario(driver: str, scenario: str, display: str, tmp_path: Path, timeout: float) -> dict:
+    """Run one scenario of a Kivy test driver module in a child process (Kivy opens one window
+    per process) and return the JSON it reports on its ``RESULT`` line."""
+    out = tmp_path / scenario
+    result = run_child(driver, [scenario, str(out)], kivy_env(display, tmp_path), timeout=timeout)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"no result; stderr:\n{result.stderr[-4000:]}"
+    data = json.loads(lines[-1].removeprefix("RESULT "))
+    assert "error" not in data, f"{data['error']}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0
+    return data
