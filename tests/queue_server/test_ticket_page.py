@@ -11,27 +11,19 @@ Uses the system's Chromium and chromedriver (Debian packages ``chromium`` and
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import re
 import shutil
-import threading
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from queue_server import server as S
-from queue_server.client import HallClient
 from queue_server.engine import commands as C
 from queue_server.tokens import make_token
-from tests.queue_server.server_support import Running, running_server
+from tests.queue_server.browser_support import CHROMEDRIVER, CHROMIUM, HallThread, chrome, text_of
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SERVICE = "liuguan.residence_registration"  # queue E; windows 4, 5 and 6 serve it
 WAIT_S = 15
@@ -43,39 +35,12 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         allow_module_level=True,
     )
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-class HallThread:
-    """A queue server on its own event loop in a thread; ``run`` awaits a coroutine there."""
-
-    def __init__(self, tmp_path: Path):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="hall", daemon=True)
-        self.thread.start()
-        self._context = running_server(tmp_path)
-        self.hall: Running = self.run(self._context.__aenter__())
-        self.clients: list[HallClient] = []
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def connect(self, make) -> HallClient:
-        async def connected() -> HallClient:
-            client = make()
-            await client.connect()
-            return client
-
-        client = self.run(connected())
-        self.clients.append(client)
-        return client
-
-    @property
-    def port(self) -> int:
-        return urlsplit(self.hall.url).port
+class TicketHall(HallThread):
+    """The hall in a thread, with what the ticket page's tests need of it."""
 
     def page_url(self, token: str) -> str:
         return f"http://127.0.0.1:{self.port}/t/{token}"
@@ -96,20 +61,10 @@ class HallThread:
 
         self.run(drop())
 
-    def close(self) -> None:
-        try:
-            for client in self.clients:
-                self.run(client.close())
-            self.run(self._context.__aexit__(None, None, None))
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-            self.loop.close()
-
 
 @pytest.fixture
 def hall(tmp_path):
-    running = HallThread(tmp_path)
+    running = TicketHall(tmp_path)
     try:
         yield running
     finally:
@@ -118,39 +73,11 @@ def hall(tmp_path):
 
 @pytest.fixture
 def browser(tmp_path, monkeypatch):
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download anything
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--lang=zh-CN",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    # A common phone: 390 x 844 CSS pixels at twice the density.
-    options.add_experimental_option(
-        "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}}
-    )
-    service = Service(
-        executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log")
-    )
-    driver = webdriver.Chrome(service=service, options=options)
+    driver = chrome(tmp_path, monkeypatch, mobile=True)
     try:
         yield driver
     finally:
         driver.quit()
-
-
-def text_of(driver, element_id: str) -> str:
-    element = driver.find_element(By.ID, element_id)
-    return element.text if element.is_displayed() else ""
 
 
 def wait_text(driver, element_id: str, expected: str | re.Pattern[str]) -> str:

@@ -9,27 +9,20 @@ are also copied to docs/screenshots/web-*.png.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import shutil
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from queue_server.client import HallClient
 from queue_server.engine import commands as C
-from tests.queue_server.server_support import Running, credential, running_server
+from tests.queue_server.browser_support import CHROMEDRIVER, CHROMIUM, HallThread, chrome, text_of
+from tests.queue_server.server_support import credential
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SERVICE = "liuguan.residence_registration"  # queue E; windows 4, 5 and 6 serve it
 BOOKABLE = "liuguan.residence_permit"  # takes appointments
@@ -45,56 +38,8 @@ from selenium.common.exceptions import (  # noqa: E402
     NoSuchElementException,
     StaleElementReferenceException,
 )
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
-
-class HallThread:
-    """A queue server on its own event loop in a thread; ``run`` awaits a coroutine there."""
-
-    def __init__(self, tmp_path: Path):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="hall", daemon=True)
-        self.thread.start()
-        self.clients: list[HallClient] = []
-        self._context = running_server(tmp_path)
-        try:
-            self.hall: Running = self.run(self._context.__aenter__())
-        except BaseException:
-            self._stop_loop()
-            raise
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def connect(self, make) -> HallClient:
-        async def connected() -> HallClient:
-            client = make()
-            await client.connect()
-            return client
-
-        client = self.run(connected())
-        self.clients.append(client)
-        return client
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{urlsplit(self.hall.url).port}"
-
-    def _stop_loop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    def close(self) -> None:
-        try:
-            for client in self.clients:
-                self.run(client.close())
-            self.run(self._context.__aexit__(None, None, None))
-        finally:
-            self._stop_loop()
 
 
 @pytest.fixture
@@ -108,28 +53,7 @@ def hall(tmp_path):
 
 @pytest.fixture
 def browser(tmp_path, monkeypatch):
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download anything
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--lang=zh-CN",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(
-        executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log")
-    )
-    driver = webdriver.Chrome(service=service, options=options)
+    driver = chrome(tmp_path, monkeypatch, "--window-size=1400,1000", console_log=True)
     try:
         yield driver
     finally:
@@ -142,11 +66,6 @@ def phone(driver) -> None:
         "Emulation.setDeviceMetricsOverride",
         {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
     )
-
-
-def text_of(driver, element_id: str) -> str:
-    element = driver.find_element(By.ID, element_id)
-    return element.text if element.is_displayed() else ""
 
 
 def wait_until(driver, condition, what: str):
