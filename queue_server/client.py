@@ -262,6 +262,13 @@ class HallClient:
     async def query(self, query: str, **fields: Any) -> dict[str, Any]:
         return await self.request({"type": "query", "query": query, **fields})
 
+    async def device_status(self, part: str, ok: bool, detail: str = "") -> dict[str, Any]:
+        """Report the health of one of this terminal's parts (printer, reader, scanner, screen,
+        speaker) to the managers' consoles."""
+        return await self.request(
+            {"type": "device_status", "part": part, "ok": ok, "detail": detail}
+        )
+
     async def ping(self) -> dict[str, Any]:
         return await self.request({"type": "ping"})
 

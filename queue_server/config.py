@@ -277,8 +277,11 @@ class HallConfig(_Model):
     storage: Storage = Storage()
     server: ServerSettings = ServerSettings()
     webhooks: list[Webhook] = []
-    # Optional [signage] section, read and validated by the signage app (signage/settings.py).
+    # Optional terminal sections, each read and validated by its own app
+    # (signage/settings.py, kiosk/settings.py, navigator/settings.py).
     signage: dict[str, Any] = {}
+    kiosk: dict[str, Any] = {}
+    navigator: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _cross_checks(self) -> HallConfig:
