@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from queue_server import protocol as P
+from queue_server import protocol_doc
 from queue_server.client import ServerError
 from queue_server.config import Privacy
 from queue_server.engine import commands as C
@@ -119,6 +120,7 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
         assert form["ticket_id"] == ticket_id and form["service_id"] == SERVICE
         assert form["fields"] == FORM["fields"] and form["materials"] == FORM["materials"]
         assert form["submitted_at"].endswith("+08:00")
+        assert set(form) == set(protocol_doc.TICKET_FORM_REPLY)
         # By number too, as the console knows it.
         assert (await w5.query("ticket_form", ticket_id=number))["fields"]["name"] == NAME
 
