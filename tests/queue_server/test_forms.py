@@ -355,3 +355,36 @@ async def test_malformed_and_oversize_forms_are_refused_and_the_connection_carri
                 assert (await raw_hello(ws, auth))["type"] == "welcome"
                 answer = await raw_ask(ws, form_command(1, FORM))
                 assert (answer["code"], answer["details"]) == ("forbidden", {"field": "form"})
+
+
+def test_the_privacy_section_is_checked_and_an_own_form_key_is_used(tmp_path):
+    import base64
+    import tomllib
+
+    from queue_server.config import ConfigError, parse_config
+    from queue_server.privacy import FormUnreadable, FormVault, form_key
+
+    data = tomllib.loads(support.config_text(hall_id="privacy-test", url="sqlite:///x.db"))
+
+    def with_privacy(**privacy):
+        return parse_config({**data, "privacy": privacy})
+
+    for bad, why in (
+        ({"form_key": "not base64!"}, "base64"),
+        ({"form_key": base64.b64encode(b"short").decode()}, "32 bytes"),
+        ({"form_retention_hours": 0}, "greater than 0"),
+        ({"materials_retention_days": 400}, "less than or equal to 366"),
+        ({"kept_for_ever": True}, "Extra inputs"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            with_privacy(**bad)
+        assert caught.value.field.startswith("privacy") and why in str(caught.value), bad
+
+    config = with_privacy(form_key=base64.b64encode(bytes(range(32))).decode())
+    derived = with_privacy()
+    assert form_key(config) == bytes(range(32)) and form_key(derived) != form_key(config)
+    assert derived.privacy.form_retention_hours == 24
+    assert derived.privacy.materials_retention_days == 30
+    sealed = FormVault.for_hall(config).seal("20261126-E001", FORM)
+    with pytest.raises(FormUnreadable):
+        FormVault.for_hall(derived).open("20261126-E001", sealed)
