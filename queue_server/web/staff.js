@@ -202,6 +202,7 @@
       if (!state.form || state.form.ticket !== ticketId) return; // the resident changed
       if (msg.type === "reply") {
         state.form = { ticket: ticketId, status: "ok", form: msg.result };
+        loadGuide(msg.result.service_id);
       } else if (msg.code === "form_not_found") {
         state.form = { ticket: ticketId, status: "missing" };
       } else if (msg.code === "form_not_yours") {
@@ -293,7 +294,10 @@
       setText("ticket-channel", tx.channels[ticket.channel] || ticket.channel);
       var end = ticket.called_at ? new Date(ticket.called_at) : new Date();
       setText("ticket-waited", tx.minutes((end - new Date(ticket.arrival)) / 1000));
-      renderForm(state.guides[ticket.service]);
+      // The form's labels come from the service it was submitted for (a transfer changes the
+      // ticket's service, not the form).
+      var formService = state.form && state.form.status === "ok" ? state.form.form.service_id : null;
+      renderForm(formService ? state.guides[formService] : null);
       renderMaterials(state.guides[ticket.service]);
     }
     var busy = Boolean(ticket);
