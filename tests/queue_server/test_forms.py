@@ -109,6 +109,13 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
         # A ticket without a form says nothing of one.
         plain = await kiosk.command(C.IssueTicket(service=SERVICE))
         assert "form_stored" not in plain
+        # A refused ticket stores no form (one open ticket per service and resident).
+        await refused(
+            kiosk.command(
+                C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM
+            ),
+            "already_holding_ticket",
+        )
 
         # Before it is called nobody reads it, not even the window that will serve it.
         await refused(w5.query("ticket_form", ticket_id=ticket_id), "form_not_yours")
@@ -288,6 +295,34 @@ async def test_materials_filed_at_a_window_are_on_file_for_that_resident_only(tm
     rows = all_rows(db, FiledMaterialRow.__table__)
     assert {r["material"] for r in rows} == {"id_card", "lease_contract"}
     assert all(NUMBER not in json.dumps(r, default=str) for r in rows)
+
+
+async def test_forms_issued_together_are_each_stored_under_their_own_ticket(tmp_path, db):
+    """Tickets issued at once share one group commit: each form lands on its own ticket."""
+    import asyncio
+
+    async with served(tmp_path, db) as hall:
+        kiosks = [hall.device("kiosk-1") for _ in range(4)]
+        for kiosk in kiosks:
+            await kiosk.connect()
+
+        async def issue(i: int) -> tuple[str, dict]:
+            form = {"fields": {"name": f"居民{i}", "phone": f"1390000{i:04d}"}, "materials": []}
+            reply = await kiosks[i % 4].command(
+                C.IssueTicket(service=SERVICE), form=form if i % 3 else None
+            )
+            return reply["ticket"]["id"], (form if i % 3 else None)
+
+        issued = await asyncio.gather(*(issue(i) for i in range(24)))
+        store = hall.server.actor.store
+        for ticket_id, form in issued:
+            stored = await hall.server.actor.call(store.ticket_form, ticket_id)
+            if form is None:
+                assert stored is None, ticket_id
+            else:
+                assert stored["form"] == form and stored["service"] == SERVICE, ticket_id
+        for kiosk in kiosks:
+            await kiosk.close()
 
 
 def form_command(msg_id: int, form, command=None) -> dict:
