@@ -232,6 +232,8 @@ def make_engine(url: str, *, synchronous: str = "full", pool_size: int = 5) -> E
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.execute("PRAGMA busy_timeout=60000")
+            # A purged form's sealed bytes must not linger in free pages of the file.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import time
 import tomllib
 import uuid
 from pathlib import Path
@@ -52,6 +53,21 @@ def make_config(*, hall_id: str, url: str, **kw) -> HallConfig:
 def write_config(path: Path, *, hall_id: str, url: str, **kw) -> Path:
     path.write_text(config_text(hall_id=hall_id, url=url, **kw), encoding="utf-8")
     return path
+
+
+def anchored_clock(origin: float):
+    """A clock that reads T0 at wall time ``origin`` and runs at wall speed: processes sharing
+    the origin agree on the time, and a test never crosses the hall's midnight (which would
+    start a new day and hide the previous day's tickets) whenever it runs."""
+    start = T0.astimezone(dt.UTC)
+
+    def now() -> dt.datetime:
+        return start + dt.timedelta(seconds=time.time() - origin)
+
+    return now
+
+
+CLOCK_ORIGIN_ENV = "YIKOU_TEST_CLOCK_ORIGIN"
 
 
 def new_hall_id() -> str:

@@ -9,6 +9,7 @@ python -m tests.queue_server.storage_worker call CONFIG EXPECTED SECONDS COUNTER
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -17,6 +18,7 @@ from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.errors import EngineError, QueueEmpty, StorageError
 from queue_server.storage import Store
+from tests.queue_server.storage_support import CLOCK_ORIGIN_ENV, anchored_clock
 
 
 def issue(store: Store, count: int, services: list[str]) -> None:
@@ -48,7 +50,11 @@ def call(store: Store, expected: int, seconds: float, counters: list[int]) -> No
 
 def main(argv: list[str]) -> int:
     mode, config_path = argv[0], argv[1]
-    store = Store(load_config(config_path))
+    origin = os.environ.get(CLOCK_ORIGIN_ENV)
+    if origin:
+        store = Store(load_config(config_path), clock=anchored_clock(float(origin)))
+    else:
+        store = Store(load_config(config_path))
     try:
         if mode == "issue":
             issue(store, int(argv[2]), argv[3:])

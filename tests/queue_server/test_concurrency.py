@@ -11,8 +11,8 @@ from queue_server.config import load_config
 from queue_server.engine import events as V
 from queue_server.engine.lifecycle import TicketState
 from queue_server.storage import Store
-from tests.queue_server.storage_support import db_url, new_hall_id, write_config
-from tests.queue_server.test_crash import start_worker
+from tests.queue_server.storage_support import anchored_clock, db_url, new_hall_id, write_config
+from tests.queue_server.test_crash import CLOCK_ORIGIN, start_worker
 
 ISSUERS = 3
 PER_ISSUER = 40
@@ -31,7 +31,9 @@ def test_concurrent_kiosks_and_windows(kind, tmp_path: Path):
     config_path = write_config(
         tmp_path / "hall.toml", hall_id=new_hall_id(), url=db_url(kind, tmp_path)
     )
-    Store(load_config(config_path)).close()  # create the schema once, before the race
+    Store(
+        load_config(config_path), clock=anchored_clock(CLOCK_ORIGIN)
+    ).close()  # create the schema once, before the race
     total = ISSUERS * PER_ISSUER
     workers = [
         start_worker("issue", str(config_path), str(PER_ISSUER), *SERVICES) for _ in range(ISSUERS)
@@ -52,7 +54,7 @@ def test_concurrent_kiosks_and_windows(kind, tmp_path: Path):
     assert len(acked) == total and len(set(acked)) == total, "duplicate or missing numbers"
     assert Counter(done) == Counter(acked), "a ticket was served twice or not at all"
 
-    store = Store(load_config(config_path))
+    store = Store(load_config(config_path), clock=anchored_clock(CLOCK_ORIGIN))
     tickets = store.stored_tickets()
     assert len(tickets) == total
     assert all(t.state is TicketState.DONE for t in tickets)

@@ -20,15 +20,24 @@ import sqlalchemy as sa
 
 from queue_server.config import load_config
 from queue_server.storage import EventRow, Store
-from tests.queue_server.storage_support import db_url, new_hall_id, write_config
+from tests.queue_server.storage_support import (
+    CLOCK_ORIGIN_ENV,
+    anchored_clock,
+    db_url,
+    new_hall_id,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every worker of this test run and the checks share one clock anchored on a hall morning.
+CLOCK_ORIGIN = time.time()
 
 
 def start_worker(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.queue_server.storage_worker", *args],
         cwd=ROOT,
+        env={**os.environ, CLOCK_ORIGIN_ENV: repr(CLOCK_ORIGIN)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -40,7 +49,7 @@ def acks_of(output: str) -> list[str]:
 
 
 def check_store(config_path: Path, acked: list[str]) -> None:
-    store = Store(load_config(config_path))
+    store = Store(load_config(config_path), clock=anchored_clock(CLOCK_ORIGIN))
     stored = {t.id: t.number for t in store.stored_tickets()}
     numbers = list(stored.values())
     assert len(numbers) == len(set(numbers)), "a number was stored twice"
