@@ -158,7 +158,8 @@ class Query(_Msg):
     ``stats``: today's figures from the event log (a manager: the hall's, with ``csv``; a
     window: its own). ``ticket_form``: the form submitted with ``ticket_id``, for the window
     that called or serves it only. ``materials_on_file``: the materials the hall already holds
-    for the resident of ``resident_id`` (kiosk, navigator)."""
+    for the resident of ``resident_id`` (kiosk, navigator), or, for a window, of the
+    ``ticket_id`` it called or serves (a window never holds the document number)."""
 
     type: Literal["query"] = "query"
     id: int | str

@@ -303,6 +303,11 @@ TICKET_FORM_REPLY: dict[str, Any] = {
     **FORM,
     "submitted_at": "2026-11-26T09:30:12+08:00",
 }
+# A window's materials_on_file: by the ticket it serves.
+TICKET_MATERIALS_REPLY: dict[str, Any] = {
+    "ticket_id": "20261126-E002",
+    "materials": ["id_card", "lease_contract"],
+}
 
 CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "hello": [
@@ -395,6 +400,18 @@ CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "id": 6,
                 "query": "materials_on_file",
                 "resident_id": {"doc_type": "id", "number": "11010119500101001X"},
+            },
+        ),
+        (
+            "The materials the hall already holds for the resident of the ticket a window has "
+            "called or is serving (counter sessions: by `ticket_id`, id or number, never by "
+            "document):",
+            {
+                "v": 1,
+                "type": "query",
+                "id": 12,
+                "query": "materials_on_file",
+                "ticket_id": "20261126-E002",
             },
         ),
     ],
@@ -809,25 +826,29 @@ PROTOCOL_ERROR_NOTES = {
     "holds.",
     "forbidden": "The role may not send this command, query or stream (or a counter session "
     "named another window), submit a `form` or file materials. `details`: `command`, `query`, "
-    "`streams`, `field` (`form`) or `message`.",
+    "`streams`, `field` (`form`; `resident_id` for a window's `materials_on_file`) or "
+    "`message`.",
     "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped.",
     "unavailable": "The database could not commit; the command did not happen. Retry later.",
     "bad_query": "The query lacks a parameter it needs. `details`: `field`.",
     "identity_required": "A `web` session sent `book_appointment` or `cancel_appointment` "
-    "without `resident_id`; or `materials_on_file` without `resident_id`.",
+    "without `resident_id`; or a kiosk or navigator sent `materials_on_file` without "
+    "`resident_id`.",
     "form_invalid": f"A `form` that breaks its limits (more than {P.FORM_MAX_FIELDS} fields, a "
     f"value over {P.FORM_MAX_VALUE} characters, over {P.FORM_MAX_TOTAL} characters in all, more "
     f"than {P.FORM_MAX_MATERIALS} materials, a key not like `id_card`, a value not text, yes/no "
     "or a number), or a form with a command other than `issue_ticket`. `details`: `field`, "
     "`why` (never the value). Nothing was issued.",
-    "form_not_yours": "`ticket_form` or `file_materials` for a ticket this window has not called "
+    "form_not_yours": "`ticket_form`, `file_materials` or a window's `materials_on_file` for a "
+    "ticket this window has not called "
     "and is not serving (waiting, finished, no-show, at another window). `details`: `ticket`.",
     "form_not_found": "`ticket_form`: no form was submitted with the ticket, or it passed its "
     "retention. `details`: `ticket`.",
     "form_unreadable": "`ticket_form`: the stored form does not open with the hall's key (the key "
     "or the secret it is derived from changed). `details`: `ticket`.",
-    "no_resident": "`file_materials` for a ticket issued without a document (`resident_id`): "
-    "there is nobody to keep them for. `details`: `ticket`.",
+    "no_resident": "`file_materials` or a window's `materials_on_file` for a ticket issued "
+    "without a document (`resident_id`): there is nobody to keep them for, or to look up. "
+    "`details`: `ticket`.",
 }
 
 
@@ -1032,8 +1053,8 @@ Further rules the server applies to commands:
 - A `resident` may only `cancel_ticket` its own ticket (by id or number).
 - A `form` may go with `issue_ticket` from {" and ".join(f"`{r}`" for r in sorted(S.FORM_ROLES))}
   sessions only; `file_materials` is for {" and ".join(f"`{r}`" for r in sorted(S.FILE_ROLES))}
-  sessions only, and `ticket_form` and `file_materials` only for the ticket the window has
-  called or is serving (see [Forms and materials on file](#forms-and-materials-on-file)).
+  sessions only, and `ticket_form`, `file_materials` and a window's `materials_on_file` only
+  for the ticket the window has called or is serving (see [Forms and materials on file](#forms-and-materials-on-file)).
 
 ## Client messages
 
@@ -1233,14 +1254,16 @@ The `result` of a `reply` depends on the request.
 | `slots` | `service`, `day` | `service`, `day`, `slots`: `start`, `end`, `free` (places left) |
 | `stats` | — | today's figures from the event log (`queue_server.stats`). A manager: `stats` (totals, `wait` and `service` summaries, one row per window in `counters` with `busy_share` = busy / open time, one row per service) and `csv` (the same as CSV text); a counter: `day`, `as_of`, `window` (its own row) |
 | `ticket_form` | `ticket_id` (id or number) | `ticket_id`, `service_id` (the service it was issued for), `fields`, `materials` (as submitted), `submitted_at` (hall time). Counter sessions, for the ticket they called or serve |
-| `materials_on_file` | `resident_id` | `materials`: keys of the materials on file for this resident, sorted |
+| `materials_on_file` | kiosk, navigator: `resident_id`; counter: `ticket_id` (id or number) | `materials`: keys of the materials on file for this resident, sorted. A counter session asks by the ticket it has called or serves (`form_not_yours` otherwise, `no_resident` for a ticket issued without a document, `forbidden` with `resident_id`) and gets `ticket_id` too |
 
 """
     ]
     query_examples["ticket_form"] = TICKET_FORM_REPLY
     query_examples["materials_on_file"] = {"materials": ["id_card", "lease_contract"]}
-    for i, (name, result) in enumerate(query_examples.items()):
-        parts.append(f"`{name}`:\n\n")
+    examples = [(f"`{name}`", result) for name, result in query_examples.items()]
+    examples.append(("`materials_on_file` asked by a window (`ticket_id`)", TICKET_MATERIALS_REPLY))
+    for i, (label, result) in enumerate(examples):
+        parts.append(f"{label}:\n\n")
         parts.append(_block("server", {"v": 1, "type": "reply", "id": 20 + i, "result": result}))
         parts.append("\n")
     parts.append(
@@ -1530,6 +1553,10 @@ remembered for the resident's next visit. docs/privacy.md says what is kept, whe
 3. The window files the materials it checked with [`file_materials`](#file_materials). They are
    kept against the resident's key (never the number), so a kiosk or navigator that asks
    `materials_on_file` with the same document can tell the resident what the hall already has.
+   The window that calls the resident's next ticket asks `materials_on_file` with that
+   `ticket_id` (a window never holds the document number): the server answers by the ticket's
+   resident key, under the same rule as `ticket_form` (`form_not_yours` otherwise), and with
+   `no_resident` for a ticket issued without a document.
 4. Forms are purged `[privacy] form_retention_hours` after submission (default 24: a ticket
    lives one day), filed materials `materials_retention_days` after they were last filed
    (default 30), on the server's housekeeping tick and when it starts; expired materials are

@@ -108,10 +108,11 @@ ROLE_QUERIES: dict[str, set[str]] = {
     "kiosk": {"snapshot", "ticket", "slots", "services", "bookable_days", "materials_on_file"},
     "navigator": {"snapshot", "ticket", "slots", "services", "bookable_days", "materials_on_file"},
     "signage": {"snapshot", "services"},
-    # ticket_form: only for the ticket this window called or serves (HallActor.ticket_form).
-    "counter": {"snapshot", "ticket", "services", "stats", "ticket_form"},
-    # Not ticket_form: a resident's form is for the window serving them, not for oversight
-    # (PIPL's "minimum necessary"); nor materials_on_file, which needs the resident's document.
+    # ticket_form and materials_on_file: only for the ticket this window called or serves
+    # (HallActor._served_here); a window asks for materials by ticket, never by document.
+    "counter": {"snapshot", "ticket", "services", "stats", "ticket_form", "materials_on_file"},
+    # Not ticket_form nor materials_on_file: a resident's form and papers are for the window
+    # serving them, not for oversight (PIPL's "minimum necessary").
     "manager": {"snapshot", "ticket", "slots", "services", "bookable_days", "stats"},
     "resident": {"snapshot", "ticket", "services", "slots", "bookable_days"},
     "web": {"services", "slots", "bookable_days"},
@@ -301,6 +302,8 @@ class HallActor:
         if name == "ticket_form":
             return self.ticket_form(msg.ticket_id or msg.ticket, counter)
         if name == "materials_on_file":
+            if role == "counter":
+                return self.ticket_materials(msg, counter)
             if msg.resident_id is None:
                 raise _QueryError("identity_required", field="resident_id")
             key = resident_key(self.secret, msg.resident_id.number, msg.resident_id.doc_type)
@@ -352,6 +355,20 @@ class HallActor:
             "fields": form.get("fields", {}),
             "materials": form.get("materials", []),
             "submitted_at": stored["submitted_at"].astimezone(self.store.config.zone).isoformat(),
+        }
+
+    def ticket_materials(self, msg: P.Query, counter: int | None) -> dict[str, Any]:
+        """A window's materials_on_file: by the resident key of the ticket it serves. A window
+        never holds the clear document number, and may not look a resident up by one."""
+        if msg.resident_id is not None:
+            raise _QueryError("forbidden", field="resident_id")
+        ticket = self._served_here(msg.ticket_id or msg.ticket, counter)
+        if not ticket.resident_key:
+            # Said, not an empty list: the console then knows it cannot file either.
+            raise _QueryError("no_resident", ticket=ticket.number)
+        return {
+            "ticket_id": ticket.id,
+            "materials": self.store.materials_on_file(ticket.resident_key, self.store.clock()),
         }
 
     def file_materials(self, ref: str, materials: list[str], counter: int | None) -> dict:

@@ -297,6 +297,83 @@ async def test_materials_filed_at_a_window_are_on_file_for_that_resident_only(tm
     assert all(NUMBER not in json.dumps(r, default=str) for r in rows)
 
 
+async def test_the_serving_window_sees_what_is_on_file_for_its_resident(tmp_path, db):
+    """A resident whose materials were filed on an earlier ticket comes back: the window that
+    calls the new ticket asks by ticket (it never has the document number) and sees them; any
+    other window, before the call, after finishing, and the manager are refused."""
+    async with served(tmp_path, db) as hall:
+        kiosk, manager = hall.device("kiosk-1"), hall.staff("manager", None)
+        w5, w4 = hall.staff("w5", 5), hall.staff("w4", 4)
+        for client in (kiosk, manager, w5, w4):
+            await client.connect()
+
+        def on_file(client, ticket):
+            return client.query("materials_on_file", ticket_id=ticket)
+
+        first = await kiosk.command(
+            C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM
+        )
+        first_id = first["ticket"]["id"]
+        await w5.command(C.CallTicket(counter=5, ticket=first_id))
+        assert await on_file(w5, first_id) == {"ticket_id": first_id, "materials": []}
+        await w5.request(
+            {"type": "file_materials", "ticket_id": first_id, "materials": ["lease_contract"]}
+        )
+        await w5.command(C.StartService(counter=5))
+        await w5.command(C.FinishService(counter=5))
+        await refused(on_file(w5, first_id), "form_not_yours")
+
+        # The same resident comes back (the number typed another way) for a new ticket.
+        again = await kiosk.command(
+            C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER.lower()}
+        )
+        ticket_id, number = again["ticket"]["id"], again["ticket"]["number"]
+        other = await kiosk.command(
+            C.IssueTicket(service=SERVICE), resident_id={"number": OTHER_NUMBER}
+        )
+        anonymous = await kiosk.command(C.IssueTicket(service=SERVICE))
+
+        # Waiting: not even the window that will call it; the manager never; a kiosk only by
+        # document, not by ticket.
+        await refused(on_file(w5, ticket_id), "form_not_yours")
+        await refused(on_file(manager, ticket_id), "forbidden")
+        await refused(on_file(kiosk, ticket_id), "identity_required")
+
+        await w5.command(C.CallTicket(counter=5, ticket=number))
+        expected = {"ticket_id": ticket_id, "materials": ["lease_contract"]}
+        assert await on_file(w5, ticket_id) == expected
+        assert await on_file(w5, number) == expected  # by number, as the console knows it
+        assert set(expected) == set(protocol_doc.TICKET_MATERIALS_REPLY)
+        await refused(on_file(w4, ticket_id), "form_not_yours")
+        await refused(on_file(manager, ticket_id), "forbidden")
+        # A window may not look a resident up by document, even alongside its own ticket.
+        await refused(
+            w5.query(
+                "materials_on_file", ticket_id=ticket_id, resident_id={"number": OTHER_NUMBER}
+            ),
+            "forbidden",
+        )
+        await refused(w5.query("materials_on_file"), "bad_query")
+
+        # While serving, too; and what is filed now joins what was on file.
+        await w5.command(C.StartService(counter=5))
+        await w5.request(
+            {"type": "file_materials", "ticket_id": ticket_id, "materials": ["id_card"]}
+        )
+        assert (await on_file(w5, ticket_id))["materials"] == ["id_card", "lease_contract"]
+        await w5.command(C.FinishService(counter=5))
+        await refused(on_file(w5, ticket_id), "form_not_yours")
+
+        # Another resident: nothing on file. A ticket without a document: said so.
+        await w4.command(C.CallTicket(counter=4, ticket=other["ticket"]["id"]))
+        assert (await on_file(w4, other["ticket"]["id"]))["materials"] == []
+        await w5.command(C.CallTicket(counter=5, ticket=anonymous["ticket"]["id"]))
+        nobody = await refused(on_file(w5, anonymous["ticket"]["id"]), "no_resident")
+        assert nobody.details == {"ticket": anonymous["ticket"]["number"]}
+        for client in (kiosk, manager, w5, w4):
+            await client.close()
+
+
 async def test_forms_issued_together_are_each_stored_under_their_own_ticket(tmp_path, db):
     """Tickets issued at once share one group commit: each form lands on its own ticket."""
     import asyncio
