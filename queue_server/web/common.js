@@ -44,6 +44,15 @@ window.Yikou = (function () {
     $("message").className = "message" + (isError ? " error" : "");
   }
 
+  // A server time (ISO 8601 with the hall's offset, "2026-11-26T09:30:12+08:00") as the hall's
+  // clocks read it, "2026-11-26 09:30". Read off the text, not converted through Date: a
+  // console's computer may be set to another zone (UTC, a laptop from elsewhere), and staff
+  // and residents speak of hall time.
+  function hallTime(iso) {
+    var m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso || "");
+    return m ? m[1] + " " + m[2] : String(iso);
+  }
+
   // ?lang=en opens a page in English.
   function askedLang() {
     return new URLSearchParams(location.search).get("lang") === "en" ? "en" : "zh";
@@ -160,6 +169,7 @@ window.Yikou = (function () {
     applyTexts: applyTexts,
     errorText: errorText,
     showMessage: showMessage,
+    hallTime: hallTime,
     askedLang: askedLang,
     Connection: Connection,
   };

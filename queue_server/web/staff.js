@@ -4,7 +4,8 @@
 // pause, resume. Whatever changes, the page asks the server again (snapshot, ticket, stats)
 // rather than patching its own copy, so it always shows what the hall holds. For the resident
 // at the window it shows the form they submitted at the kiosk (ticket_form: only this window
-// may read it, only while it has called or serves them) and files the materials checked.
+// may read it, only while it has called or serves them), the materials already on file for
+// that resident (materials_on_file by ticket: same rule), and files the materials checked.
 // The websocket plumbing and the texts' machinery are common.js's.
 // Plain JavaScript, no external resources.
 "use strict";
@@ -26,6 +27,7 @@
       file_materials: "材料已存档", brought: "群众自报携带", filed: "已存档",
       filed_msg: function (n) { return "已存档 " + n + " 项材料"; },
       none_checked: "请先勾选已核验的材料",
+      on_file_error: function (m) { return "无法读取已存档材料：" + m; },
       yes: "是", no: "否",
       actions: "操作", call_next: "呼叫下一位", recall: "重呼", start: "开始办理", finish: "办结",
       no_show: "过号", call_ticket: "指定叫号", transfer: "转办", pause: "暂停", resume: "恢复",
@@ -59,6 +61,7 @@
       file_materials: "Materials filed", brought: "resident says brought", filed: "on file",
       filed_msg: function (n) { return n + " material(s) filed"; },
       none_checked: "Tick the materials you checked first",
+      on_file_error: function (m) { return "Cannot read the materials on file: " + m; },
       yes: "Yes", no: "No",
       actions: "Actions", call_next: "Call next", recall: "Recall", start: "Start",
       finish: "Finish", no_show: "No-show", call_ticket: "Call this number",
@@ -98,7 +101,10 @@
     // form, error}. Asked once per ticket; dropped with the ticket (nothing of it is kept).
     form: null,
     checked: {}, // material key -> ticked, for the current ticket
-    filed: [], // materials on file for the current ticket's resident, after filing
+    // What the hall holds for the current ticket's resident: {ticket, status: "loading" | "ok"
+    // | "no_resident" | "error", materials, error}. Asked as soon as the ticket is called,
+    // updated by filing, dropped with the ticket.
+    onFile: null,
   };
   var refreshTimer = null;
   var drawn = {}; // part -> the data it was last drawn from: unchanged parts are not redrawn
@@ -186,11 +192,12 @@
       // Another resident (or none): nothing of the last one's form stays on the page.
       state.form = null;
       state.checked = {};
-      state.filed = [];
+      state.onFile = null;
     }
     if (ticket) {
       loadGuide(ticket.service);
       loadForm(ticket.id);
+      loadOnFile(ticket.id);
     }
     render();
   }
@@ -214,6 +221,24 @@
     });
   }
 
+  function loadOnFile(ticketId) {
+    if (state.onFile && state.onFile.ticket === ticketId) return;
+    state.onFile = { ticket: ticketId, status: "loading", materials: [] };
+    hall.request({ type: "query", query: "materials_on_file", ticket_id: ticketId }, function (msg) {
+      if (!state.onFile || state.onFile.ticket !== ticketId) return; // the resident changed
+      if (msg.type === "reply") {
+        state.onFile = { ticket: ticketId, status: "ok", materials: msg.result.materials };
+      } else if (msg.code === "no_resident") {
+        state.onFile = { ticket: ticketId, status: "no_resident", materials: [], error: msg };
+      } else if (msg.code === "form_not_yours") {
+        state.onFile = null; // not (or no longer) at this window: ask again on the next change
+      } else {
+        state.onFile = { ticket: ticketId, status: "error", materials: [], error: msg };
+      }
+      render();
+    });
+  }
+
   function fileMaterials() {
     var ticket = state.ticket;
     if (!ticket) return;
@@ -229,7 +254,7 @@
           return;
         }
         if (state.ticket && state.ticket.id === msg.result.ticket_id) {
-          state.filed = msg.result.materials;
+          state.onFile = { ticket: msg.result.ticket_id, status: "ok", materials: msg.result.materials };
           state.checked = {};
         }
         Y.showMessage(t().filed_msg(materials.length), false);
@@ -340,8 +365,7 @@
     if (status === "error") setText("form-error", Y.errorText(form.error, state.lang));
     var data = status === "ok" ? form.form : null;
     $("form-panel").setAttribute("data-state", status);
-    setText("form-submitted", data ? t().submitted_at(
-      new Date(data.submitted_at).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB")) : "");
+    setText("form-submitted", data ? t().submitted_at(Y.hallTime(data.submitted_at)) : "");
     if (!changed("form", [form ? form.ticket : null, data, guide ? guide.id : null])) return;
     var list = $("form-fields");
     list.textContent = "";
@@ -364,24 +388,35 @@
     var tx = t();
     var brought = state.form && state.form.status === "ok" ? state.form.form.materials : [];
     var ticketId = state.ticket ? state.ticket.id : null;
-    if (!changed("materials", [ticketId, guide ? guide.id : null, brought, state.filed])) return;
+    var onFile = state.onFile || { status: "loading", materials: [] };
+    var held = onFile.materials;
+    // A ticket without a document has nobody to file for: said before anything is ticked.
+    var note = onFile.status === "no_resident" ? Y.errorText(onFile.error, state.lang)
+      : onFile.status === "error" ? tx.on_file_error(Y.errorText(onFile.error, state.lang)) : "";
+    setText("materials-note", note);
+    $("materials-note").hidden = !note;
+    $("materials").setAttribute("data-on-file", onFile.status);
+    $("btn-file-materials").disabled = !guide || onFile.status === "no_resident";
+    if (!changed("materials", [ticketId, guide ? guide.id : null, brought, onFile.status, held])) {
+      return;
+    }
     var list = $("materials");
     list.textContent = "";
-    $("btn-file-materials").disabled = !guide;
     if (!guide) return;
     guide.materials.forEach(function (m) {
-      var item = el("li", { "data-material": m.key });
+      var isHeld = held.indexOf(m.key) >= 0;
+      var item = el("li", { "data-material": m.key, "class": isHeld ? "on-file" : "" });
       var label = el("label", {});
       var box = el("input", { type: "checkbox", id: "material-" + m.key });
-      box.checked = Boolean(state.checked[m.key]);
+      // On file already: ticked and greyed, nothing to ask the resident for.
+      box.checked = isHeld || Boolean(state.checked[m.key]);
+      box.disabled = isHeld;
       box.addEventListener("change", function () { state.checked[m.key] = box.checked; });
       label.appendChild(box);
       label.appendChild(el("span", {}, state.lang === "zh" ? m.describe_zh : m.describe_en));
       item.appendChild(label);
       if (brought.indexOf(m.key) >= 0) item.appendChild(el("span", { "class": "tag" }, tx.brought));
-      if (state.filed.indexOf(m.key) >= 0) {
-        item.appendChild(el("span", { "class": "tag filed" }, tx.filed));
-      }
+      if (isHeld) item.appendChild(el("span", { "class": "tag filed" }, tx.filed));
       list.appendChild(item);
     });
   }

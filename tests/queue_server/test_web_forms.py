@@ -1,9 +1,12 @@
 """The window console shows the form a resident submitted at the kiosk, in a real browser
 (headless Chromium driven by Selenium) against a real queue server on 127.0.0.1, and files the
-materials the window checked; a kiosk then finds them on file for that resident.
+materials the window checked; a kiosk then finds them on file for that resident, and when the
+resident comes back on a new ticket the console shows them on file as soon as it calls them.
+The browser runs in another time zone than the hall's: times are shown in hall time.
 
-The screenshot of the console with the form goes to the test's temporary directory, and to
-docs/screenshots/web-staff-form.png (which docs/privacy.md shows) when that is missing or
+The screenshots of the console (with the form; with the returning resident's materials on file)
+go to the test's temporary directory, and to docs/screenshots/web-staff-form.png and
+web-staff-on-file.png (which docs/privacy.md and docs/consoles.md show) when missing or
 ``YIKOU_UPDATE_DOC_SCREENSHOTS=1``, as for the other web pages.
 """
 
@@ -22,6 +25,8 @@ from tests.queue_server.server_support import credential
 DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SERVICE = "liuguan.residence_registration"  # queue E; window 5 serves it first
 WAIT_S = 15
+# Not the hall's zone (Asia/Shanghai, +08:00) and 13 hours away from it in November.
+BROWSER_ZONE = "America/New_York"
 NUMBER = "11010519491231002X"
 FORM = {
     "fields": {
@@ -96,6 +101,24 @@ def click(driver, element_id: str) -> None:
     wait_until(driver, clicked, f"#{element_id} clicked")
 
 
+def keep_screenshot(driver, tmp_path: Path, name: str) -> None:
+    shot = tmp_path / name
+    assert driver.save_screenshot(str(shot))
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    doc = DOC_SCREENSHOTS / name
+    if os.environ.get("YIKOU_UPDATE_DOC_SCREENSHOTS") == "1" or not doc.exists():
+        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, doc)
+
+
+def marked_filed(driver) -> list[str]:
+    return [
+        li.get_attribute("data-material")
+        for li in driver.find_elements(By.CSS_SELECTOR, "#materials li")
+        if li.find_elements(By.CSS_SELECTOR, ".tag.filed")
+    ]
+
+
 def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, browser, tmp_path):
     kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
     issued = hall.run(
@@ -103,8 +126,12 @@ def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, b
     )
     assert issued["form_stored"] is True
     number = issued["ticket"]["number"]
+    store = hall.hall.server.actor.store
+    stored = hall.run(hall.hall.server.actor.call(store.ticket_form, issued["ticket"]["id"]))
+    submitted = stored["submitted_at"].astimezone(hall.hall.config.zone)
 
     driver = browser
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": BROWSER_ZONE})
     driver.get(f"{hall.base}/staff")
     driver.find_element(By.ID, "login-name").send_keys("w5")
     driver.find_element(By.ID, "login-password").send_keys(credential("w5"))
@@ -125,6 +152,18 @@ def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, b
     labels = [row.find_element(By.TAG_NAME, "dt").text for row in rows]
     assert labels == ["姓名", "公民身份号码", "性别", "民族", "出生日期", "户籍地址", "联系电话"]
     assert not driver.find_element(By.ID, "form-missing").is_displayed()
+    # When it was submitted, in hall time although the browser's clock is in New York.
+    zone = driver.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    assert zone == BROWSER_ZONE
+    wait_text(driver, "form-submitted", "提交于 " + submitted.strftime("%Y-%m-%d %H:%M"))
+    # A first visit: nothing on file yet, nothing ticked.
+    wait_until(
+        driver,
+        lambda d: d.find_element(By.ID, "materials").get_attribute("data-on-file") == "ok",
+        "the materials on file asked",
+    )
+    assert marked_filed(driver) == []
+    assert not driver.find_element(By.ID, "material-id_card").is_selected()
     # What the resident said they bring is marked beside the guide's materials.
     brought = driver.find_elements(By.CSS_SELECTOR, "#materials li .tag")
     assert len(brought) == 2
@@ -133,30 +172,13 @@ def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, b
     wait_text(driver, "ticket-state", "办理中")
     driver.find_element(By.ID, "material-id_card").click()
     driver.find_element(By.ID, "material-lease_contract").click()
-    shot = tmp_path / "web-staff-form.png"
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, height + 140)
     click(driver, "btn-file-materials")
     wait_text(driver, "message", "已存档 2 项材料")
-    filed = wait_until(
-        driver,
-        lambda d: (
-            [
-                li.get_attribute("data-material")
-                for li in d.find_elements(By.CSS_SELECTOR, "#materials li")
-                if li.find_elements(By.CSS_SELECTOR, ".tag.filed")
-            ]
-            or False
-        ),
-        "materials marked as filed",
-    )
+    filed = wait_until(driver, lambda d: marked_filed(d) or False, "materials marked as filed")
     assert filed == ["id_card", "lease_contract"]
-    assert driver.save_screenshot(str(shot))
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    doc = DOC_SCREENSHOTS / shot.name
-    if os.environ.get("YIKOU_UPDATE_DOC_SCREENSHOTS") == "1" or not doc.exists():
-        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, doc)
+    keep_screenshot(driver, tmp_path, "web-staff-form.png")
 
     on_file = hall.run(kiosk.query("materials_on_file", resident_id={"number": NUMBER}))
     assert on_file == {"materials": ["id_card", "lease_contract"]}
@@ -172,5 +194,35 @@ def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, b
     wait_text(driver, "ticket-number", plain["ticket"]["number"])
     wait_text(driver, "form-missing", "未提交表格")
     assert not driver.find_elements(By.CSS_SELECTOR, "#form-fields > div")
+    # Nor with a document: nothing can be filed for it, said before anything is ticked.
+    wait_text(driver, "materials-note", "这张号票没有登记证件，无法存档材料")
+    assert not driver.find_element(By.ID, "btn-file-materials").is_enabled()
+    assert marked_filed(driver) == []
+    click(driver, "btn-no-show")
+    wait_text(driver, "no-ticket", "暂无办理中的群众")
+
+    # The first resident comes back for a new ticket: as soon as the window calls them, the
+    # materials filed on the earlier ticket show on file, ticked and greyed, before anyone
+    # files anything.
+    again = hall.run(
+        kiosk.command(C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM)
+    )
+    click(driver, "btn-call-next")
+    wait_text(driver, "ticket-number", again["ticket"]["number"])
+    wait_text(driver, "ticket-state", "已叫号")
+    wait_text(driver, "form-field-name", "张秀兰")
+    on_file = wait_until(driver, lambda d: marked_filed(d) or False, "materials shown on file")
+    assert on_file == ["id_card", "lease_contract"]
+    for key in on_file:
+        box = driver.find_element(By.ID, f"material-{key}")
+        assert box.is_selected() and not box.is_enabled(), key
+        item = driver.find_element(By.CSS_SELECTOR, f'#materials li[data-material="{key}"]')
+        assert "on-file" in item.get_attribute("class").split()
+        assert "已存档" in item.text
+    others = driver.find_elements(By.CSS_SELECTOR, "#materials li:not(.on-file) input")
+    assert others and all(b.is_enabled() and not b.is_selected() for b in others)
+    assert driver.find_element(By.ID, "btn-file-materials").is_enabled()
+    assert not driver.find_element(By.ID, "materials-note").is_displayed()
+    keep_screenshot(driver, tmp_path, "web-staff-on-file.png")
     severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
