@@ -301,9 +301,9 @@ class NavigatorFlow:
     @property
     def page_size(self) -> int:
         if self.screen == Screen.BOOK:
-            return 6 if self.elderly else 12
+            return 4 if self.elderly else 8
         if self.screen == Screen.QUEUES:
-            return 5 if self.elderly else 9
+            return 3 if self.elderly else 6
         return self.settings.page_size_elderly if self.elderly else self.settings.page_size
 
     def _choices(self) -> list:

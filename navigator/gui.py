@@ -14,6 +14,7 @@ from pathlib import Path
 import qrcode
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.core.text import Label as CoreLabel
 from kivy.core.window import Window
 from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle, Triangle
 from kivy.lang import Builder
@@ -183,9 +184,12 @@ class HallMap(Widget):
         return x + fx * w, y + (1 - fy) * h
 
     def _label(self, text, center, *, color=(1, 1, 1, 1), bold=True, size=None, bg=None):
-        label = Label(text=text, color=color, bold=bold, font_size=size or self.font_size)
-        label.texture_update()
-        tw, th = label.texture_size
+        # A core label (not a widget): a widget made inside ``with self.canvas`` would put
+        # its own drawing on this canvas too.
+        label = CoreLabel(text=text, bold=bold, font_size=size or self.font_size, color=color)
+        label.refresh()
+        texture = label.texture
+        tw, th = texture.size
         cx, cy = center
         if bg is not None:
             pad = self.font_size * 0.25
@@ -196,7 +200,7 @@ class HallMap(Widget):
                 radius=[pad],
             )
         Color(1, 1, 1, 1)
-        Rectangle(texture=label.texture, pos=(cx - tw / 2, cy - th / 2), size=(tw, th))
+        Rectangle(texture=texture, pos=(cx - tw / 2, cy - th / 2), size=(tw, th))
 
     def _draw(self, *_):
         self.canvas.clear()
@@ -379,7 +383,10 @@ class MapScreen(NavScreen):
 
         service = v.map_service
         lines = live_lines(flow, service) if service else {}
-        self.ids.live.text = "\n".join(x for x in lines.values() if x)
+        # The windows are on the map already; the queue's figures, briefly.
+        self.ids.live.text = "\n".join(
+            lines.get(k, "") for k in ("waiting", "wait") if lines.get(k)
+        )
 
     def render_live(self, app, flow):
         self.render(app, flow)  # an open window may change which one the way leads to
