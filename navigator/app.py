@@ -172,6 +172,7 @@ async def run_navigator(
             log.error("the server refused this navigator's device token")
             app.stop()
             raise
+        log.info("navigator %s connected to %s", options.device_id, client.url)
         await runtime.follow()
 
     for worker in workers:

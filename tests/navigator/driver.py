@@ -580,7 +580,7 @@ async def faults(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock) ->
         await until(app, lambda: app.flow.printer_problem is None, "paper refilled")
 
         # A ticket from an earlier day.
-        scanner.scan("http://127.0.0.1:8765/t/20261120-E001.1763740800.AAAAAAAAAAAAAAAAAAAAAA")
+        scanner.scan("http://127.0.0.1:8765/t/20261120-E001.1795190400.AAAAAAAAAAAAAAAAAAAAAA")
         await on_screen(app, "ticket")
         result["old_ticket"] = screen(app, "ticket").ids.headline.text
         await shot("ticket-expired-zh")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.signage.support import ROOT
+from tests.signage.support import ROOT, kivy_env
 from tests.signage.support import run_scenario as run_driver_scenario
 
 DOCS = ROOT / "docs" / "screenshots"
@@ -143,3 +143,21 @@ def test_the_command_line_needs_no_kivy_until_the_navigator_starts(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2 and "navigator.windows" in result.stderr
     assert "window 99" in result.stderr
+
+
+def test_demo_opens_the_navigator_beside_the_kiosk(display, tmp_path):
+    env = kivy_env(display, tmp_path)
+    env.pop("KIVY_NO_CONSOLELOG")  # the navigator's own log is what we look at
+    done = subprocess.run(
+        [sys.executable, "main.py", "demo", "--no-console", "--duration", "15", "--kiosk",
+         "--dir", str(tmp_path / "demo"), "--port", "0", "--speed", "5"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (tmp_path / "demo" / "navigator.log").read_text(errors="replace")
+    # It opened its window and connected with the demo's device token; no error of its own
+    # (Kivy's optional multi-touch library, libmtdev, may be missing: its traceback is fine).
+    assert "[Window" in log and "navigator navigator-1 connected" in log, log[-3000:]
+    assert log.count("Traceback") == log.count("libmtdev.so.1: cannot open"), log[-3000:]
+    pid = int(done.stderr.split("navigation terminal started (pid ")[1].split(")")[0])
+    assert not Path(f"/proc/{pid}").exists()  # stopped by its pid
