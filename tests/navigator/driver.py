@@ -568,7 +568,9 @@ async def faults(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock) ->
                 message = await manager.next_message(20)
                 if message["type"] != "devices":
                     continue
-                entry = next((d for d in message["devices"] if d.get("id") == "navigator-1"), None)
+                entry = next(
+                    (d for d in message["devices"] if d.get("terminal") == "navigator-1"), None
+                )
                 part = (entry or {}).get("parts", {}).get("printer")
                 if part and not part["ok"]:
                     return part

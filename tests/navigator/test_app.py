@@ -74,7 +74,7 @@ def test_a_resident_finds_the_way_books_and_checks_in(display, tmp_path):
     for mode, tour in r["tours"].items():
         assert tour["search"][0] == "liuguan.residence_permit", mode
         assert tour["ticket"][0] == "E002", mode
-    assert r["tours"]["en"]["guide_live"] == "4 waiting"
+    assert r["tours"]["en"]["guide_live"] == "3 waiting"  # E001 was called
     assert r["tours"]["en"]["bad_code"] == "This QR code is not recognised"
     assert r["tours"]["zh"]["ticket"][1] == "前面还有 0 人"
     # Booked: the QR code is the appointment id (what the kiosk scans), printed too.
