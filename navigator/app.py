@@ -162,6 +162,7 @@ async def run_navigator(
         workers.append(PrinterWorker("printer", printer, sink))
         runtime.printer = workers[-1]
     app.workers = workers
+    runtime.workers = workers
     app.notifier = Notifier.from_environment()
     app.on_built = on_built
 

@@ -80,6 +80,7 @@ class NavigatorRuntime:
         self.health: dict[str, tuple[bool, str]] = {}  # part -> (ok, detail), as last reported
         self.refreshes = 0
         self._was_up = False
+        self.workers: list = []  # the device workers, whose health tick() passes on
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -145,6 +146,16 @@ class NavigatorRuntime:
         if up != flow.server_up:
             log.warning("navigator: queue server %s", "reachable again" if up else "unreachable")
             flow.connection(up)
+        for worker in self.workers:
+            # A worker reports only losses and returns as events; its first "ok" (the scanner
+            # answering at start-up) is read here. The printer's "ok" is its paper and cover,
+            # from its status, not merely an open port.
+            health = worker.health()
+            part = self.device_names.get(worker.name, worker.name)
+            if health.state == "lost":
+                self.set_health(part, False, f"lost: {health.detail}")
+            elif health.state == "ok" and part != "printer" and part not in self.health:
+                self.set_health(part, True, "")
         if up and not self._was_up:
             # A new connection (the server may have restarted and forgotten): say it all again.
             for part, (ok, detail) in self.health.items():

@@ -57,7 +57,7 @@ class Place(BaseModel):
 
 DEMO_PLACES = (
     Place(name_zh="入口", name_en="Entrance", at=(0.5, 0.955)),
-    Place(name_zh="等候区", name_en="Waiting area", at=(0.5, 0.4)),
+    Place(name_zh="等候区", name_en="Waiting area", at=(0.27, 0.41)),
     Place(name_zh="自助填表机", name_en="Kiosks", at=(0.145, 0.77)),
     Place(name_zh="咨询台", name_en="Information desk", at=(0.83, 0.77)),
 )

@@ -169,6 +169,42 @@ async def test_booking_is_made_printed_and_reported(tmp_path):
             await manager.close()
 
 
+async def test_the_scanner_s_health_reaches_the_managers(tmp_path):
+    from devices.runner import ScannerWorker
+    from devices.scanner import open_scanner
+
+    async with running_server(tmp_path) as hall, Navigator(hall, hall.device("navigator-1")) as n:
+        manager = hall.staff("manager", None)
+        await manager.connect()
+        await manager.subscribe("manager")
+        loop = asyncio.get_running_loop()
+        sink = lambda ev: loop.call_soon_threadsafe(n.runtime.device_event, ev)  # noqa: E731
+        worker = ScannerWorker("qr", open_scanner("sim://"), sink, idle=0.05)
+        n.runtime.workers = [worker]
+        worker.start()
+        try:
+            await n.until(lambda: "scanner" in n.runtime.health, "the scanner's health")
+
+            async def scanner_reported():
+                while True:
+                    message = await manager.next_message(10)
+                    if message["type"] == "devices":
+                        entry = next(
+                            d for d in message["devices"] if d["terminal"] == "navigator-1"
+                        )
+                        if "scanner" in entry["parts"]:
+                            return entry["parts"]["scanner"]
+
+            part = await asyncio.wait_for(scanner_reported(), 10)
+            assert part["ok"] is True
+            # Lost: said at once (the worker's own event).
+            n.runtime.device_event(DeviceEvent("qr", EventKind.DEVICE_LOST, "unplugged"))
+            assert n.runtime.health["scanner"] == (False, "lost: unplugged")
+        finally:
+            worker.stop()
+            await manager.close()
+
+
 async def test_server_away_pauses_and_recovers(tmp_path):
     async with running_server(tmp_path) as hall:
         port = int(hall.url.rsplit(":", 1)[1].split("/")[0])
