@@ -66,9 +66,19 @@ class Screen(enum.StrEnum):
 
 
 RESTING = frozenset({Screen.HOME, Screen.PAUSED})
-# Screens that need nothing from the server to be useful (the catalog and the plan are local).
+# Screens that need nothing from the server to be useful (the catalog and the plan are local;
+# a booking's QR code, once made, must not vanish with a network blip).
 OFFLINE_OK = frozenset(
-    {Screen.BUREAUS, Screen.SERVICES, Screen.SEARCH, Screen.GUIDE, Screen.MAP, Screen.NOTICE}
+    {
+        Screen.BUREAUS,
+        Screen.SERVICES,
+        Screen.SEARCH,
+        Screen.GUIDE,
+        Screen.MAP,
+        Screen.NOTICE,
+        Screen.BOOKED,
+        Screen.APPOINTMENT,
+    }
 )
 
 
@@ -768,7 +778,7 @@ class NavigatorFlow:
         resident = self.resident_id()
         assert resident is not None
         if not self.server_up:
-            self.wipe()
+            self.wipe()  # to the paused screen: nothing can be booked or cancelled now
             return []
         purpose = self.visit.card_for
         effect: Effect

@@ -27,7 +27,6 @@ from kivy.properties import (
 )
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
-from kivy.uix.label import Label
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 from kivy.uix.widget import Widget
 
@@ -151,7 +150,6 @@ class HallMap(Widget):
     def __init__(self, **kw):
         super().__init__(**kw)
         self._texture = None
-        self._labels: list[Label] = []
         self.bind(
             source=self._load,
             size=self._draw,

@@ -279,6 +279,14 @@ def test_server_lost_and_recovered(flow):
     flow.code_scanned(URL)
     flow.connection(False)
     assert flow.screen == Screen.PAUSED and flow.visit.ticket_id is None
+    flow.connection(True)
+    # A booking's QR code on screen stays through an outage; cancelling waits for the server.
+    flow.code_scanned("AP26")
+    flow.connection(False)
+    assert flow.screen == Screen.APPOINTMENT
+    flow.visit.identity = YOUNG
+    assert flow.cancel_booking() == [] and flow.screen == Screen.PAUSED
+    assert flow.visit.identity is None
 
 
 def test_settings_place_every_window(config):
