@@ -456,6 +456,23 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
     # 7. At the kiosk on the day: the same QR code checks the booking in, with its priority.
     result["checkin"] = await kiosk_check_in(hall, clock, slot, appointment)
 
+    # 9. Portrait (a navigator often stands upright): home, a guide, its map.
+    from kivy.core.window import Window
+
+    Window.size = (1080, 1920)
+    await until(app, lambda: app.portrait and tuple(app.root.size) == (1080, 1920), "portrait")
+    await home(app)
+    await shot("portrait-home")
+    await press(app, screen(app, "home").ids.find, "find a service")
+    await on_screen(app, "bureaus")
+    await choose(app, "bureaus", "liuguan")
+    await on_screen(app, "services")
+    await choose(app, "services", SERVICE)
+    await on_screen(app, "guide")
+    await shot("portrait-guide")
+    await press(app, screen(app, "guide").ids.map_button, "show the way")
+    await on_screen(app, "map")
+    await shot("portrait-map")
     result["printed"] = [t.number for t in app.runtime.printed]
     result["shots"] = shot.taken
     return result

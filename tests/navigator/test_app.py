@@ -34,7 +34,8 @@ def check_shots(shots: dict, expected: set[str]) -> None:
     for name, shot in shots.items():
         path = Path(shot["path"])
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 15_000
-        assert tuple(shot["size"]) == (1920, 1080), name
+        size = (1080, 1920) if name.startswith("portrait") else (1920, 1080)
+        assert tuple(shot["size"]) == size, name
         # A blank or single-colour frame has no spread; a drawn screen has text and panels.
         assert shot["variance"] > 300 and shot["levels"] > 8, name
         if os.environ.get("YIKOU_UPDATE_SCREENSHOTS") == "1":
@@ -97,7 +98,8 @@ def test_a_resident_finds_the_way_books_and_checks_in(display, tmp_path):
     expected |= {"map-service-zh", "ticket-waiting-zh", "ticket-called-zh", "map-ticket-zh",
                  "book_services-zh", "book-zh", "book-en", "book-elderly", "need_card-zh",
                  "need_card-en", "booked-zh", "booked-en", "booked-elderly", "appointment-zh",
-                 "appointment-en", "appointment-elderly", "cancelled-en"}  # fmt: skip
+                 "appointment-en", "appointment-elderly", "cancelled-en", "portrait-home",
+                 "portrait-guide", "portrait-map"}  # fmt: skip
     check_shots(r["shots"], expected)
 
 
