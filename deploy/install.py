@@ -32,7 +32,7 @@ UNIT = "yikou@.service"
 ROLES = ("kiosk", "navigator", "signage", "server")
 # Roles whose app reports READY/WATCHDOG to systemd (deploy.notify); the others run as
 # Type=simple without a watchdog until they do.
-NOTIFYING = frozenset({"kiosk"})
+NOTIFYING = frozenset({"kiosk", "navigator"})
 GROUPS = ("dialout", "lp", "plugdev", "video", "audio", "input")
 DEFAULT_USER = "yikou"
 

@@ -12,7 +12,11 @@ What runs:
   (also accelerated), now and then a recall or a no-show;
 - in the foreground, the staff console (``queue_server.console``) for ``--window`` (login
   ``w<window>``); or, with ``--no-console``, nothing until ``--duration`` seconds pass or
-  SIGINT/SIGTERM, then a summary.
+  SIGINT/SIGTERM, then a summary;
+- with a display (``--kiosk``, the default when ``$DISPLAY`` is set and the console runs), the
+  real terminal apps in their own windows and processes, devices simulated: the kiosk, the main
+  call screen with its voice, and the navigation terminal (``navigator-1``; its demo button scans
+  the first ticket the simulated kiosk issued). Without a display none of them starts.
 
 Every credential comes from the ``hall.toml.credentials`` file written beside the configuration.
 Each ticket has a phone page at ``http://127.0.0.1:PORT/t/<token>``; the banner shows one.
@@ -572,8 +576,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--kiosk",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="open the kiosk app (simulated devices) and the main call screen (with its voice) "
-        "in windows; default: when $DISPLAY is set and the console runs",
+        help="open the kiosk app, the navigation terminal (simulated devices) and the main call "
+        "screen (with its voice) in windows; default: when $DISPLAY is set and the console runs",
     )
 
 
@@ -581,6 +585,15 @@ def start_kiosk(path: Path, url: str, directory: Path):
     """The kiosk app (kiosk.app) in its own process, devices simulated; its log beside ours."""
     return _start_app(["kiosk", "--config", str(path), "--server", url, "--size", "1280x800"],
                       directory / "kiosk.log")  # fmt: skip
+
+
+def start_navigator(path: Path, url: str, directory: Path, demo_code: str | None = None):
+    """The navigation terminal (navigator.app) in its own process, devices simulated; its demo
+    scan button scans ``demo_code`` (a ticket the simulated kiosk issued)."""
+    arguments = ["navigator", "--config", str(path), "--server", url, "--size", "1280x720"]
+    if demo_code:
+        arguments += ["--demo-code", demo_code]
+    return _start_app(arguments, directory / "navigator.log")
 
 
 def start_signage(path: Path, url: str, directory: Path):
@@ -758,7 +771,7 @@ def run(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, on_signal)
-    hall = link = kiosk = screen = None
+    hall = link = kiosk = screen = navigator = None
     status = 0
     try:
         # Open today's business (and with it the windows) before the clerks look at them.
@@ -780,6 +793,12 @@ def run(args: argparse.Namespace) -> int:
             log.info("demo: kiosk app started (pid %s); its log: %s", kiosk.pid, "kiosk.log")
             screen = start_signage(path, server.url, directory)
             log.info("demo: call screen started (pid %s); its log: %s", screen.pid, "signage.log")
+            navigator = start_navigator(path, server.url, directory, hall.kiosk.first_url)
+            log.info(
+                "demo: navigation terminal started (pid %s); its log: %s",
+                navigator.pid,
+                "navigator.log",
+            )
         print(_banner(config, directory, console_window, args.speed, args.lang,
                       server.port, hall.kiosk.first_url), flush=True)  # fmt: skip
         if console_window is None:
@@ -807,7 +826,7 @@ def run(args: argparse.Namespace) -> int:
             link.close()
         if hall is not None:
             hall.close()
-        for app in (kiosk, screen):
+        for app in (kiosk, screen, navigator):
             if app is not None:  # by its pid, which we started
                 app.terminate()
                 try:

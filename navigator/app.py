@@ -1,0 +1,260 @@
+"""``python main.py navigator``: the navigation terminal (导航信息机).
+
+    python main.py navigator --config /etc/yikou/hall.toml
+    python main.py navigator --config hall.toml --scanner 'serial:///dev/ttyACM0' \\
+        --reader samv:///dev/ttyUSB0 --printer 'usb://0416:5011?profile=gb18030-80'
+
+A resident finds a service's guide (by bureau or pinyin search), sees its queue now (waiting,
+estimated wait, now serving: live from the public stream), the way to its windows on the hall
+map, scans a ticket to see where it stands, and books an appointment with the ID card (its QR
+code shown and printed). The ``[navigator]`` section of the configuration places the windows
+and this terminal on the floor plan (navigator/settings.py).
+
+Devices default to their simulators (``sim://``); ``--printer none`` for a terminal without a
+printer (the booking's QR code is then only shown). Kivy is imported only when the navigator
+starts (``run``). Under systemd it reports READY and pets the watchdog from the UI clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from queue_server import protocol as P
+from queue_server.client import AuthFailed, HallClient
+from queue_server.config import HallConfig
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="the hall configuration")
+    parser.add_argument("--server", help="queue server URL (default: from the configuration)")
+    parser.add_argument("--device-id", default="navigator-1", help="this terminal's device id")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help="the device token: a file holding it, or a credentials file "
+        "(default: <config>.credentials)",
+    )
+    parser.add_argument("--reader", default="sim://", help="ID reader URL (default: simulator)")
+    parser.add_argument(
+        "--printer", default="sim://", help="slip printer URL (simulator); none: no printer"
+    )
+    parser.add_argument(
+        "--printer-profile", help="printer profile (default: the URL's ?profile= or raster-80)"
+    )
+    parser.add_argument("--scanner", default="sim://", help="QR scanner URL (simulator)")
+    parser.add_argument(
+        "--position", help="this terminal on the plan, X,Y as fractions (default: [navigator])"
+    )
+    parser.add_argument("--demo-code", help="what the simulated scanner's demo button scans")
+    parser.add_argument("--size", default="1920x1080", help="window size WxH (not fullscreen)")
+    parser.add_argument("--fullscreen", action="store_true", help="fill the screen (terminal)")
+
+
+@dataclasses.dataclass
+class Options:
+    config: HallConfig
+    config_dir: Path | None = None  # where a relative [navigator] map path starts
+    device_id: str = "navigator-1"
+    reader: str = "sim://"
+    printer: str = "sim://"
+    printer_profile: str | None = None
+    scanner: str = "sim://"
+    position: tuple[float, float] | None = None
+    demo_code: str = ""
+    size: tuple[int, int] = (1920, 1080)
+    fullscreen: bool = False
+    maxfps: int = 30
+
+
+def hall_today(config: HallConfig) -> dt.date:
+    return dt.datetime.now(ZoneInfo(config.hall.timezone)).date()
+
+
+def setup_kivy(options: Options) -> None:
+    from signage.app import Options as SignageOptions
+    from signage.app import setup_kivy as signage_setup
+
+    signage_setup(
+        SignageOptions(
+            config=options.config,
+            settings=None,  # type: ignore[arg-type]  # only the window keys are read
+            size=options.size,
+            fullscreen=options.fullscreen,
+            maxfps=options.maxfps,
+        )
+    )
+    from kivy.config import Config
+
+    Config.set("kivy", "exit_on_escape", "0")  # a resident's Esc must not close the terminal
+
+
+async def run_navigator(
+    options: Options,
+    client: HallClient,
+    *,
+    on_built: Callable | None = None,
+    today: Callable[[], dt.date] | None = None,
+    wall: Callable[[], float] | None = None,
+) -> object:
+    """Run the navigator until its window closes; return the app. Tests pass ``on_built``."""
+    from navigator.settings import load_settings
+
+    config = options.config
+    settings = load_settings(config)
+    if options.position is not None:
+        settings = settings.model_copy(update={"terminal": options.position})
+    setup_kivy(options)
+    from content import default_catalog
+    from deploy.notify import Notifier
+    from devices.printer import open_printer
+    from devices.reader import open_reader
+    from devices.runner import PrinterWorker, ReaderWorker, ScannerWorker
+    from devices.scanner import open_scanner
+    from navigator.flow import NavigatorFlow
+    from navigator.gui import NavigatorApp
+    from navigator.runtime import NavigatorRuntime
+
+    loop = asyncio.get_running_loop()
+    has_printer = options.printer != "none"
+    flow = NavigatorFlow(
+        default_catalog(),
+        config,
+        settings,
+        today=today or (lambda: hall_today(config)),
+        has_printer=has_printer,
+        **({"wall": wall} if wall is not None else {}),
+    )
+    app = NavigatorApp(
+        flow=flow,
+        hall_name=(config.hall.name_zh, config.hall.name_en),
+        map_source=str(settings.map_path(options.config_dir)),
+    )
+    runtime = NavigatorRuntime(flow, client, None, on_change=app.changed)
+    app.runtime = runtime
+    app.demo_code = options.demo_code or ""
+
+    def sink(event) -> None:
+        loop.call_soon_threadsafe(app.device_event, event)
+
+    reader = open_reader(options.reader)
+    scanner = open_scanner(options.scanner)
+    app.reader, app.scanner = reader, scanner
+    app.simulated = {
+        "reader": options.reader.startswith("sim:"),
+        "scanner": options.scanner.startswith("sim:"),
+    }
+    workers = [ReaderWorker("id", reader, sink), ScannerWorker("qr", scanner, sink)]
+    if has_printer:
+        printer = open_printer(options.printer, options.printer_profile)
+        app.printer = printer
+        workers.append(PrinterWorker("printer", printer, sink))
+        runtime.printer = workers[-1]
+    app.workers = workers
+    runtime.workers = workers
+    app.notifier = Notifier.from_environment()
+    app.on_built = on_built
+
+    async def connect() -> None:
+        try:
+            await client.connect(timeout=3600 * 24 * 365)
+        except AuthFailed:
+            log.error("the server refused this navigator's device token")
+            app.stop()
+            raise
+        log.info("navigator %s connected to %s", options.device_id, client.url)
+        await runtime.follow()
+
+    for worker in workers:
+        worker.start()
+    connecting = asyncio.create_task(connect(), name="navigator-connect")
+    try:
+        await app.async_run(async_lib="asyncio")
+    finally:
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, AuthFailed):
+            await connecting
+        await runtime.close()
+        await client.close()
+        for worker in workers:
+            await asyncio.to_thread(worker.stop)
+        flow.wipe()
+    if connecting.done() and not connecting.cancelled():
+        failure = connecting.exception()
+        if isinstance(failure, AuthFailed):
+            raise failure
+    return app
+
+
+def parse_position(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    x, _, y = text.partition(",")
+    point = (float(x), float(y))
+    if not all(0 <= v <= 1 for v in point):
+        raise ValueError(f"--position {text}: X and Y are fractions of the plan, 0 to 1")
+    return point
+
+
+def options_from_args(args: argparse.Namespace, config: HallConfig) -> Options:
+    width, _, height = args.size.lower().partition("x")
+    return Options(
+        config=config,
+        config_dir=args.config.resolve().parent,
+        device_id=args.device_id,
+        reader=args.reader,
+        printer=args.printer,
+        printer_profile=args.printer_profile,
+        scanner=args.scanner,
+        position=parse_position(args.position),
+        demo_code=args.demo_code or "",
+        size=(int(width), int(height)),
+        fullscreen=args.fullscreen,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from navigator.settings import load_settings
+    from queue_server.cli import credentials_path
+    from queue_server.config import load_config
+    from queue_server.errors import ConfigError
+    from signage.app import read_token, server_url
+
+    try:
+        config = load_config(args.config)
+        options = options_from_args(args, config)
+        load_settings(config)  # a bad [navigator] section stops here, named
+    except (ConfigError, ValueError) as exc:
+        print(f"navigator: {exc}", file=sys.stderr)
+        return 2
+    token_file = args.token_file or credentials_path(args.config)
+    try:
+        token = read_token(token_file, args.device_id)
+    except (OSError, KeyError) as exc:
+        print(f"navigator: no device token: {exc}", file=sys.stderr)
+        return 2
+    url = args.server or server_url(config)
+    client = HallClient(url, P.DeviceAuth(device_id=args.device_id, token=token), backoff_max=5.0)
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    try:
+        asyncio.run(run_navigator(options, client))
+    except KeyboardInterrupt:
+        return 0
+    except AuthFailed as exc:
+        print(f"navigator: the server refused the device token: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # a malformed device URL
+        print(f"navigator: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,284 @@
+"""The flow's adapter: carries out its effects with the queue server and the printer (asyncio),
+keeps the live queue figures fresh from the public stream, and reports device health.
+
+No Kivy here: the app calls ``runtime.do(flow.some_input())`` from the asyncio loop that also
+runs Kivy (``App.async_run``) and re-renders when ``on_change`` fires. Device workers run in
+their own threads and hand events over with ``loop.call_soon_threadsafe``.
+
+Live figures: the public stream says *that* the hall changed (a call, a new ticket); the
+estimates come from the server's engine, so on a change the runtime asks for the public
+snapshot again, at most once per ``refresh_s`` however many events arrive (a burst of calls is
+one query, never one per event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from devices.errors import CoverOpen, PaperOut, PrinterNoAnswer
+from devices.printer import Ticket
+from devices.runner import DeviceEvent, EventKind
+from navigator.flow import Book, CancelBooking, Effect, NavigatorFlow, Print, Query, ReportFault
+from queue_server.client import ClientError, HallClient, ServerError
+from queue_server.engine import commands as C
+
+log = logging.getLogger(__name__)
+faults = logging.getLogger("navigator.faults")  # what the hall manager's log watch picks up
+
+PRINT_TIMEOUT_S = 20.0
+REFRESH_S = 0.5
+# The booking slip: no queue line (a booking has no place in a queue yet); "time" is the slot.
+SLIP_LAYOUT = ("hall", "number", "service", "time", "qr", "note")
+PARTS = ("printer", "scanner", "reader")
+
+
+def printer_problem(status) -> str | None:
+    if status.cover_open:
+        return "cover_open"
+    if status.paper_end:
+        return "paper_out"
+    if status.error or status.cutter_error or status.unrecoverable or status.offline:
+        return "fault"
+    return None
+
+
+def print_error_kind(exc: BaseException) -> str:
+    if isinstance(exc, PaperOut):
+        return "paper_out"
+    if isinstance(exc, CoverOpen):
+        return "cover_open"
+    if isinstance(exc, PrinterNoAnswer | TimeoutError):
+        return "no_answer"
+    return "fault"
+
+
+class NavigatorRuntime:
+    def __init__(
+        self,
+        flow: NavigatorFlow,
+        client: HallClient,
+        printer=None,  # a devices.runner.PrinterWorker, or None (no printer fitted)
+        *,
+        on_change: Callable[[], None] = lambda: None,
+        refresh_s: float = REFRESH_S,
+        device_names: dict[str, str] | None = None,
+    ):
+        self.flow = flow
+        self.client = client
+        self.printer = printer
+        self.on_change = on_change
+        self.refresh_s = refresh_s
+        # Worker name -> the part it is (the app names its workers "qr", "id", "printer").
+        self.device_names = device_names or {"qr": "scanner", "id": "reader", "printer": "printer"}
+        self._tasks: set[asyncio.Task] = set()
+        self._dirty = asyncio.Event()
+        self.printed: list[Ticket] = []
+        self.faults: list[ReportFault] = []
+        self.health: dict[str, tuple[bool, str]] = {}  # part -> (ok, detail), as last reported
+        self.refreshes = 0
+        self._was_up = False
+        self.workers: list = []  # the device workers, whose health tick() passes on
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def do(self, effects: list[Effect]) -> None:
+        """Carry out a flow input's effects in the background; re-render now."""
+        self.on_change()
+        if effects:
+            self._spawn(self._run(effects))
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def device_event(self, event: DeviceEvent) -> None:
+        """On the loop thread: one device event into the flow (and its health to the server)."""
+        flow = self.flow
+        kind = event.kind
+        part = self.device_names.get(event.device, event.device)
+        if kind == EventKind.CARD_READ:
+            self.do(flow.card_read(event.payload))
+        elif kind == EventKind.CARD_ERROR:
+            exc = event.payload
+            self.do(flow.card_error(getattr(exc, "zh", ""), getattr(exc, "en", "")))
+        elif kind == EventKind.CODE_SCANNED:
+            self.do(flow.code_scanned(str(event.payload)))
+        elif kind == EventKind.PRINTER_STATUS:
+            problem = printer_problem(event.payload)
+            self.set_health("printer", problem is None, problem or "")
+            self.do(flow.printer_status(problem))
+        elif kind == EventKind.DEVICE_LOST:
+            faults.error("device %s lost: %s", event.device, event.payload)
+            self.set_health(part, False, f"lost: {event.payload}")
+            if part == "printer":
+                self.do(flow.printer_status("no_answer"))
+            else:
+                self.on_change()
+        elif kind == EventKind.DEVICE_BACK:
+            faults.warning("device %s back", event.device)
+            if part != "printer":  # the printer's own status follows at once
+                self.set_health(part, True, "")
+
+    def set_health(self, part: str, ok: bool, detail: str) -> None:
+        """Remember a part's health and tell the server when it changed."""
+        if self.health.get(part) == (ok, detail):
+            return
+        self.health[part] = (ok, detail)
+        if self.client.connected.is_set():
+            self._spawn(self._report(part, ok, detail))
+
+    async def _report(self, part: str, ok: bool, detail: str) -> None:
+        try:
+            await self.client.device_status(part, ok, detail)
+        except ClientError as exc:  # sent again on the next connection
+            log.info("navigator: %s health not reported: %s", part, exc)
+
+    def tick(self) -> None:
+        """About once a second: connection state and the idle timeout."""
+        flow = self.flow
+        before = (flow.screen, flow.server_up)
+        up = self.client.connected.is_set()
+        if up != flow.server_up:
+            log.warning("navigator: queue server %s", "reachable again" if up else "unreachable")
+            flow.connection(up)
+        for worker in self.workers:
+            # A worker reports only losses and returns as events; its first "ok" (the scanner
+            # answering at start-up) is read here. The printer's "ok" is its paper and cover,
+            # from its status, not merely an open port.
+            health = worker.health()
+            part = self.device_names.get(worker.name, worker.name)
+            if health.state == "lost":
+                self.set_health(part, False, f"lost: {health.detail}")
+            elif health.state == "ok" and part != "printer" and part not in self.health:
+                self.set_health(part, True, "")
+        if up and not self._was_up:
+            # A new connection (the server may have restarted and forgotten): say it all again.
+            for part, (ok, detail) in self.health.items():
+                self._spawn(self._report(part, ok, detail))
+            self._dirty.set()
+        self._was_up = up
+        flow.tick()
+        if (flow.screen, flow.server_up) != before:
+            self.on_change()
+
+    async def follow(self) -> None:
+        """Subscribe to the public stream and keep ``flow.live`` fresh, until cancelled."""
+        reader = asyncio.create_task(self._read_stream())
+        try:
+            while True:
+                await self._dirty.wait()
+                self._dirty.clear()
+                try:
+                    reply = await self.client.query("snapshot")
+                except ClientError as exc:
+                    log.info("navigator: live figures not refreshed: %s", exc)
+                    await self.client.connected.wait()
+                    self._dirty.set()
+                    continue
+                self.refreshes += 1
+                self.do(self.flow.live_update(reply.get("state", {})))
+                # However many events arrived meanwhile, the next refresh waits this long.
+                await asyncio.sleep(self.refresh_s)
+        finally:
+            reader.cancel()
+
+    async def _read_stream(self) -> None:
+        while True:
+            try:
+                await self.client.connected.wait()
+                await self.client.subscribe("public")
+                break
+            except ClientError as exc:  # dropped at once: try on the next connection
+                log.info("navigator: subscribing failed (%s)", exc)
+                await asyncio.sleep(self.refresh_s)
+        async for message in self.client.messages():
+            if message.get("type") in ("event", "snapshot"):
+                self._dirty.set()
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- effects --------------------------------------------------------------------------------
+
+    async def _run(self, effects: list[Effect]) -> None:
+        queue = list(effects)
+        while queue:
+            effect = queue.pop(0)
+            try:
+                more = await self._one(effect)
+            except Exception:  # a bug must not freeze the screen on "please wait"
+                log.exception("navigator: effect %s failed", type(effect).__name__)
+                more = self.flow.unreachable() if isinstance(effect, Book | CancelBooking) else []
+            self.on_change()
+            queue.extend(more)
+
+    async def _one(self, effect: Effect) -> list[Effect]:
+        flow = self.flow
+        if isinstance(effect, Query):
+            try:
+                result = await self.client.query(effect.query, **dict(effect.fields))
+            except ServerError as exc:
+                log.info("navigator: query %s refused: %s", effect.query, exc.code)
+                return flow.refused(exc.code, exc.message_zh, exc.message_en)
+            except ClientError as exc:
+                log.warning("navigator: query %s not answered: %s", effect.query, exc)
+                return flow.unreachable()
+            return flow.answered(effect.query, result)
+        if isinstance(effect, Book | CancelBooking):
+            if isinstance(effect, Book):
+                command = C.BookAppointment(
+                    service=effect.service,
+                    slot_start=dt.datetime.fromisoformat(effect.slot_start),
+                    channel="navigator",
+                )
+            else:
+                command = C.CancelAppointment(appointment=effect.appointment)
+            try:
+                reply = await self.client.command(command, resident_id=effect.resident_id)
+            except ServerError as exc:
+                log.info("navigator: %s refused: %s", command.type, exc.code)
+                return flow.refused(exc.code, exc.message_zh, exc.message_en)
+            except ClientError as exc:
+                log.warning("navigator: %s not answered: %s", command.type, exc)
+                return flow.unreachable()
+            if isinstance(effect, Book):
+                return flow.booked(reply)
+            return flow.booking_cancelled()
+        if isinstance(effect, Print):
+            slip = Ticket(
+                hall_name=effect.hall_name,
+                number=effect.appointment,
+                service=effect.service,
+                people_ahead=0,
+                wait_minutes=None,
+                issued_at=effect.slot_start,
+                qr_data=effect.appointment,
+                note=effect.note,
+            )
+            if self.printer is None:
+                return flow.print_failed("fault")
+            try:
+                future = self.printer.submit(slip, SLIP_LAYOUT)
+                await asyncio.wait_for(asyncio.wrap_future(future), PRINT_TIMEOUT_S)
+            except Exception as exc:  # PrinterError, a timeout, a device gone
+                log.warning("navigator: slip %s not printed: %s", effect.appointment, exc)
+                return flow.print_failed(print_error_kind(exc))
+            self.printed.append(slip)
+            return flow.printed()
+        if isinstance(effect, ReportFault):
+            self.faults.append(effect)
+            faults.error("FAULT %s %s: %s", effect.device, effect.kind, effect.detail)
+            self.set_health(effect.device, False, effect.kind)
+            return []
+        raise TypeError(f"unknown effect {effect!r}")
