@@ -84,11 +84,12 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path) -> di
 
         app.feed.handle = timed_handle
         try:
-            kiosk = hall.device("kiosk-1")
-            await kiosk.connect()
             # Untimed: the tickets to call, 1/5 per queue, spread over each queue's services
-            # (each service has a daily quota of 30 or more).
+            # (each service has a daily quota of 30 or more). One connection per queue: the
+            # server lets one connection send a burst of 60 messages.
             for window in range(1, 6):
+                kiosk = hall.device("kiosk-1")
+                await kiosk.connect()
                 queue = next(q for q in hall.config.queues if q.prefix == "ABCDE"[window - 1])
                 await asyncio.gather(
                     *(
@@ -98,7 +99,7 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path) -> di
                         for n in range(calls // 5 + 1)
                     )
                 )
-            await kiosk.close()
+                await kiosk.close()
             staff = {w: hall.staff(f"w{w}", w) for w in range(1, 6)}
             await asyncio.gather(*(c.connect() for c in staff.values()))
             no_show: dict[int, asyncio.Task] = {}

@@ -66,9 +66,25 @@ async def until(app, predicate: Callable[[], bool], what: str, timeout: float = 
         app.frame_listeners.remove(check)
 
 
-def image_stats(app) -> dict:
+def snapshot(app):
+    """The screen as drawn, as a Kivy Image. The main screen has no background of its own (the
+    window's clear colour paints it), so it is put under the widgets for the export."""
+    from kivy.core.window import Window
+    from kivy.graphics import Color, InstructionGroup, Rectangle
+
+    root = app.root
+    background = InstructionGroup()
+    background.add(Color(*Window.clearcolor))
+    background.add(Rectangle(pos=root.pos, size=root.size))
+    root.canvas.before.insert(0, background)
+    try:
+        return root.export_as_image()
+    finally:
+        root.canvas.before.remove(background)
+
+
+def image_stats(image) -> dict:
     """Spread of the drawn pixels (a blank screen has none) and the image size."""
-    image = app.root.export_as_image()
     pixels = image.texture.pixels
     sample = [pixels[i] + pixels[i + 1] + pixels[i + 2] for i in range(0, len(pixels) - 4, 4 * 211)]
     return {
@@ -80,8 +96,9 @@ def image_stats(app) -> dict:
 
 def screenshot(app, outdir: Path, name: str) -> dict:
     path = outdir / f"signage-{name}.png"
-    app.root.export_to_png(str(path))
-    return {"path": str(path), **image_stats(app)}
+    image = snapshot(app)
+    image.save(str(path), flipped=False)
+    return {"path": str(path), **image_stats(image)}
 
 
 def flash_done(root) -> bool:
