@@ -109,6 +109,17 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path, mode:
             deliver(item)
 
         app.feed.deliver = timed_deliver
+        # Untimed: the screen's first snapshot, so that every timed call comes as an event.
+        subscribed = asyncio.get_running_loop().create_future()
+
+        def check_subscribed() -> None:
+            if app.state.seq >= 0 and not subscribed.done():
+                subscribed.set_result(None)
+
+        app.frame_listeners.append(check_subscribed)
+        app.root.canvas.ask_update()
+        await asyncio.wait_for(subscribed, 60)
+        app.frame_listeners.remove(check_subscribed)
 
         async def call_all() -> dict:  # in the callers' thread
             # Untimed: the tickets to call, 1/5 per queue and some to spare (a window may take
