@@ -106,7 +106,10 @@ class ClientThread:
 
     def submit(self, coro: Coroutine[Any, Any, R]) -> concurrent.futures.Future[R]:
         """Run ``coro`` in this thread's loop (call from any thread)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        if self._loop is None:
+            coro.close()  # it will never run: no "never awaited" warning
+            raise RuntimeError(f"{self.name} is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     async def run(self, coro: Coroutine[Any, Any, R]) -> R:
         """Run ``coro`` in this thread's loop and await its result from another loop."""
