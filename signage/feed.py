@@ -106,6 +106,7 @@ class SignageFeed:
                 await self.client.subscribe("public")
             except ClientError as exc:  # dropped at once: the reconnect subscribes again
                 log.info("subscribing failed (%s); the client retries on reconnect", exc)
+            honour_cancel()
             async for message in self.client.messages():
                 self.deliver(Message(message))
         except AuthFailed as exc:
@@ -150,6 +151,7 @@ class SignageFeed:
             for part, ok, detail in self.health.unreported():
                 try:
                     await self.client.device_status(part, ok, detail)
+                    honour_cancel()
                 except ServerError as exc:  # e.g. a device the server does not list: final
                     log.warning("the server refused the %s status: %s", part, exc)
                 except ClientError as exc:  # dropped: the reconnect reports it again
@@ -192,6 +194,15 @@ class SignageFeed:
     def handle(self, message: dict) -> list[Call]:
         """Apply one message at once (one thread)."""
         return self.receive([Message(message)])
+
+
+def honour_cancel() -> None:
+    """Raise CancelledError if the running task was asked to stop. Python 3.11's wait_for (in
+    HallClient.request) returns the reply and drops a cancel that came just as the reply did;
+    without this a feed asked to stop then would run on, and the app would not close."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class Health:

@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
+# A background task still running this long after it was cancelled is cancelled again: in
+# Python 3.11, asyncio.wait_for drops a cancel that arrives just as its result does.
+RECANCEL_S = 1.0
+
 
 def coalesced(callback: Callable[..., Any]) -> Callable[[], None]:
     """A function that schedules ``callback`` once before the next frame is drawn, however
@@ -92,9 +96,10 @@ class ClientThread:
         finally:
             try:
                 tasks = asyncio.all_tasks(loop)
-                for task in tasks:
-                    task.cancel()
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                while pending := {t for t in tasks if not t.done()}:
+                    for task in pending:  # again if a cancel was dropped (see RECANCEL_S)
+                        task.cancel()
+                    loop.run_until_complete(asyncio.wait(pending, timeout=RECANCEL_S))
                 for task in tasks:
                     if not task.cancelled() and task.exception() is not None:
                         log.error("%s: %r ended with %r", self.name, task, task.exception())
@@ -214,7 +219,9 @@ async def _run_in_loop(app, background: Coroutine[Any, Any, Any]) -> None:
     try:
         await app.async_run(async_lib="asyncio")
     finally:
-        task.cancel()
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=RECANCEL_S)
         with contextlib.suppress(asyncio.CancelledError):
             await task
     if failure:
@@ -253,8 +260,11 @@ async def _run_in_thread(app, background: Coroutine[Any, Any, Any], thread: Clie
     try:
         await app.async_run(async_lib="asyncio")
     finally:
-        # Callbacks run in order: the cancel comes after the spawn.
-        thread.call_soon(lambda: tasks[0].cancel())
-        await asyncio.wrap_future(ended)
+        waiting = asyncio.wrap_future(ended)
+        while not ended.done():
+            # Callbacks run in order: the cancel comes after the spawn.
+            thread.call_soon(lambda: tasks[0].cancel())
+            await asyncio.wait({waiting}, timeout=RECANCEL_S)
+        await waiting
     if failure:
         raise failure[0]
