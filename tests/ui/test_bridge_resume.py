@@ -66,6 +66,11 @@ async def test_every_call_crosses_the_bridge_once_in_order_across_server_kills(t
                 on_state=window_state,
             )
             await window.connect()
+
+            def subscribed() -> bool:  # the snapshot is in: every call after it is an event
+                return any(kind == "message" and m["type"] == "snapshot" for kind, m in got.items)
+
+            assert await asyncio.to_thread(got.wait_for, subscribed)
             for round_ in range(KILLS + 1):
                 for _ in range(CALLS_BETWEEN):
                     await window.command(C.CallNext(counter=5))
