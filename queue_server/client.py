@@ -11,6 +11,10 @@ It reconnects by itself with exponential backoff and jitter, and resumes every s
 last seq it saw, so the application sees each event exactly once, in order. A snapshot message
 means "start again from this state" (the server no longer held what was missed).
 
+``on_state`` (optional) hears the connection change, in the client's event loop:
+"connected" (authenticated, streams subscribed again), "disconnected" (the connection dropped,
+or the client closed or was refused), "reconnecting" (about to try again after a backoff).
+
 Errors:
     ClientError
      ├── AuthFailed     the server refused the credentials (final: no reconnect)
@@ -28,8 +32,8 @@ import json
 import logging
 import random
 import ssl as ssl_module
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -39,6 +43,8 @@ from queue_server import protocol as P
 from queue_server.engine.commands import Command
 
 log = logging.getLogger(__name__)
+
+ConnectionState = Literal["connected", "disconnected", "reconnecting"]
 
 
 class ClientError(Exception):
@@ -74,6 +80,7 @@ class HallClient:
         backoff_max: float = 10.0,
         request_timeout: float = 15.0,
         ssl: ssl_module.SSLContext | None = None,
+        on_state: Callable[[ConnectionState], None] | None = None,
     ):
         self.url = url
         self.auth = auth
@@ -87,6 +94,8 @@ class HallClient:
         self.streams: list[str] = []
         self.connected = asyncio.Event()
         self.reconnects = 0
+        self.on_state = on_state
+        self.connection_state: ConnectionState = "disconnected"
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future] = {}
@@ -121,6 +130,7 @@ class HallClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self._fail_pending(Disconnected("client closed"))
+        self._set_state("disconnected")
 
     async def __aenter__(self) -> HallClient:
         await self.connect()
@@ -146,11 +156,13 @@ class HallClient:
                     for stream in self.streams:
                         await self._send_subscribe(ws, stream)
                     self.connected.set()
+                    self._set_state("connected")
                     await reader
             except AuthFailed as exc:
                 if self._first is not None and not self._first.done():
                     self._first.set_exception(exc)
                 log.error("authentication refused by %s: %s", self.url, exc)
+                self._set_state("disconnected")
                 return
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
                 log.info("connection to %s lost: %s", self.url, exc)
@@ -158,11 +170,24 @@ class HallClient:
                 self.connected.clear()
                 self._ws = None
                 self._fail_pending(Disconnected("connection lost before the reply"))
+                if self.connection_state == "connected" or self._closing:
+                    self._set_state("disconnected")  # a failed retry stays "reconnecting"
             if self._closing:
                 return
             self.reconnects += 1
+            self._set_state("reconnecting")
             await self._backoff(delay)
             delay = min(delay * 2, self.backoff_max)
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state == self.connection_state:
+            return
+        self.connection_state = state
+        if self.on_state is not None:
+            try:
+                self.on_state(state)
+            except Exception:  # the application's callback must not break the connection
+                log.exception("on_state(%r) failed", state)
 
     async def _backoff(self, delay: float) -> None:
         # Jitter: after a server restart, a hall's screens must not all knock at once.

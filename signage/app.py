@@ -5,8 +5,10 @@
 
 The screen connects to the queue server with a device token (by default the ``--device-id``'s
 entry of ``<config>.credentials``, written by ``python main.py init``), subscribes to the public
-stream and renders it. Kivy is imported only when the screen starts (``run``), never when
-``main.py`` builds its parser.
+stream and renders it. The client runs in a thread of its own (``ui.bridge.ClientThread``): a
+frame that takes long to draw (software OpenGL) never delays reading a call. The screen and the
+speaker report their health to the server. Kivy is imported only when the screen starts
+(``run``), never when ``main.py`` builds its parser.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 import tomllib
 from collections.abc import Callable
@@ -30,8 +33,8 @@ from queue_server.config import HallConfig
 from signage.core import SignageState
 from signage.feed import SignageFeed
 from signage.settings import SignageSettings
-from signage.voice import EspeakSynth, Voice, make_player
-from ui.bridge import run_app_with
+from signage.voice import CommandPlayer, EspeakSynth, FileSink, Voice, make_player
+from ui.bridge import ClientThread, Inbox, run_app_with
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,9 @@ class Options:
     voice: bool = True
     voice_cache: Path | None = None
     maxfps: int = 60
+    # The client in a thread of its own (the default), or in the loop that runs Kivy (the
+    # old way, kept for the benchmark's comparison).
+    client_thread: bool = True
 
 
 def server_url(config: HallConfig) -> str:
@@ -142,9 +148,11 @@ def notice_source(
     return notices
 
 
-def make_voice(options: Options) -> Voice | None:
+def make_voice(options: Options) -> tuple[Voice | None, tuple[bool, str] | None]:
+    """The voice (None: off or impossible) and the speaker's health to report at start (None:
+    no speaker to report: the voice is off, or silent by choice with player none or file:)."""
     if not options.voice:
-        return None
+        return None, None
     settings = options.settings.voice_settings()
     cache = options.voice_cache or (
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yikou" / "voice"
@@ -152,8 +160,17 @@ def make_voice(options: Options) -> Voice | None:
     synth = EspeakSynth.from_settings(cache, settings)
     if not synth.available():
         log.error("espeak-ng is not installed (apt-get install espeak-ng): the calls are silent")
-        return None
-    return Voice(synth, make_player(options.settings.player), settings)
+        return None, (False, "error")
+    spec = options.settings.player
+    player = make_player(spec)
+    health: tuple[bool, str] | None = (True, "")
+    if isinstance(player, FileSink):
+        # "auto" found no player: nobody hears the calls. "none"/"file:" are silent by choice.
+        health = (False, "error") if spec == "auto" else None
+    elif isinstance(player, CommandPlayer) and shutil.which(player.argv[0]) is None:
+        log.error("%s is not installed: the calls are not heard", player.argv[0])
+        health = (False, "error")
+    return Voice(synth, player, settings), health
 
 
 def setup_kivy(options: Options) -> None:
@@ -205,25 +222,35 @@ async def run_signage(
         clock=now,
         on_built=on_built,
     )
-    voice = make_voice(options)
+    voice, speaker = make_voice(options)
     feed = SignageFeed(
         client,
         state,
         on_change=app.state_changed,
         on_calls=app.calls_arrived,
         voice=voice,
+        last_frame=lambda: app.last_frame,
     )
     app.feed = feed
     app.voice = voice
+    if speaker is not None:
+        feed.set_health("speaker", *speaker)
     if voice is not None:
+        if speaker is not None:
+            voice.on_health = lambda ok, detail: feed.set_health("speaker", ok, detail)
         voice.start()
 
     try:
-        await run_app_with(app, feed.run())
+        if options.client_thread:
+            # Messages wait in the inbox for the next frame; the state lives on the Kivy thread.
+            with ClientThread("signage-client") as network:
+                feed.deliver = Inbox(feed.receive).put
+                await run_app_with(app, feed.run(), thread=network)
+        else:
+            await run_app_with(app, feed.run())
     except AuthFailed:
         pass  # feed.failure says so; run() reports it
     finally:
-        await client.close()
         if voice is not None:
             voice.close(timeout=5)
     return feed

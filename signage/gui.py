@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,7 +135,11 @@ class _Screen(BoxLayout):
 
 
 class MainScreen(_Screen):
-    """综合屏: the newest call, recent calls, waiting per queue, clock, notices."""
+    """综合屏: the newest call, recent calls, waiting per queue, clock, notices.
+
+    The rows are made once and then only given new texts: a call changes a few labels, and
+    only a label whose text changed renders its texture again (rebuilding the rows made every
+    call re-apply their kv rules and re-render every text on the screen)."""
 
     call_number = StringProperty("")
     call_window = StringProperty("")
@@ -147,24 +152,35 @@ class MainScreen(_Screen):
         self.call_number = newest.number if newest else ""
         self.call_window = str(newest.counter) if newest else ""
         self.call_service = state.service_name(newest.service) if newest else ""
-        box = self.ids.recent_box
-        box.clear_widgets()
-        for call in list(state.recent)[1 : 1 + int(self.max_recent)]:
-            box.add_widget(RecentRow(number=call.number, window=f"{call.counter}号窗口"))
-        queue_box = self.ids.queue_box
-        queue_box.clear_widgets()
-        for i, q in enumerate(state.queues()):
-            queue_box.add_widget(
-                QueueRow(
-                    letter=q.prefix,
-                    name=q.name,
-                    waiting=f"{q.waiting}人",
-                    estimate=format_wait(q.estimated_wait_s) if q.waiting else "—",
-                    alt=bool(i % 2),
-                )
-            )
+        recent = list(state.recent)[1 : 1 + int(self.max_recent)]
+        rows = self._rows(self.ids.recent_box, RecentRow, len(recent))
+        for row, call in zip(rows, recent, strict=True):
+            row.number, row.window = call.number, f"{call.counter}号窗口"
+        queues = state.queues()
+        rows = self._rows(self.ids.queue_box, QueueRow, len(queues))
+        for i, (row, q) in enumerate(zip(rows, queues, strict=True)):
+            row.letter, row.name, row.waiting = q.prefix, q.name, f"{q.waiting}人"
+            row.estimate = format_wait(q.estimated_wait_s) if q.waiting else "—"
+            row.alt = bool(i % 2)
         if list(self.notices) != notices:
             self.notices = notices
+
+    def _rows(self, box, kind: type, count: int) -> list:
+        """``count`` rows of ``kind`` in ``box``, top first: reused, added or removed."""
+        rows = list(reversed(box.children))  # Kivy keeps the last added first
+        for row in rows[count:]:
+            box.remove_widget(row)
+        while len(rows) < count:
+            row = kind(unit=self.unit)
+            box.add_widget(row)
+            rows.append(row)
+        return rows[:count]
+
+    def on_unit(self, _screen, unit: float) -> None:
+        for name in ("recent_box", "queue_box"):
+            box = self.ids.get(name)
+            for row in box.children if box is not None else ():
+                row.unit = unit
 
 
 class WindowScreen(_Screen):
@@ -184,7 +200,10 @@ class WindowScreen(_Screen):
 
 
 class SignageApp(App):
-    """Builds one screen and refreshes it from the state at most once per frame."""
+    """Builds one screen and refreshes it from the state at most once per frame.
+
+    Everything here runs on the Kivy thread: the feed hands the server's messages over through
+    a ``ui.bridge.Inbox`` whose handler (``SignageFeed.receive``) runs on the Kivy clock."""
 
     def __init__(
         self,
@@ -211,7 +230,10 @@ class SignageApp(App):
         self.title = "一口受理 叫号屏"
         self._flash_pending = False
         self._shown_version = -1
+        self._stopped = False
         self.frame_listeners: list[Callable[[], None]] = []
+        # time.monotonic() of the last frame drawn; read by the feed's watchdog in its thread.
+        self.last_frame: float | None = None
 
     def build(self):
         register_fonts()
@@ -234,7 +256,7 @@ class SignageApp(App):
         if self.on_built is not None:
             self.on_built(self)
 
-    # Called by the feed (same thread: the asyncio loop the app runs in).
+    # Called by the feed's receive(), on the Kivy clock.
     def state_changed(self) -> None:
         self._refresh_trigger()
 
@@ -244,9 +266,12 @@ class SignageApp(App):
         self._flash_pending = True
         self._refresh_trigger()
 
+    def on_stop(self):
+        self._stopped = True
+
     def refresh(self, *_) -> None:
         root = self.root
-        if root is None:
+        if root is None or self._stopped:  # kv rules need the running app
             return
         if self.state.version != self._shown_version:
             self._shown_version = self.state.version
@@ -257,7 +282,7 @@ class SignageApp(App):
             root.start_flash()
 
     def _tick(self, *_) -> None:
-        if self.root is not None:
+        if self.root is not None and not self._stopped:
             self.root.show_clock(self.clock())
             if self.mode == "main":
                 notices = self.notices_at(self.clock())
@@ -265,5 +290,6 @@ class SignageApp(App):
                     self.root.notices = notices
 
     def _on_flip(self, *_) -> None:
+        self.last_frame = time.monotonic()
         for listener in list(self.frame_listeners):
             listener()

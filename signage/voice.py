@@ -15,6 +15,10 @@ No Kivy here: the signage app, the tests and a headless hall all use this module
 
 Errors:
     VoiceError            synthesis failed (espeak-ng missing, or it failed on a text)
+     └── PlaybackError    the player failed (missing, no sound card, exited with an error)
+
+The voice's health (``Voice.on_health(ok, detail)``) changes with each announcement's outcome:
+a failed synthesis or playback makes it not ok, the next good one ok again.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ DEFAULT_TEMPLATE = "请 {number} 号到 {window} 号窗口办理"
 
 
 class VoiceError(RuntimeError):
+    pass
+
+
+class PlaybackError(VoiceError):
     pass
 
 
@@ -241,15 +249,20 @@ class CommandPlayer:
 
     def play(self, path: Path) -> None:
         with self._lock:
-            self._proc = subprocess.Popen(
-                [*self.argv, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
+            try:
+                self._proc = subprocess.Popen(
+                    [*self.argv, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                )
+            except OSError as exc:  # not installed, not executable
+                raise PlaybackError(f"{self.argv[0]} could not start: {exc}") from exc
         proc = self._proc
         _, err = proc.communicate()
         with self._lock:
             self._proc = None
-        if proc.returncode not in (0, -15):
-            log.warning("%s failed (%s): %s", self.argv[0], proc.returncode, err.decode().strip())
+        if proc.returncode not in (0, -15):  # -15: stopped by stop()
+            raise PlaybackError(
+                f"{self.argv[0]} failed ({proc.returncode}): {err.decode(errors='replace').strip()}"
+            )
 
     def stop(self) -> None:
         with self._lock:
@@ -328,12 +341,15 @@ class Voice:
     settings: VoiceSettings = field(default_factory=VoiceSettings)
     clock: Callable[[], dt.datetime] = dt.datetime.now
     history: list[Spoken] = field(default_factory=list)
+    # Called (in the voice's thread) when the voice starts or stops working: (ok, detail).
+    on_health: Callable[[bool, str], None] | None = None
 
     def __post_init__(self) -> None:
         self._queue: queue.Queue = queue.Queue()  # unbounded: a call is never dropped
         self._idle = threading.Condition()
         self._pending = 0
         self._thread: threading.Thread | None = None
+        self.healthy: bool | None = None  # None: nothing announced yet
 
     def start(self) -> Voice:
         if self._thread is None:
@@ -369,10 +385,14 @@ class Voice:
             if item is _STOP:
                 return
             try:
-                self.history.append(self._speak(item))
+                spoken = self._speak(item)
             except Exception:  # a failing voice must never take the screens down
                 log.exception("announcing %s failed", item)
-                self.history.append(Spoken(item, "", None, skipped="error"))
+                spoken = Spoken(item, "", None, skipped="error")
+            try:
+                self.history.append(spoken)
+                if spoken.skipped != "quiet hours":
+                    self._set_health(not spoken.skipped)
             finally:
                 with self._idle:
                     self._pending -= 1
@@ -389,8 +409,24 @@ class Voice:
             log.error("%s", exc)
             return Spoken(call, text, None, skipped="synthesis failed")
         started = time.monotonic()
-        self.player.play(path)
+        try:
+            self.player.play(path)
+        except PlaybackError as exc:
+            log.error("%s: %s not heard", exc, call.number)
+            return Spoken(
+                call, text, path, "playback failed", started=started, ended=time.monotonic()
+            )
         return Spoken(call, text, path, started=started, ended=time.monotonic())
+
+    def _set_health(self, ok: bool) -> None:
+        if ok == self.healthy:
+            return
+        self.healthy = ok
+        if self.on_health is not None:
+            try:
+                self.on_health(ok, "" if ok else "error")
+            except Exception:
+                log.exception("on_health failed")
 
 
 @contextlib.contextmanager

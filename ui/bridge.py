@@ -1,31 +1,209 @@
-"""The bridge between an asyncio client and a Kivy app: one event loop for both.
+"""The bridge between asyncio clients and a Kivy app.
 
-    await run_app_with(app, feed.run())
+    with ClientThread("signage-client") as network:
+        inbox = Inbox(feed.receive)                  # called on the Kivy clock, in order
+        await run_app_with(app, feed.run(inbox.put), thread=network)
 
-Kivy runs in the asyncio loop (``App.async_run``), so a message the client receives is handled
-on the UI thread with no locks; handlers only update plain state and pull a trigger made with
-``coalesced(callback)``, so a burst of events is drawn once, in the next frame. When the app
-stops, the background coroutine is cancelled; when the coroutine fails, the app is stopped and
-the error is raised to the caller.
+Two ways to run a background coroutine (a HallClient and what reads it) beside the app:
+
+* ``run_app_with(app, coro)``: in the loop that runs Kivy (``App.async_run``). Simple, no locks,
+  but every step of the coroutine waits for the frame being drawn: on a screen without a GPU
+  (Mesa's software OpenGL) a frame takes a few hundred milliseconds, and reading one websocket
+  message takes several turns of the loop.
+* ``run_app_with(app, coro, thread=ClientThread())``: in an asyncio loop of its own, in its own
+  thread. The coroutine must touch no widget: it hands what it receives to the Kivy side through
+  an ``Inbox``, which calls its handler on the Kivy clock with everything that came since the
+  last frame, in order, so a burst is drawn once, in the next frame.
+
+Either way, when the app stops the coroutine is cancelled (and awaited: its ``finally`` closes
+the client); when the coroutine fails, the app is stopped and the error is raised to the caller.
+
+A swap of a software-rendered frame holds the GIL (Kivy calls ``SDL_GL_SwapWindow`` with it), so
+the thread does not read *during* a swap; it reads as soon as the swap ends, instead of after
+the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
+import logging
+import threading
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# A background task still running this long after it was cancelled is cancelled again: in
+# Python 3.11, asyncio.wait_for drops a cancel that arrives just as its result does.
+RECANCEL_S = 1.0
 
 
 def coalesced(callback: Callable[..., Any]) -> Callable[[], None]:
-    """A function that schedules ``callback`` once for the next frame, however often called."""
+    """A function that schedules ``callback`` once before the next frame is drawn, however
+    often it is called (also from a callback the clock is running: timeout -1).
+
+    Kivy's clock is thread-safe: the function may be called from any thread."""
     from kivy.clock import Clock
 
-    return Clock.create_trigger(callback)
+    return Clock.create_trigger(callback, -1)
 
 
-async def run_app_with(app, background: Coroutine[Any, Any, Any]) -> None:
-    """Run the Kivy ``app`` and ``background`` in the running loop until the app stops."""
+class ClientThread:
+    """An asyncio event loop in a thread of its own, for network clients beside a Kivy app.
+
+    ``submit(coro)`` runs a coroutine there from any thread (a concurrent Future);
+    ``await run(coro)`` does the same from another event loop. ``stop()`` cancels what is
+    still running there, lets it finish its ``finally`` blocks, closes the loop and joins the
+    thread (as ``asyncio.run`` does at its end). Objects such as a HallClient must be used in
+    this loop only, once it has started using them."""
+
+    def __init__(self, name: str = "yikou-client"):
+        self.name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self._loop
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> ClientThread:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+            self._thread.start()
+            self._ready.wait()
+        return self
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                tasks = asyncio.all_tasks(loop)
+                while pending := {t for t in tasks if not t.done()}:
+                    for task in pending:  # again if a cancel was dropped (see RECANCEL_S)
+                        task.cancel()
+                    loop.run_until_complete(asyncio.wait(pending, timeout=RECANCEL_S))
+                for task in tasks:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("%s: %r ended with %r", self.name, task, task.exception())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    def submit(self, coro: Coroutine[Any, Any, R]) -> concurrent.futures.Future[R]:
+        """Run ``coro`` in this thread's loop (call from any thread)."""
+        if self._loop is None:
+            coro.close()  # it will never run: no "never awaited" warning
+            raise RuntimeError(f"{self.name} is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    async def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Run ``coro`` in this thread's loop and await its result from another loop."""
+        return await asyncio.wrap_future(self.submit(coro))
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Call ``callback(*args)`` in this thread's loop (call from any thread)."""
+        self.loop.call_soon_threadsafe(callback, *args)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Cancel what still runs in the loop, let it finish, close the loop, join the thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        if thread.is_alive() and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                self._loop.call_soon_threadsafe(self._loop.stop)
+        thread.join(timeout)
+        if thread.is_alive():
+            log.error("%s did not stop within %.0f s", self.name, timeout)
+            return
+        self._thread = None
+        self._loop = None
+        self._ready.clear()
+
+    def __enter__(self) -> ClientThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Inbox(Generic[T]):
+    """Items put from any thread, handed to ``handler`` on the Kivy clock, in order, none lost.
+
+    Everything put since the handler last ran goes to one call (``handler(items)``), made in the
+    next frame: a burst of server messages is applied, and drawn, once. ``schedule`` turns a
+    callback into a trigger (default: a Kivy clock trigger; tests without Kivy pass their own).
+    A handler that raises is logged; the items after it are still delivered."""
+
+    def __init__(
+        self,
+        handler: Callable[[list[T]], Any],
+        *,
+        schedule: Callable[[Callable[..., Any]], Callable[[], Any]] | None = None,
+    ):
+        self.handler = handler
+        self._items: collections.deque[T] = collections.deque()
+        self._lock = threading.Lock()
+        self._trigger = (schedule or coalesced)(self.drain)
+        self.delivered = 0
+
+    def put(self, item: T) -> None:
+        with self._lock:
+            self._items.append(item)
+        self._trigger()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def drain(self, *_: Any) -> int:
+        """Hand everything waiting to the handler (on the Kivy thread); return how many."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+        if not items:
+            return 0
+        try:
+            self.handler(items)
+        except Exception:  # one bad message must not stop the screen
+            log.exception("handling %d item(s) from the client thread failed", len(items))
+        self.delivered += len(items)
+        return len(items)
+
+
+async def run_app_with(
+    app, background: Coroutine[Any, Any, Any], *, thread: ClientThread | None = None
+) -> None:
+    """Run the Kivy ``app`` in the running loop and ``background`` beside it until the app stops:
+    in the same loop, or in ``thread``'s loop (started here if it is not running; not stopped
+    here: it may serve other work, and ``with ClientThread()`` stops it)."""
+    if thread is None:
+        await _run_in_loop(app, background)
+    else:
+        await _run_in_thread(app, background, thread)
+
+
+async def _run_in_loop(app, background: Coroutine[Any, Any, Any]) -> None:
     failure: list[BaseException] = []
 
     async def guarded() -> None:
@@ -41,8 +219,52 @@ async def run_app_with(app, background: Coroutine[Any, Any, Any]) -> None:
     try:
         await app.async_run(async_lib="asyncio")
     finally:
-        task.cancel()
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=RECANCEL_S)
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if failure:
+        raise failure[0]
+
+
+async def _run_in_thread(app, background: Coroutine[Any, Any, Any], thread: ClientThread) -> None:
+    from kivy.clock import Clock
+
+    thread.start()
+    failure: list[BaseException] = []
+    # Set when the task has really ended (its finally blocks included), also when it is
+    # cancelled before its first step: cancelling only asks the task to stop.
+    ended: concurrent.futures.Future[None] = concurrent.futures.Future()
+    tasks: list[asyncio.Task] = []
+
+    async def guarded() -> None:
+        try:
+            await background
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            failure.append(exc)
+            Clock.schedule_once(lambda _dt: app.stop())  # thread-safe; stops on the UI thread
+
+    def finished(_task: asyncio.Task) -> None:
+        background.close()  # no-op once it has run; a never-started coroutine must not warn
+        ended.set_result(None)
+
+    def spawn() -> None:
+        task = asyncio.get_running_loop().create_task(guarded(), name=f"{thread.name} background")
+        task.add_done_callback(finished)
+        tasks.append(task)
+
+    thread.call_soon(spawn)
+    try:
+        await app.async_run(async_lib="asyncio")
+    finally:
+        waiting = asyncio.wrap_future(ended)
+        while not ended.done():
+            # Callbacks run in order: the cancel comes after the spawn.
+            thread.call_soon(lambda: tasks[0].cancel())
+            await asyncio.wait({waiting}, timeout=RECANCEL_S)
+        await waiting
     if failure:
         raise failure[0]

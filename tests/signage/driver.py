@@ -66,9 +66,25 @@ async def until(app, predicate: Callable[[], bool], what: str, timeout: float = 
         app.frame_listeners.remove(check)
 
 
-def image_stats(app) -> dict:
+def snapshot(app):
+    """The screen as drawn, as a Kivy Image. The main screen has no background of its own (the
+    window's clear colour paints it), so it is put under the widgets for the export."""
+    from kivy.core.window import Window
+    from kivy.graphics import Color, InstructionGroup, Rectangle
+
+    root = app.root
+    background = InstructionGroup()
+    background.add(Color(*Window.clearcolor))
+    background.add(Rectangle(pos=root.pos, size=root.size))
+    root.canvas.before.insert(0, background)
+    try:
+        return root.export_as_image()
+    finally:
+        root.canvas.before.remove(background)
+
+
+def image_stats(image) -> dict:
     """Spread of the drawn pixels (a blank screen has none) and the image size."""
-    image = app.root.export_as_image()
     pixels = image.texture.pixels
     sample = [pixels[i] + pixels[i + 1] + pixels[i + 2] for i in range(0, len(pixels) - 4, 4 * 211)]
     return {
@@ -80,8 +96,9 @@ def image_stats(app) -> dict:
 
 def screenshot(app, outdir: Path, name: str) -> dict:
     path = outdir / f"signage-{name}.png"
-    app.root.export_to_png(str(path))
-    return {"path": str(path), **image_stats(app)}
+    image = snapshot(app)
+    image.save(str(path), flipped=False)
+    return {"path": str(path), **image_stats(image)}
 
 
 def flash_done(root) -> bool:
@@ -124,9 +141,39 @@ async def resize(app, size: tuple[int, int], portrait: bool) -> None:
     )
 
 
+class NextFrame:
+    """Checks that what the feed hands to the screen is drawn in the very next frame: at each
+    frame swapped after the feed applied a call, the big number is the newest call."""
+
+    def __init__(self, app):
+        self.app = app
+        self.pending: str | None = None
+        self.checked: list[str] = []
+        self.late: list[tuple[str, str]] = []
+        self.changed = app.feed.on_change
+        app.feed.on_change = self.received  # called (Kivy thread) after the feed applied items
+        app.frame_listeners.append(self.frame)
+
+    def received(self) -> None:
+        newest = self.app.state.newest
+        if newest is not None and (not self.checked or newest.number != self.checked[-1]):
+            self.pending = newest.number
+        self.changed()
+
+    def frame(self) -> None:
+        if self.pending is None:
+            return
+        shown = self.app.root.ids.call_number.text
+        if shown != self.pending:
+            self.late.append((self.pending, shown))
+        self.checked.append(self.pending)
+        self.pending = None
+
+
 async def main_screen(hall: RemoteHall, app, outdir: Path, proxy: CuttableProxy) -> dict:
     """Landscape, then portrait, then the line cut and restored."""
     root = app.root
+    next_frame = NextFrame(app)
     await issue(hall, "AAABBBCCCDDDEEEEE")
     windows = await staff(hall, 1, 2, 3, 4, 5)
     manager = hall.staff("manager", None)
@@ -195,6 +242,7 @@ async def main_screen(hall: RemoteHall, app, outdir: Path, proxy: CuttableProxy)
         spoken_after=[s.call.number for s in app.voice.history],
         calls_seen=app.feed.calls_seen,
         reconnects=app.feed.client.reconnects,
+        next_frame={"checked": next_frame.checked, "late": next_frame.late},
     )
     for client in (*windows.values(), manager):
         await client.close()

@@ -60,6 +60,9 @@ def test_main_screen_shows_calls_in_landscape_and_portrait_and_survives_a_cut(di
     assert r["after"]["recent"][:1] == r["during"][:1]
     assert r["spoken_after"] == order + r["during"]
     assert r["calls_seen"] == len(order) + len(r["during"]) and r["reconnects"] >= 1
+    # Each call the feed handed to the screen was on it in the next frame swapped (at least
+    # the burst before the cut and the calls resumed after it).
+    assert r["next_frame"]["late"] == [] and len(r["next_frame"]["checked"]) >= 2
 
 
 def test_window_screen_shows_its_number_and_pause(display, tmp_path):

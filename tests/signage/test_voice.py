@@ -18,6 +18,7 @@ from signage.voice import (
     CommandPlayer,
     EspeakSynth,
     FileSink,
+    PlaybackError,
     QuietHours,
     Voice,
     VoiceSettings,
@@ -156,6 +157,23 @@ def test_quiet_hours_show_but_do_not_speak():
     assert [(s.call.number, s.skipped) for s in voice.history] == [
         ("A001", "quiet hours"), ("A002", "")]  # fmt: skip
     assert len(sink.played) == 1
+
+
+def test_a_failing_player_is_reported_and_the_next_good_call_heals_it(tmp_path):
+    health: list[tuple[bool, str]] = []
+    broken = CommandPlayer(["false"])  # exits 1, as aplay does without a sound card
+    voice = Voice(FakeSynth(), broken, on_health=lambda ok, detail: health.append((ok, detail)))
+    with running_voice(voice):
+        voice.announce(Call("A001", 1))
+        voice.announce(Call("A002", 1))
+        assert voice.wait_idle(10)
+        voice.player = FileSink()
+        voice.announce(Call("A003", 1))
+        assert voice.wait_idle(10)
+    assert [s.skipped for s in voice.history] == ["playback failed", "playback failed", ""]
+    assert health == [(False, "error"), (True, "")]  # changes only
+    with pytest.raises(PlaybackError, match="could not start"):
+        CommandPlayer([str(tmp_path / "no-such-player")]).play(Path("a.wav"))
 
 
 def test_players_by_name(tmp_path):
