@@ -248,8 +248,11 @@ class HallClient:
         if self._closing or (self._task is not None and self._task.done()):
             # Closed, or refused for good: no reconnect is coming to wait for.
             raise Disconnected("the client is closed")
+        # asyncio.timeout rather than wait_for: on Python 3.11 wait_for can swallow a cancel
+        # that races the awaited result, and a stopping app would then wait for ever.
         try:
-            await asyncio.wait_for(self.connected.wait(), self.request_timeout)
+            async with asyncio.timeout(self.request_timeout):
+                await self.connected.wait()
         except TimeoutError:
             raise Disconnected("not connected to the hall server") from None
         ws = self._ws
@@ -260,7 +263,8 @@ class HallClient:
         self._pending[msg_id] = future
         try:
             await ws.send(json.dumps({"v": P.VERSION, "id": msg_id, **message}, default=str))
-            data = await asyncio.wait_for(future, self.request_timeout)
+            async with asyncio.timeout(self.request_timeout):
+                data = await future
         except ConnectionClosed:
             raise Disconnected("connection lost before the reply") from None
         except TimeoutError:
