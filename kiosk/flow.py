@@ -39,6 +39,7 @@ from typing import Any
 
 from content import Catalog, Service
 from devices.identity import DocumentType, Identity, Sex, is_valid_gb11643, mask_name
+from kiosk.settings import KioskSettings
 from kiosk.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
 
@@ -108,7 +109,8 @@ class Cancel:
 
 @dataclass(frozen=True)
 class ReportFault:
-    """Tell the hall manager (log; a device-health message to the server is future work)."""
+    """Tell the hall manager: the runtime logs it to ``kiosk.faults``; the part's health goes
+    to the server (``device_status``) as the runtime sees it change."""
 
     device: str
     kind: str
@@ -118,25 +120,7 @@ class ReportFault:
 Effect = Issue | CheckIn | Print | Cancel | ReportFault
 
 
-# --- settings and the visit -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KioskSettings:
-    idle_s: float = 60.0  # no touch for this long: wipe and go home
-    idle_s_elderly: float = 150.0
-    warn_s: float = 15.0  # the countdown shows for the last seconds
-    warn_s_elderly: float = 30.0
-    ticket_s: float = 20.0  # the ticket screen goes home by itself after this
-    ticket_s_elderly: float = 40.0
-    notice_s: float = 45.0
-    page_size: int = 8  # choices per screen
-    page_size_elderly: int = 4
-    # Services whose ticket needs the ID card (real-name: a card or certificate is made);
-    # None: every service that makes a certificate.
-    id_required: frozenset[str] | None = None
-    help_desk_zh: str = "咨询台"
-    help_desk_en: str = "information desk"
+# --- the visit -----------------------------------------------------------------
 
 
 @dataclass
@@ -229,7 +213,7 @@ class KioskFlow:
             "elderly" if "elderly" in classes and classes["elderly"].self_service else None
         )
         self.priority_labels = {c.name: Text(c.label_zh, c.label_en) for c in classes.values()}
-        self.lang = "zh"
+        self.lang = self.settings.language
         self.elderly = False
         self.screen = Screen.WELCOME
         self.server_up = True
@@ -240,9 +224,21 @@ class KioskFlow:
 
     # --- what the screens read --------------------------------------------------------------
 
+    def text(self, key: str, **values: object) -> Text:
+        """A fixed text, with the hall's help desk named and ``values`` filled in."""
+        text = T[key].with_desk(self.settings.help_desk_zh, self.settings.help_desk_en)
+        return text.format(**values) if values else text
+
     def t(self, key: str, **values: object) -> str:
-        text = T[key]
-        return (text.format(**values) if values else text).get(self.lang)
+        return self.text(key, **values).get(self.lang)
+
+    def priority_label(self, name: str | None) -> Text | None:
+        """What the ticket says of a priority class other than normal (预约优先, 老年人优先)."""
+        label = self.priority_labels.get(name or "")
+        if label is None or name == "normal":
+            return None
+        zh = label.zh if label.zh.endswith("优先") else f"{label.zh}优先"
+        return Text(zh, f"Priority: {label.en}")
 
     @property
     def service(self) -> Service | None:
@@ -285,10 +281,28 @@ class KioskFlow:
         return self.t("greeting", name=mask_name(name))
 
     def needs_card(self, service: Service) -> bool:
-        required = self.settings.id_required
-        if required is None:
-            return service.makes_certificate
-        return service.id in required
+        """Does a ticket for ``service`` need the ID card here? The catalog's
+        ``id_card_required``, under the hall's ``[kiosk]`` id_required and its two lists."""
+        s = self.settings
+        if s.id_required != "per_service":
+            return s.id_required == "always"
+        if service.id in s.card_required:
+            return True
+        if service.id in s.card_optional:
+            return False
+        return service.id_card_required
+
+    def card_hint(self) -> Text | None:
+        """The guide's line on the card, for a resident who has not placed one."""
+        service = self.service
+        if service is None or self.visit.identity is not None:
+            return None
+        return T["card_needed_hint"] if self.needs_card(service) else T["card_optional_hint"]
+
+    @property
+    def elderly_age(self) -> int:
+        """From this age a card turns large print on by itself."""
+        return self.settings.elderly_age or self.config.rules.elderly_age
 
     def materials(self) -> list[tuple[str, bool, bool]]:
         """The guide's materials: (description, reusable e-copy, already on file)."""
@@ -363,7 +377,7 @@ class KioskFlow:
     def wipe(self) -> None:
         """Forget the resident: identity, form, ticket, language, mode. Back to welcome."""
         self.visit = Visit()
-        self.lang = "zh"
+        self.lang = self.settings.language
         self.elderly = False
         self.screen = Screen.PAUSED if not self.server_up else Screen.WELCOME
         self._entered = self._last_touch = self.clock()
@@ -571,21 +585,23 @@ class KioskFlow:
         problem = PRINTER_PROBLEMS.get(kind, PRINTER_PROBLEMS["fault"])
         self._notice(
             T["printer_down_title"],
-            T["printer_down_body"].format(problem=problem.zh, problem_en=problem.en),
+            self.text("printer_down_body", problem=problem.zh, problem_en=problem.en),
         )
         return [ReportFault("printer", kind, "a resident was turned away: printer not ready")]
 
     def _take(self) -> list[Effect]:
         service = self.service
         assert service is not None
-        if self.needs_card(service) and self.visit.identity is None:
-            self._go(Screen.NEED_CARD)
-            return []
+        # What no card can fix first: a resident is not asked for the card only to be told
+        # that no ticket can be printed.
         if not self.server_up:
             self._go(Screen.PAUSED)
             return []
         if self.printer_problem is not None:
             return self._printer_refusal()
+        if self.needs_card(service) and self.visit.identity is None:
+            self._go(Screen.NEED_CARD)
+            return []
         form = dict(self.visit.form) if self.visit.submit_form else None
         effect = Issue(service.id, self.priority(), self.resident_id(), form)
         self.visit.pending = effect
@@ -602,7 +618,7 @@ class KioskFlow:
         self.touch()
         self.visit.identity = identity
         age = age_on(identity.birth_date, self.today())
-        if age >= self.config.rules.elderly_age and not self.visit.elderly_offered:
+        if age >= self.elderly_age and not self.visit.elderly_offered:
             self.visit.elderly_offered = True
             self.elderly = True
         if self.screen == Screen.WELCOME:
@@ -629,9 +645,8 @@ class KioskFlow:
     def card_error(self, zh: str, en: str) -> list[Effect]:
         if self.screen in (Screen.WORKING, Screen.PAUSED):
             return []
-        self._notice(
-            T["card_error_title"], Text(f"{zh}\n{T['card_help'].zh}", f"{en}\n{T['card_help'].en}")
-        )
+        help_ = self.text("card_help")
+        self._notice(T["card_error_title"], Text(f"{zh}\n{help_.zh}", f"{en}\n{help_.en}"))
         return []
 
     def code_scanned(self, code: str) -> list[Effect]:
@@ -699,8 +714,14 @@ class KioskFlow:
         t = self.visit.ticket
         wait = t["wait_s"]
         service = self.catalog.service(t["service"]) if t["service"] in self.catalog else None
-        bring = [m.name_zh for m in service.materials if m.required][:4] if service else []
-        note = ("请携带：" + "、".join(bring) + "\n" if bring else "") + "过号请重新取号，谢谢！"
+        settings = self.settings
+        bring = [m.name_zh for m in service.materials if m.required] if service else []
+        bring = bring[: settings.print_materials]
+        label = self.priority_label(t["priority"]) if settings.print_priority else None
+        note = (f"【{label.zh}】\n" if label else "") + (
+            "请携带：" + "、".join(bring) + "\n" if bring else ""
+        )
+        note += settings.print_note_zh
         return [
             Print(
                 hall_name=self.config.hall.name_zh,
@@ -738,9 +759,9 @@ class KioskFlow:
         if ticket is None:
             return []
         if ok:
-            body = T["print_failed_cancelled"]
+            body = self.text("print_failed_cancelled")
         else:
-            body = T["print_failed_kept"].format(number=ticket["number"])
+            body = self.text("print_failed_kept", number=ticket["number"])
         self._notice(T["printer_down_title"], body)
         return []
 
@@ -769,7 +790,7 @@ class KioskFlow:
             if isinstance(pending, CheckIn) and pending.resident_id is not None:
                 self.wipe()
                 return []
-            self._notice(T["paused_title"], T["unknown_outcome"])
+            self._notice(T["paused_title"], self.text("unknown_outcome"))
             return []
         if self.screen == Screen.WELCOME:
             self.screen = Screen.PAUSED

@@ -32,7 +32,6 @@ from devices.runner import EventKind
 from devices.sim import SAMPLE_CARDS
 from kiosk.flow import KioskFlow
 from kiosk.flow import Screen as S
-from kiosk.texts import T
 from ui.fonts import register_fonts
 from ui.keyboard import OnScreenKeyboard
 
@@ -148,6 +147,8 @@ class GuideScreen(KioskScreen):
         lang = app.lang
         self.ids.name.text = service.name(lang)
         self.ids.description.text = service.description.get(lang)
+        hint = flow.card_hint()
+        self.ids.card_hint.text = hint.get(lang) if hint else ""
         if service.instant:
             self.ids.limit.text = flow.t("instant")
         else:
@@ -267,15 +268,11 @@ class TicketScreen(KioskScreen):
         self.ids.ahead.text = flow.t("ahead", n=ticket.get("ahead", 0))
         wait = ticket.get("wait_s")
         self.ids.wait.text = flow.t("wait", m=max(1, round(wait / 60))) if wait else ""
-        label = flow.priority_labels.get(ticket.get("priority") or "")
+        label = flow.priority_label(ticket.get("priority"))
         self.ids.headline.text = (
             flow.t("checked_in") if flow.visit.checked_in else flow.t("your_number")
         )
-        self.ids.priority.text = (
-            flow.t("priority", label=label.get(lang))
-            if label and ticket.get("priority") != "normal"
-            else ""
-        )
+        self.ids.priority.text = label.get(lang) if label else ""
 
 
 class NoticeScreen(KioskScreen):
@@ -361,7 +358,7 @@ class KioskApp(App):
 
     def tr(self, key: str, *_deps) -> str:
         """A fixed text in the current language (kv passes ``app.lang`` so it re-binds)."""
-        return T[key].get(self.lang)
+        return self.flow.text(key).get(self.lang)
 
     # --- building -------------------------------------------------------------------------------
 
@@ -385,6 +382,8 @@ class KioskApp(App):
 
     def on_start(self):
         self.refresh()
+        if self.runtime is not None:
+            self.runtime.set_part("screen", True)  # the window is up and drawing
         if self.notifier is not None:
             self.notifier.ready("welcome screen up")
         if self.on_built is not None:
