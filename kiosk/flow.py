@@ -467,7 +467,8 @@ class KioskFlow:
         return []
 
     def type_key(self, key: str) -> list[Effect]:
-        """The search keyboard: a letter or digit, ``space``, ``delete`` or ``clear``."""
+        """The search keyboard: a letter or digit, Chinese text chosen on the pinyin bar,
+        ``space``, ``delete`` or ``clear``."""
         if self.screen != Screen.SEARCH:
             return []
         self.touch()
@@ -478,7 +479,7 @@ class KioskFlow:
             text = ""
         elif key == "space":
             text += " "
-        elif len(key) == 1 and len(text) < 30:
+        elif key and len(text) + len(key) <= 30:  # a letter, or characters chosen by pinyin
             text += key.lower()
         self.visit.search_text = text
         self.visit.page = 0

@@ -33,7 +33,8 @@ from devices.sim import SAMPLE_CARDS
 from kiosk.flow import KioskFlow
 from kiosk.flow import Screen as S
 from ui.fonts import register_fonts
-from ui.keyboard import OnScreenKeyboard
+from ui.ime import warm as warm_pinyin
+from ui.keyboard import ImeKeyboard, OnScreenKeyboard
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,21 @@ class FormScreen(KioskScreen):
                 editor.add_widget(OptionButton(text=label, value=value_))
             return
         layout = "digits" if kind in ("phone", "number", "id_number", "date") else "letters"
-        kb = OnScreenKeyboard(layout=layout, key_font_size=app.fs_button)
+        if layout == "letters":
+            # Chinese by pinyin (names, addresses); 英 for letters as typed.
+            kb = ImeKeyboard(
+                layout=layout,
+                key_font_size=app.fs_button,
+                chinese=lang == "zh",
+                candidates_per_page=4 if app.elderly else 6,
+                candidate_color=PRIMARY,
+                bar_share=0.2,
+            )
+            kb.bind(composing=lambda _kb, text: self._show_composing(flow, text))
+            self.ids.editing_hint.text = flow.t("ime_hint")
+        else:
+            kb = OnScreenKeyboard(layout=layout, key_font_size=app.fs_button)
+            self.ids.editing_hint.text = flow.t("field_date") if kind == "date" else ""
         kb.labels = {k: flow.t(k) for k in ("delete", "clear", "space")}
         kb.key_background = SECONDARY
         kb.key_background_down = SECONDARY_DOWN
@@ -241,14 +256,11 @@ class FormScreen(KioskScreen):
         kb.spacing = app.unit * 0.008
         kb.bind(on_key=lambda _kb, key: app.edit_key(key))
         editor.add_widget(kb)
-        if layout == "letters" and lang == "zh":
-            self.ids.editing_hint.text = "中文请选“跳过”，到窗口填写"
-        elif layout == "letters":
-            self.ids.editing_hint.text = "Chinese text: choose Skip; staff fill it in"
-        else:
-            self.ids.editing_hint.text = ""
-        if layout == "digits":
-            self.ids.editing_hint.text = flow.t("field_date") if kind == "date" else ""
+
+    def _show_composing(self, flow, pinyin: str) -> None:
+        """The pinyin being typed, after the field's text, until a character is chosen."""
+        value = flow.visit.form.get(self.editing, "")
+        self.ids.editing_value.text = f"{value} {pinyin}" if pinyin else value
 
 
 class NeedCardScreen(KioskScreen):
@@ -364,6 +376,7 @@ class KioskApp(App):
 
     def build(self):
         register_fonts()
+        warm_pinyin()  # the pinyin tables, built while the welcome screen waits
         Window.clearcolor = BACKGROUND
         for name in KV_FILES:
             Builder.load_file(str(HERE / "kv" / f"{name}.kv"))
@@ -523,4 +536,4 @@ class KioskApp(App):
             listener()
 
 
-__all__ = ["KioskApp", "Label", "OnScreenKeyboard"]
+__all__ = ["ImeKeyboard", "KioskApp", "Label", "OnScreenKeyboard"]
