@@ -242,7 +242,7 @@ class FormScreen(KioskScreen):
                 chinese=lang == "zh",
                 candidates_per_page=4 if app.elderly else 6,
                 candidate_color=PRIMARY,
-                bar_share=0.2,
+                bar_share=0.24 if app.elderly else 0.2,
             )
             kb.bind(composing=lambda _kb, text: self._show_composing(flow, text))
             self.ids.editing_hint.text = flow.t("ime_hint")

@@ -50,6 +50,9 @@ HALL_WORDS = (
     "工作 单位 公司 学校 幼儿园 医院 手机 电话 联系人 父亲 母亲 配偶 子女 儿子 女儿"
 ).split()
 
+# Where pypinyin's reading of a hall word is not the place name's: 朝阳 the district is Cháoyáng.
+HALL_PINYIN = {"朝阳": "chaoyang"}
+
 
 def plain(syllable: str) -> str:
     """``lǜ`` → ``lv``, ``zhāng`` → ``zhang``: tone marks off, ü as v (as residents type it)."""
@@ -128,7 +131,9 @@ def pinyin_table() -> PinyinTable:
     }
     words: dict[str, list[str]] = {}
     for word in HALL_WORDS:
-        key = "".join(plain(p) for p in lazy_pinyin(word, style=Style.TONE))
+        key = HALL_PINYIN.get(word) or "".join(
+            plain(p) for p in lazy_pinyin(word, style=Style.TONE)
+        )
         words.setdefault(key, []).append(word)
     for word, pinyin in phrases_dict.items():
         if len(word) < 2 or not all(c in common for c in word):

@@ -23,7 +23,6 @@ from kivy.properties import (
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 LAYOUTS: dict[str, list[list[str]]] = {
@@ -118,7 +117,7 @@ class ImeKeyboard(BoxLayout):
                                                # "北京" (one or more characters) when a
                                                # candidate is chosen
 
-    The bar above the keys: the 中/英 toggle, the pinyin typed so far, the candidates of this
+    The bar above the keys: the 中/英 toggle, the candidates of this
     page (large buttons: touch one to put it in the field) and the page arrows. In 英 mode the
     letters go straight to the field, as on OnScreenKeyboard. The digit layout has no bar.
     """
@@ -231,7 +230,6 @@ class ImeKeyboard(BoxLayout):
             bar.height = 0
         if not shown:
             return
-        font = self.key_font_size
         toggle = KeyButton(
             text="中" if self.chinese else "英",
             background_normal="",
@@ -239,22 +237,14 @@ class ImeKeyboard(BoxLayout):
             background_color=self.candidate_color,
             color=self.candidate_text_color,
             bold=True,
-            font_size=font,
-            size_hint_x=0.8,
+            size_hint_x=1,
         )
         toggle.key = "lang"
-        toggle.bind(on_release=self.toggle)
+        toggle.bind(on_release=self.toggle, size=self._fit)
         bar.add_widget(toggle)
-        bar.add_widget(
-            Label(
-                text=ime.buffer,
-                color=self.key_color,
-                font_size=font * 0.8,
-                size_hint_x=1.4,
-                shorten=True,
-            )
-        )
-        for index, text in enumerate(ime.page_candidates() if ime.composing else []):
+        # The pinyin itself is not repeated here: ``composing`` is for the field's display.
+        shown = ime.page_candidates() if ime.composing else []
+        for index, text in enumerate(shown):
             button = CandidateButton(
                 text=text,
                 index=index,
@@ -262,12 +252,11 @@ class ImeKeyboard(BoxLayout):
                 background_down="",
                 background_color=self.key_background,
                 color=self.key_color,
-                font_size=font * (1.1 if len(text) <= 2 else 0.85),
-                size_hint_x=1 if len(text) <= 2 else 0.5 * len(text),
+                size_hint_x=max(1.0, 0.75 * len(text)),  # a word gets room for its characters
             )
-            button.bind(on_release=lambda b: self.choose(int(b.index)))
+            button.bind(on_release=lambda b: self.choose(int(b.index)), size=self._fit)
             bar.add_widget(button)
-        free = int(self.candidates_per_page) - len(ime.page_candidates() if ime.composing else [])
+        free = int(self.candidates_per_page) - len(shown)
         if free > 0:
             bar.add_widget(Widget(size_hint_x=free))
         for key, arrow, enabled in (
@@ -280,14 +269,24 @@ class ImeKeyboard(BoxLayout):
                 background_down="",
                 background_color=self.key_background,
                 color=self.key_color,
-                font_size=font,
-                size_hint_x=0.7,
+                size_hint_x=0.8,
                 disabled=not enabled,
                 opacity=1 if enabled else 0.3,
             )
             button.key = key
-            button.bind(on_release=self._turn)
+            button.bind(on_release=self._turn, size=self._fit)
             bar.add_widget(button)
+        for button in bar.children:
+            self._fit(button)
+
+    def _fit(self, button, *_):
+        """As large as the keys' type, but never wider or taller than the button."""
+        if not isinstance(button, Button):
+            return
+        chars = max(1, len(button.text))
+        button.font_size = max(
+            1, min(self.key_font_size * 1.1, button.width * 0.85 / chars, button.height * 0.75)
+        )
 
     def _turn(self, button):
         if button.key == "next_candidates":

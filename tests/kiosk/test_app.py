@@ -45,7 +45,11 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
     assert all(r["prefilled"][k] for k in ("name", "id_number", "sex", "nation", "birth_date"))
     assert "*" in r["id_shown"] and len(r["id_shown"]) == 18  # the number is masked on screen
     assert r["form_errors"] == ["current_address", "phone"]
-    assert r["typed"] == {"phone": "13800138000", "current_address": "jinzhan1"}
+    # Chinese by pinyin on the on-screen keyboard: the candidate bar, tap to commit.
+    assert r["ime_chinese_first"] is True
+    assert r["typed"] == {"phone": "13800138000", "current_address": "朝阳区金盏1号"}
+    assert r["composing_shown"] == "朝阳区金盏1 hao" and "号" in r["candidates_shown"]
+    assert r["elderly_candidates"][0] == "朝阳" and len(r["elderly_candidates"]) == 4
     assert r["ticket1"] == "E001" and r["ticket1_ahead"] == "前面还有 0 人"
     assert r["wiped_after_finish"]
     # Search by pinyin initials, a real-name service asks for the card, then issues.
@@ -76,9 +80,11 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
         "need-card",
         "ticket",
         "checkin",
+        "form-chinese",
     }
-    en = {"welcome", "bureaus", "services", "guide", "form", "ticket"}
-    elderly = {"bureaus", "services", "guide", "form", "ticket", "ticket-elderly-en"}
+    en = {"welcome", "bureaus", "services", "guide", "form", "need-card", "ticket"}
+    elderly = {"bureaus", "services", "guide", "form", "form-chinese", "ticket",
+               "ticket-elderly-en"}  # fmt: skip
     expected = {f"{n}-zh" for n in zh} | {f"{n}-en" for n in en}
     expected |= {f"{n}-elderly" if not n.endswith("-en") else n for n in elderly}
     expected |= {"portrait-welcome", "portrait-bureaus", "portrait-search"}

@@ -51,6 +51,7 @@ def test_common_characters_before_rare_and_main_readings_first():
 
 def test_hall_vocabulary_and_prefixes():
     assert typed("chaoyangqu").page_candidates()[0] == "朝阳区"
+    assert typed("chaoyang").page_candidates()[0] == "朝阳"  # the district, not zhāoyáng
     assert typed("jiedao").page_candidates()[0] == "街道"
     assert "北京" in typed("beij").candidates()[:12]  # a word from its start
     assert typed("lv").page_candidates()[0] in "绿律旅吕率虑"
