@@ -249,14 +249,23 @@ class HallClient:
         return data.get("result", data)
 
     async def command(
-        self, command: Command | dict[str, Any], *, resident_id: dict[str, str] | None = None
+        self,
+        command: Command | dict[str, Any],
+        *,
+        resident_id: dict[str, str] | None = None,
+        form: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run an engine command. ``resident_id`` ({"number": ..., "doc_type": "id"}) is turned
-        into the resident key by the server; the clear number goes no further."""
+        into the resident key by the server; the clear number goes no further. ``form``
+        ({"fields": {key: value}, "materials": [key, ...]}, with ``issue_ticket`` from a kiosk
+        or navigator) is stored sealed under the issued ticket, for the window that serves it;
+        the reply then says ``form_stored``."""
         body = command.model_dump(mode="json") if not isinstance(command, dict) else command
         message: dict[str, Any] = {"type": "command", "command": body}
         if resident_id:
             message["resident_id"] = resident_id
+        if form is not None:
+            message["form"] = form
         return await self.request(message)
 
     async def query(self, query: str, **fields: Any) -> dict[str, Any]:

@@ -7,6 +7,8 @@ that ``python main.py init PATH`` writes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import tomllib
 from enum import StrEnum
@@ -201,6 +203,38 @@ class Security(_Model):
     resident_key_secret: str = Field(min_length=32)
 
 
+class Privacy(_Model):
+    """What the hall keeps of residents' forms and papers, and for how long (docs/privacy.md).
+
+    A form submitted with a ticket is stored encrypted (AES-256-GCM) and readable only by the
+    window serving that ticket, which can only happen on the ticket's own day: a day's
+    retention covers it with margin. Materials a window filed are remembered (by resident key,
+    never the number) so that a kiosk can say "already on file"; a month covers a resident
+    coming back to complete an application.
+    """
+
+    form_retention_hours: float = Field(default=24, gt=0, le=24 * 30)
+    materials_retention_days: float = Field(default=30, gt=0, le=366)
+    # The form key: 32 random bytes, base64. Left out, it is derived (HKDF-SHA256) from
+    # security.resident_key_secret, so a hall has one secret fewer to keep; set it to rotate
+    # the form key on its own. Changing either makes stored forms unreadable (they are
+    # short-lived anyway).
+    form_key: str | None = None
+
+    @field_validator("form_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("form_key must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError("form_key must be 32 bytes (44 base64 characters)")
+        return value
+
+
 class Storage(_Model):
     # SQLAlchemy URL; a bare path or sqlite:///relative.db is relative to the config file.
     url: str = "sqlite:///yikou.db"
@@ -274,6 +308,7 @@ class HallConfig(_Model):
     staff: list[Staff] = []
     devices: list[Device] = []
     security: Security
+    privacy: Privacy = Privacy()
     storage: Storage = Storage()
     server: ServerSettings = ServerSettings()
     webhooks: list[Webhook] = []

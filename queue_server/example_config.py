@@ -225,6 +225,14 @@ priority = "appointment"          # the class a checked-in booking gets
 # resident's bookings and tickets.
 resident_key_secret = "{secret}"
 
+[privacy]
+# Forms residents submit at kiosks are stored encrypted, readable only by the window serving the
+# ticket, and deleted after this many hours; materials a window filed are remembered (by key,
+# never the ID number) this many days (docs/privacy.md).
+form_retention_hours = 24
+materials_retention_days = 30
+# form_key = "..."                # 32 random bytes, base64; default: derived from the secret above
+
 [storage]
 url = "sqlite:///yikou.db"        # relative to this file; or postgresql+psycopg://user@host/db
 synchronous = "full"              # full: survives power loss; normal: survives a crash only

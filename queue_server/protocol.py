@@ -5,8 +5,9 @@ checked against them by the tests. Every message is a JSON object with ``v`` (th
 version) and ``type``. Client messages that expect an answer carry an ``id``, echoed in the
 ``reply`` or ``error``.
 
-Client → server: ``hello`` (authenticate; must come first), ``command`` (an engine command),
-``query``, ``subscribe``, ``ping``, ``device_status``.
+Client → server: ``hello`` (authenticate; must come first), ``command`` (an engine command,
+with a resident's form for ``issue_ticket``), ``query``, ``subscribe``, ``ping``,
+``device_status``, ``file_materials``.
 Server → client: ``welcome``, ``reply``, ``error``, ``event``, ``snapshot``, ``status``,
 ``ticket``, ``devices``, ``pong``.
 """
@@ -22,6 +23,14 @@ from queue_server.engine.commands import Command
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 16 * 1024  # larger client messages get a typed error, not a disconnect
+# A command carrying a resident's form may be larger (a form's text, JSON-escaped): up to this.
+MAX_FORM_MESSAGE_BYTES = 64 * 1024
+# A form's limits (the catalog's longest field is 500 characters).
+FORM_MAX_FIELDS = 50
+FORM_MAX_VALUE = 500
+FORM_MAX_TOTAL = 5000  # characters of all values together
+FORM_MAX_MATERIALS = 50
+KEY_PATTERN = r"^[a-z][a-z0-9_]*$"  # the catalog's keys of form fields and materials
 
 
 class _Msg(BaseModel):
@@ -86,12 +95,38 @@ class ResidentId(BaseModel):
     number: str = Field(min_length=4, max_length=32)
 
 
+FieldKey = Annotated[str, Field(pattern=KEY_PATTERN, max_length=64)]
+MaterialKey = Annotated[str, Field(pattern=KEY_PATTERN, max_length=64)]
+FieldValue = Annotated[str, Field(max_length=FORM_MAX_VALUE)] | bool | int | float | None
+
+
+class Form(BaseModel):
+    """A resident's self-service form, submitted with ``issue_ticket`` by a kiosk or navigator.
+    ``fields``: the catalog service's form field key -> the value entered (text; a yes/no or a
+    number may be sent as JSON true/false or a number). ``materials``: keys of the catalog
+    materials the resident says they bring. Stored sealed under the issued ticket; only the
+    window serving it may read it (``ticket_form``). Never in events, logs or broadcasts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    fields: dict[FieldKey, FieldValue] = Field(default_factory=dict, max_length=FORM_MAX_FIELDS)
+    materials: list[MaterialKey] = Field(default_factory=list, max_length=FORM_MAX_MATERIALS)
+
+    @model_validator(mode="after")
+    def _total(self) -> Form:
+        total = sum(len(v) for v in self.fields.values() if isinstance(v, str))
+        if total > FORM_MAX_TOTAL:
+            raise ValueError(f"the form's text is {total} characters; at most {FORM_MAX_TOTAL}")
+        return self
+
+
 class CommandMsg(_Msg):
     type: Literal["command"] = "command"
     id: int | str
     command: Command
     # For issue_ticket, check_in, book_appointment and cancel_appointment: who the resident is.
     resident_id: ResidentId | None = None
+    # Only with issue_ticket, from a kiosk or navigator: the resident's form (see Form).
+    form: Form | None = None
 
     @model_validator(mode="after")
     def _aware_times(self) -> CommandMsg:
@@ -103,7 +138,16 @@ class CommandMsg(_Msg):
         return self
 
 
-QueryName = Literal["snapshot", "ticket", "slots", "services", "bookable_days", "stats"]
+QueryName = Literal[
+    "snapshot",
+    "ticket",
+    "slots",
+    "services",
+    "bookable_days",
+    "stats",
+    "ticket_form",
+    "materials_on_file",
+]
 
 
 class Query(_Msg):
@@ -112,7 +156,9 @@ class Query(_Msg):
     ``slots``: free appointment slots of ``service`` on ``day``. ``services``: the hall's
     services with waiting counts and estimates. ``bookable_days``: days open for booking.
     ``stats``: today's figures from the event log (a manager: the hall's, with ``csv``; a
-    window: its own)."""
+    window: its own). ``ticket_form``: the form submitted with ``ticket_id``, for the window
+    that called or serves it only. ``materials_on_file``: the materials the hall already holds
+    for the resident of ``resident_id`` (kiosk, navigator)."""
 
     type: Literal["query"] = "query"
     id: int | str
@@ -120,6 +166,8 @@ class Query(_Msg):
     ticket: str | None = None
     service: str | None = None
     day: dt.date | None = None
+    ticket_id: str | None = Field(default=None, max_length=32)
+    resident_id: ResidentId | None = None
 
 
 StreamName = Literal["public", "counter", "manager", "resident"]
@@ -155,8 +203,21 @@ class DeviceStatus(_Msg):
     detail: str = Field(default="", max_length=200)
 
 
+class FileMaterials(_Msg):
+    """A window files the materials it checked for the ticket it has called or is serving: the
+    hall keeps them on file for that resident (by key, never the number) for ``[privacy]
+    materials_retention_days``, so a kiosk can tell the resident next time
+    (``materials_on_file``). Counter sessions only; the ticket must carry a resident identity."""
+
+    type: Literal["file_materials"] = "file_materials"
+    id: int | str
+    ticket_id: str = Field(max_length=32)
+    materials: list[MaterialKey] = Field(min_length=1, max_length=FORM_MAX_MATERIALS)
+
+
 ClientMessage = Annotated[
-    Hello | CommandMsg | Query | Subscribe | Ping | DeviceStatus, Field(discriminator="type")
+    Hello | CommandMsg | Query | Subscribe | Ping | DeviceStatus | FileMaterials,
+    Field(discriminator="type"),
 ]
 CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -267,6 +328,23 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
     "bad_query": ("查询参数不正确", "The query is missing a parameter"),
     "identity_required": ("请填写证件号码", "A document number is required"),
     "internal_error": ("系统内部错误，请稍后再试", "Internal error; try again shortly"),
+    "form_invalid": (
+        "表格内容不正确或过长，请检查后重新提交",
+        "The form is malformed or too long; check it and submit again",
+    ),
+    "form_not_yours": (
+        "这张号票不在本窗口办理，不能查看表格或存档材料",
+        "This ticket is not called or being served at your window",
+    ),
+    "form_not_found": ("未提交表格", "No form was submitted with this ticket"),
+    "form_unreadable": (
+        "表格无法读取，请群众重新填写",
+        "The stored form cannot be read; ask the resident to fill it in again",
+    ),
+    "no_resident": (
+        "这张号票没有登记证件，无法存档材料",
+        "This ticket has no resident identity; materials cannot be filed",
+    ),
 }
 
 

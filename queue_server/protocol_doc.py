@@ -287,6 +287,23 @@ ISSUE_REPLY: dict[str, Any] = {
     "ticket_url": f"{PUBLIC_URL}/t/{TOKEN}",
 }
 
+FORM: dict[str, Any] = {
+    "fields": {
+        "name": "张秀兰",
+        "id_number": "11010119500101001X",
+        "sex": "female",
+        "address": "北京市朝阳区示范街道幸福里 7 号楼 501",
+        "phone": "13912345678",
+    },
+    "materials": ["id_card", "lease_contract"],
+}
+TICKET_FORM_REPLY: dict[str, Any] = {
+    "ticket_id": "20261126-E002",
+    "service_id": "liuguan.residence_registration",
+    **FORM,
+    "submitted_at": "2026-11-26T09:30:12+08:00",
+}
+
 CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "hello": [
         (
@@ -325,6 +342,20 @@ CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
             },
         ),
         (
+            "A kiosk issues a ticket with the form the resident filled in (kiosk and navigator "
+            'sessions only; the reply then has `"form_stored": true`). `fields` are the '
+            "catalog service's form field keys; `materials`, its material keys the resident "
+            "brings. See [Forms and materials on file](#forms-and-materials-on-file):",
+            {
+                "v": 1,
+                "type": "command",
+                "id": 7,
+                "command": {"type": "issue_ticket", "service": "liuguan.residence_registration"},
+                "resident_id": {"doc_type": "id", "number": "11010119500101001X"},
+                "form": FORM,
+            },
+        ),
+        (
             "A window calls its next resident:",
             {"v": 1, "type": "command", "id": 8, "command": {"type": "call_next", "counter": 5}},
         ),
@@ -343,6 +374,27 @@ CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "query": "slots",
                 "service": "liuguan.residence_permit",
                 "day": "2026-11-30",
+            },
+        ),
+        (
+            "The form submitted with the ticket a window has called or is serving (counter "
+            "sessions only; `ticket_id`: id or number):",
+            {
+                "v": 1,
+                "type": "query",
+                "id": 5,
+                "query": "ticket_form",
+                "ticket_id": "20261126-E002",
+            },
+        ),
+        (
+            "The materials the hall already holds for a resident (kiosk and navigator sessions):",
+            {
+                "v": 1,
+                "type": "query",
+                "id": 6,
+                "query": "materials_on_file",
+                "resident_id": {"doc_type": "id", "number": "11010119500101001X"},
             },
         ),
     ],
@@ -368,6 +420,19 @@ CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "part": "printer",
                 "ok": False,
                 "detail": "paper_out",
+            },
+        ),
+    ],
+    "file_materials": [
+        (
+            "Window 5 has checked the resident's ID card and lease and files them (the reply "
+            "lists everything now on file for that resident):",
+            {
+                "v": 1,
+                "type": "file_materials",
+                "id": 13,
+                "ticket_id": "20261126-E002",
+                "materials": ["id_card", "lease_contract"],
             },
         ),
     ],
@@ -743,12 +808,26 @@ PROTOCOL_ERROR_NOTES = {
     "token_expired": "A genuine resident token past its day, or for a ticket the hall no longer "
     "holds.",
     "forbidden": "The role may not send this command, query or stream (or a counter session "
-    "named another window). `details`: `command`, `query` or `streams`.",
+    "named another window), submit a `form` or file materials. `details`: `command`, `query`, "
+    "`streams`, `field` (`form`) or `message`.",
     "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped.",
     "unavailable": "The database could not commit; the command did not happen. Retry later.",
     "bad_query": "The query lacks a parameter it needs. `details`: `field`.",
     "identity_required": "A `web` session sent `book_appointment` or `cancel_appointment` "
-    "without `resident_id`.",
+    "without `resident_id`; or `materials_on_file` without `resident_id`.",
+    "form_invalid": f"A `form` that breaks its limits (more than {P.FORM_MAX_FIELDS} fields, a "
+    f"value over {P.FORM_MAX_VALUE} characters, over {P.FORM_MAX_TOTAL} characters in all, more "
+    f"than {P.FORM_MAX_MATERIALS} materials, a key not like `id_card`, a value not text, yes/no "
+    "or a number), or a form with a command other than `issue_ticket`. `details`: `field`, "
+    "`why` (never the value). Nothing was issued.",
+    "form_not_yours": "`ticket_form` or `file_materials` for a ticket this window has not called "
+    "and is not serving (waiting, finished, no-show, at another window). `details`: `ticket`.",
+    "form_not_found": "`ticket_form`: no form was submitted with the ticket, or it passed its "
+    "retention. `details`: `ticket`.",
+    "form_unreadable": "`ticket_form`: the stored form does not open with the hall's key (the key "
+    "or the secret it is derived from changed). `details`: `ticket`.",
+    "no_resident": "`file_materials` for a ticket issued without a document (`resident_id`): "
+    "there is nobody to keep them for. `details`: `ticket`.",
 }
 
 
@@ -829,6 +908,7 @@ Contents: [Transport](#transport) · [Envelope](#envelope) · [Session](#session
 [Server messages](#server-messages) · [Replies](#replies) · [Streams](#streams) ·
 [Seq and resume](#seq-and-resume) · [Engine commands](#engine-commands) · [Events](#events) ·
 [Errors](#errors) · [Limits](#limits) · [Privacy](#privacy) ·
+[Forms and materials on file](#forms-and-materials-on-file) ·
 [Resident ticket page](#resident-ticket-page) · [A resident's session](#a-residents-session)
 
 Conventions: times are ISO 8601 with an offset (`2026-11-26T09:30:12+08:00`; event times are
@@ -950,6 +1030,10 @@ Further rules the server applies to commands:
 - Kiosks may only issue priority classes marked self-service in the hall config (others, such
   as military or disabled priority, are issued at a window after checking papers).
 - A `resident` may only `cancel_ticket` its own ticket (by id or number).
+- A `form` may go with `issue_ticket` from {" and ".join(f"`{r}`" for r in sorted(S.FORM_ROLES))}
+  sessions only; `file_materials` is for {" and ".join(f"`{r}`" for r in sorted(S.FILE_ROLES))}
+  sessions only, and `ticket_form` and `file_materials` only for the ticket the window has
+  called or is serving (see [Forms and materials on file](#forms-and-materials-on-file)).
 
 ## Client messages
 
@@ -965,6 +1049,9 @@ Client to server. Types: {", ".join(f"`{_type_tag(m)}`" for m in client_models)}
         w(_fields_table(model))
         if model is P.CommandMsg:
             w("\n`resident_id`:\n\n" + _fields_table(P.ResidentId))
+            w("\n`form`:\n\n" + _doc(P.Form) + "\n\n" + _fields_table(P.Form))
+        if model is P.Query:
+            w("\n`resident_id`: as in [`command`](#command).\n")
         for note, example in CLIENT_EXAMPLES[tag]:
             w(f"\n{note}\n\n" if note else "\n")
             w(_block("client", example))
@@ -1072,6 +1159,7 @@ session of the window it names.
     w(_errors())
     w(_limits())
     w(_privacy())
+    w(_forms())
     w(_page())
     w(_session())
     return "".join(out).rstrip() + "\n"
@@ -1110,6 +1198,7 @@ The `result` of a `reply` depends on the request.
 | `resident_token` | a ticket was issued | the ticket's [resident token](#resident) |
 | `ticket_url` | a ticket was issued | `<public_url>/t/<resident_token>`: what the ticket's QR code encodes |
 | `appointment` | `book_appointment` | `id`, `service`, `slot_start`, `slot_end` |
+| `form_stored` | a ticket was issued with a `form` | `true`: the form was committed with the ticket |
 
 """
         + _block("server", {"v": 1, "type": "reply", "id": 7, "result": ISSUE_REPLY})
@@ -1143,9 +1232,13 @@ The `result` of a `reply` depends on the request.
 | `bookable_days` | — | `days`: dates open for booking |
 | `slots` | `service`, `day` | `service`, `day`, `slots`: `start`, `end`, `free` (places left) |
 | `stats` | — | today's figures from the event log (`queue_server.stats`). A manager: `stats` (totals, `wait` and `service` summaries, one row per window in `counters` with `busy_share` = busy / open time, one row per service) and `csv` (the same as CSV text); a counter: `day`, `as_of`, `window` (its own row) |
+| `ticket_form` | `ticket_id` (id or number) | `ticket_id`, `service_id` (the service it was issued for), `fields`, `materials` (as submitted), `submitted_at` (hall time). Counter sessions, for the ticket they called or serve |
+| `materials_on_file` | `resident_id` | `materials`: keys of the materials on file for this resident, sorted |
 
 """
     ]
+    query_examples["ticket_form"] = TICKET_FORM_REPLY
+    query_examples["materials_on_file"] = {"materials": ["id_card", "lease_contract"]}
     for i, (name, result) in enumerate(query_examples.items()):
         parts.append(f"`{name}`:\n\n")
         parts.append(_block("server", {"v": 1, "type": "reply", "id": 20 + i, "result": result}))
@@ -1173,6 +1266,25 @@ snapshot or the replayed events.
     parts.append(
         "\n### Reply to a ping\n\nA [`pong`](#pong) with the same `id` and the current seq.\n\n"
     )
+    parts.append(
+        "### Reply to file_materials\n\n`ticket_id` and `materials`: every material now on "
+        "file for the ticket's resident (not only those just filed), sorted.\n\n"
+    )
+    parts.append(
+        _block(
+            "server",
+            {
+                "v": 1,
+                "type": "reply",
+                "id": 13,
+                "result": {
+                    "ticket_id": "20261126-E002",
+                    "materials": ["id_card", "lease_contract"],
+                },
+            },
+        )
+    )
+    parts.append("\n")
     return "".join(parts)
 
 
@@ -1364,6 +1476,8 @@ def _limits() -> str:
 | unsent messages owed to a slow client | {S.MAX_BUFFER // 1024:,} KiB | the connection is dropped; the client resumes by seq |
 | streams per `subscribe` | 1 to 4 | `bad_message` |
 | events held for resuming | the last {S.RECENT_EVENTS:,} | older `since`: a snapshot instead |
+| a `command` carrying a `form` | {P.MAX_FORM_MESSAGE_BYTES:,} bytes ({P.MAX_FORM_MESSAGE_BYTES // 1024} KiB) | `too_large` |
+| a form | {P.FORM_MAX_FIELDS} fields, {P.FORM_MAX_VALUE} characters a value, {P.FORM_MAX_TOTAL:,} characters in all, {P.FORM_MAX_MATERIALS} materials | `form_invalid`; nothing is issued |
 
 Field lengths (device id 64, tokens and passwords 256, login 32, document number 4 to 32, notice
 text 500 / 1,000 characters) are in the field tables; a longer value gets `bad_message`.
@@ -1390,6 +1504,36 @@ front door.
   protocol.
 - A resident token opens one ticket's view and its cancellation, nothing else, and only until
   the ticket's day ends.
+- The one other place a document number may travel is inside a resident's own `form` (its
+  `id_number` field): stored sealed, shown only to the window serving that ticket, purged
+  after the retention (next section).
+
+"""
+
+
+def _forms() -> str:
+    return """## Forms and materials on file
+
+What a self-service kiosk collects travels with the ticket, and what a window has checked is
+remembered for the resident's next visit. docs/privacy.md says what is kept, where and how long.
+
+1. A kiosk (or navigator) sends the resident's `form` in the `command` that carries
+   `issue_ticket` (see [`command`](#command)). The server seals it (AES-256-GCM, a key of the
+   hall) and stores it under the issued ticket in the same transaction as the ticket: a reply
+   with `"form_stored": true` means both are on disk. A refused command stores nothing. The form
+   never enters the event log, the server's logs, any stream, reply to others or webhook.
+2. The window that has called the ticket, or is serving it, reads the form with the
+   `ticket_form` query. Any other window, before the call, after finishing, no-show or
+   transfer away, gets `form_not_yours`; a ticket without a form, `form_not_found` ("未提交表格").
+   Managers may not read forms (`forbidden`): the form is for serving the resident, not for
+   oversight.
+3. The window files the materials it checked with [`file_materials`](#file_materials). They are
+   kept against the resident's key (never the number), so a kiosk or navigator that asks
+   `materials_on_file` with the same document can tell the resident what the hall already has.
+4. Forms are purged `[privacy] form_retention_hours` after submission (default 24: a ticket
+   lives one day), filed materials `materials_retention_days` after they were last filed
+   (default 30), on the server's housekeeping tick and when it starts; expired materials are
+   never answered even before the purge.
 
 """
 

@@ -54,8 +54,10 @@ from queue_server.auth import verify_secret
 from queue_server.config import HallConfig, load_hall_config
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
+from queue_server.engine.lifecycle import TicketState
 from queue_server.errors import ConfigError, EngineError, StorageError
 from queue_server.identity import resident_key
+from queue_server.privacy import FormUnreadable
 from queue_server.storage import Store
 from queue_server.tokens import TokenError, make_token, read_token
 from queue_server.webhooks import WebhookDispatcher
@@ -103,14 +105,21 @@ ROLE_STREAMS: dict[str, set[str]] = {
     "web": {"public"},
 }
 ROLE_QUERIES: dict[str, set[str]] = {
-    "kiosk": {"snapshot", "ticket", "slots", "services", "bookable_days"},
-    "navigator": {"snapshot", "ticket", "slots", "services", "bookable_days"},
+    "kiosk": {"snapshot", "ticket", "slots", "services", "bookable_days", "materials_on_file"},
+    "navigator": {"snapshot", "ticket", "slots", "services", "bookable_days", "materials_on_file"},
     "signage": {"snapshot", "services"},
-    "counter": {"snapshot", "ticket", "services", "stats"},
+    # ticket_form: only for the ticket this window called or serves (HallActor.ticket_form).
+    "counter": {"snapshot", "ticket", "services", "stats", "ticket_form"},
+    # Not ticket_form: a resident's form is for the window serving them, not for oversight
+    # (PIPL's "minimum necessary"); nor materials_on_file, which needs the resident's document.
     "manager": {"snapshot", "ticket", "slots", "services", "bookable_days", "stats"},
     "resident": {"snapshot", "ticket", "services", "slots", "bookable_days"},
     "web": {"services", "slots", "bookable_days"},
 }
+# Roles that may submit a resident's form with issue_ticket (the self-service terminals).
+FORM_ROLES = {"kiosk", "navigator"}
+# Roles that may file materials for the ticket they serve (the file_materials message).
+FILE_ROLES = {"counter"}
 # Web-channel commands one address may send in WEB_COMMAND_WINDOW_S (bookings, cancellations).
 WEB_COMMAND_LIMIT = 20
 WEB_COMMAND_WINDOW_S = 600.0
@@ -147,6 +156,7 @@ class HallActor:
 
     def __init__(self, store: Store):
         self.store = store
+        self.secret = store.config.security.resident_key_secret
         self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hall")
         self.ahead_limit = 0  # > 0 when a webhook wants "ahead" notices
         self._day_events: list[V.Event] = []  # today's events, for statistics
@@ -155,9 +165,14 @@ class HallActor:
     async def call(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    def run_batch(self, commands: list[C.Command], watched: list[str]) -> BatchResult:
+    def run_batch(
+        self,
+        commands: list[C.Command],
+        watched: list[str],
+        forms: list[dict[str, Any] | None] | None = None,
+    ) -> BatchResult:
         store = self.store
-        outcomes = store.execute_batch(commands)
+        outcomes = store.execute_batch(commands, forms=forms)
         committed_at = time.perf_counter()
         hall = store.hall
         now = store.clock()
@@ -283,6 +298,13 @@ class HallActor:
             if role == "counter":
                 return stats_mod.counter_stats(figures, counter)
             return {"stats": figures, "csv": stats_mod.to_csv(figures)}
+        if name == "ticket_form":
+            return self.ticket_form(msg.ticket_id or msg.ticket, counter)
+        if name == "materials_on_file":
+            if msg.resident_id is None:
+                raise _QueryError("identity_required", field="resident_id")
+            key = resident_key(self.secret, msg.resident_id.number, msg.resident_id.doc_type)
+            return {"materials": self.store.materials_on_file(key, now)}
         if name == "slots":
             if not msg.service or not msg.day:
                 raise _QueryError("bad_query", field="service, day")
@@ -303,6 +325,51 @@ class HallActor:
                 ],
             }
         raise _QueryError("bad_query", field="query")
+
+    def _served_here(self, ref: str | None, counter: int | None):
+        """The ticket ``ref`` if it is called at, or being served by, window ``counter``."""
+        if not ref:
+            raise _QueryError("bad_query", field="ticket_id")
+        ticket = self.store.hall.ticket(ref)
+        here = ticket.state in (TicketState.CALLED, TicketState.SERVING)
+        if not here or counter is None or ticket.counter != counter:
+            raise _QueryError("form_not_yours", ticket=ticket.number)
+        return ticket
+
+    def ticket_form(self, ref: str | None, counter: int | None) -> dict[str, Any]:
+        ticket = self._served_here(ref, counter)
+        try:
+            stored = self.store.ticket_form(ticket.id)
+        except FormUnreadable:
+            log.warning("the form of ticket %s does not open with this hall's key", ticket.id)
+            raise _QueryError("form_unreadable", ticket=ticket.number) from None
+        if stored is None:
+            raise _QueryError("form_not_found", ticket=ticket.number)
+        form = stored["form"]
+        return {
+            "ticket_id": ticket.id,
+            "service_id": stored["service"],
+            "fields": form.get("fields", {}),
+            "materials": form.get("materials", []),
+            "submitted_at": stored["submitted_at"].astimezone(self.store.config.zone).isoformat(),
+        }
+
+    def file_materials(self, ref: str, materials: list[str], counter: int | None) -> dict:
+        ticket = self._served_here(ref, counter)
+        if not ticket.resident_key:
+            raise _QueryError("no_resident", ticket=ticket.number)
+        now = self.store.clock()
+        self.store.file_materials(
+            resident_key=ticket.resident_key, materials=materials, ticket_id=ticket.id,
+            counter=counter, now=now,
+        )  # fmt: skip
+        return {
+            "ticket_id": ticket.id,
+            "materials": self.store.materials_on_file(ticket.resident_key, now),
+        }
+
+    def purge_private(self) -> dict[str, int]:
+        return self.store.purge_private()
 
     def snapshot(self, stream: str, role: str, counter: int | None, ticket: str | None):
         hall = self.store.hall
@@ -350,6 +417,8 @@ class HallActor:
 
 
 class _QueryError(Exception):
+    """A refusal of a query (or of file_materials) with a protocol error code."""
+
     def __init__(self, code: str, **details: Any):
         self.code = code
         self.details = details
@@ -530,6 +599,9 @@ class QueueServer:
             compression=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        # Forms and filed materials that passed their retention while the server was down go
+        # before anyone can ask for them.
+        await self.purge_private()
         self._tasks = [
             asyncio.create_task(self._writer(), name="writer"),
             asyncio.create_task(self._ticker(), name="ticker"),
@@ -564,9 +636,14 @@ class QueueServer:
 
     # --- commands: group commit -------------------------------------------------------------
 
-    async def submit(self, command: C.Command) -> list[V.Event] | EngineError:
+    async def submit(
+        self, command: C.Command, form: dict[str, Any] | None = None
+    ) -> tuple[list[V.Event] | EngineError, BatchResult]:
+        """Queue a command for the next group commit; its outcome once committed. ``form``: a
+        resident's form, stored under the ticket an ``issue_ticket`` issues, in the same
+        transaction."""
         future = asyncio.get_running_loop().create_future()
-        await self.pending.put((command, future))
+        await self.pending.put((command, future, form))
         return await future
 
     async def _writer(self) -> None:
@@ -575,13 +652,18 @@ class QueueServer:
             while not self.pending.empty() and len(batch) < BATCH_MAX:
                 batch.append(self.pending.get_nowait())
             watched = [c.ticket_id for c in self.subscribers["resident"] if c.ticket_id]
+            forms = [form for _, _, form in batch]
             try:
                 result = await self.actor.call(
-                    self.actor.run_batch, [cmd for cmd, _ in batch], watched
+                    self.actor.run_batch,
+                    [cmd for cmd, _, _ in batch],
+                    watched,
+                    forms if any(f is not None for f in forms) else None,
                 )
             except Exception as exc:  # the database is down: every caller hears it
+                # Only the error's text: never the commands (a form could be among them).
                 log.error("batch of %d commands failed: %s", len(batch), exc)
-                for _, future in batch:
+                for _, future, _ in batch:
                     if not future.done():
                         future.set_exception(
                             exc if isinstance(exc, StorageError) else StorageError(str(exc))
@@ -590,7 +672,7 @@ class QueueServer:
             self._publish(result)
             if self.webhooks is not None:
                 self._feed_webhooks(result)
-            for (cmd, future), outcome in zip(batch, result.outcomes, strict=True):
+            for (cmd, future, _), outcome in zip(batch, result.outcomes, strict=True):
                 self.m_commands.labels(
                     cmd.type, "refused" if isinstance(outcome, EngineError) else "ok"
                 ).inc()
@@ -610,13 +692,28 @@ class QueueServer:
             log.exception("feeding the webhooks failed")
 
     async def _ticker(self) -> None:
-        # The first tick at once: a fresh server opens the day before any terminal asks.
+        # The first tick at once: a fresh server opens the day before any terminal asks. The
+        # housekeeping after each: forms and filed materials past their retention go.
         while True:
             try:
                 await self.submit(C.Tick())
             except StorageError as exc:
                 log.warning("tick failed: %s", exc)
             await asyncio.sleep(self.config.server.tick_seconds)
+            await self.purge_private()
+
+    async def purge_private(self) -> dict[str, int]:
+        """Delete residents' forms and filed materials past their retention ([privacy])."""
+        try:
+            gone = await self.actor.call(self.actor.purge_private)
+        except StorageError as exc:
+            log.warning("purging expired forms failed: %s", exc)
+            return {"forms": 0, "materials": 0}
+        if any(gone.values()):
+            log.info(
+                "purged %d expired forms, %d filed materials", gone["forms"], gone["materials"]
+            )
+        return gone
 
     # --- publishing --------------------------------------------------------------------------
 
@@ -770,7 +867,7 @@ class QueueServer:
             if msg_id is not None or client.strikes in (1, 100, 200):
                 self._send(client, _json(P.error("rate_limited", msg_id)))
             return
-        if len(raw) > P.MAX_MESSAGE_BYTES:
+        if len(raw) > P.MAX_MESSAGE_BYTES and not _carries_form(raw):
             self._send(client, _json(P.error("too_large", limit=P.MAX_MESSAGE_BYTES)))
             return
         try:
@@ -790,7 +887,10 @@ class QueueServer:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            self._send(client, _json(P.error("bad_message", msg_id, field=where, why=first["msg"])))
+            # Never the input itself in the answer (pydantic's msg does not carry it): a form's
+            # values are a resident's personal data.
+            code = "form_invalid" if first["loc"][1:2] == ("form",) else "bad_message"
+            self._send(client, _json(P.error(code, msg_id, field=where, why=first["msg"])))
             return
         try:
             await self._dispatch(client, msg)
@@ -813,6 +913,8 @@ class QueueServer:
                 self._send(client, self._devices_message())
         elif isinstance(msg, P.DeviceStatus):
             self._device_status(client, msg)
+        elif isinstance(msg, P.FileMaterials):
+            await self._file_materials(client, msg)
         else:
             self._send(client, _json(P.Pong(id=msg.id, seq=self.seq)))
 
@@ -1002,12 +1104,22 @@ class QueueServer:
                 self._send(client, _json(P.error("rate_limited", msg.id)))
                 return
             self._web_commands.record(address)
+        form: dict[str, Any] | None = None
+        if msg.form is not None:
+            if client.role not in FORM_ROLES:
+                self._send(client, _json(P.error("forbidden", msg.id, field="form")))
+                return
+            if msg.command.type != "issue_ticket":
+                why = "a form goes only with issue_ticket"
+                self._send(client, _json(P.error("form_invalid", msg.id, field="form", why=why)))
+                return
+            form = msg.form.model_dump(mode="json")
         command = self._authorise(client, msg.command, msg.resident_id)
         if command is None:
             self._send(client, _json(P.error("forbidden", msg.id, command=msg.command.type)))
             return
         try:
-            outcome, result = await self.submit(command)
+            outcome, result = await self.submit(command, form)
         except StorageError:
             self._send(client, _json(P.error("unavailable", msg.id)))
             return
@@ -1028,6 +1140,8 @@ class QueueServer:
                 expires = _end_of_day(ev.ticket.day, self.config)
                 token = make_token(self.secret, ev.ticket.id, expires)
                 reply["ticket"] = result.issued[ev.ticket.id]
+                if form is not None:
+                    reply["form_stored"] = True  # committed with the ticket
                 reply["resident_token"] = token
                 reply["ticket_url"] = f"{self.config.server.public_url.rstrip('/')}/t/{token}"
             elif isinstance(ev, V.AppointmentBooked):
@@ -1052,6 +1166,28 @@ class QueueServer:
             return
         except EngineError as exc:
             self._send(client, _json(P.Error(id=msg.id, **exc.to_dict())))
+            return
+        except StorageError:
+            self._send(client, _json(P.error("unavailable", msg.id)))
+            return
+        self._send(client, _json(P.Reply(id=msg.id, result=result)))
+
+    async def _file_materials(self, client: Client, msg: P.FileMaterials) -> None:
+        if client.role not in FILE_ROLES:
+            self._send(client, _json(P.error("forbidden", msg.id, message="file_materials")))
+            return
+        try:
+            result = await self.actor.call(
+                self.actor.file_materials, msg.ticket_id, list(msg.materials), client.counter
+            )
+        except _QueryError as exc:
+            self._send(client, _json(P.error(exc.code, msg.id, **exc.details)))
+            return
+        except EngineError as exc:
+            self._send(client, _json(P.Error(id=msg.id, **exc.to_dict())))
+            return
+        except StorageError:
+            self._send(client, _json(P.error("unavailable", msg.id)))
             return
         self._send(client, _json(P.Reply(id=msg.id, result=result)))
 
@@ -1154,6 +1290,18 @@ def _id_of(data: Any) -> int | str | None:
     if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
         return None
     return msg_id
+
+
+def _carries_form(raw: str | bytes) -> bool:
+    """A command with a resident's form, which may be up to MAX_FORM_MESSAGE_BYTES long (the
+    form's own limits are then checked by its schema, answered with ``form_invalid``)."""
+    if len(raw) > P.MAX_FORM_MESSAGE_BYTES:
+        return False
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("type") == "command" and "form" in data
 
 
 def _peek_id(raw: str | bytes) -> int | str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +27,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    LargeBinary,
     UniqueConstraint,
     bindparam,
     event,
@@ -47,6 +48,7 @@ from queue_server.engine.hall import Hall
 from queue_server.engine.lifecycle import AppointmentState, CounterState, TicketState
 from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ticket
 from queue_server.errors import EngineError, StorageError
+from queue_server.privacy import FormVault
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +179,34 @@ class NoticeRow(SQLModel, table=True):
     starts: dt.datetime | None = Field(default=None, sa_type=Instant)
     ends: dt.datetime | None = Field(default=None, sa_type=Instant)
     posted_at: dt.datetime = Field(sa_type=Instant)
+
+
+class FormRow(SQLModel, table=True):
+    """A form a resident submitted with a ticket: sealed (queue_server.privacy), never in clear,
+    and not part of the event log (the log is kept for ever; a form only for
+    ``[privacy] form_retention_hours``)."""
+
+    __tablename__ = "ticket_forms"
+    __table_args__ = (Index("ix_ticket_forms_submitted", "hall_id", "submitted_at"),)
+    hall_id: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(primary_key=True, max_length=32)
+    service: str = Field(max_length=80)
+    submitted_at: dt.datetime = Field(sa_type=Instant)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class FiledMaterialRow(SQLModel, table=True):
+    """A material a window checked and filed for a resident (by key, never the number), kept
+    ``[privacy] materials_retention_days`` from the last filing."""
+
+    __tablename__ = "materials_on_file"
+    __table_args__ = (Index("ix_materials_on_file_filed", "hall_id", "filed_at"),)
+    hall_id: str = Field(primary_key=True, max_length=64)
+    resident_key: str = Field(primary_key=True, max_length=64)
+    material: str = Field(primary_key=True, max_length=64)
+    filed_at: dt.datetime = Field(sa_type=Instant)
+    ticket_id: str = Field(max_length=32)
+    counter: int
 
 
 TICKET_FIELDS = [c.name for c in TicketRow.__table__.columns if c.name != "hall_id"]
@@ -314,6 +344,7 @@ class Store:
         self._lock = threading.RLock()
         self._hall_query = None
         self._hall_updates: dict[int, Any] = {}
+        self.vault = FormVault.for_hall(config)
         try:
             create_schema(self.engine)
         except SQLAlchemyError as exc:
@@ -408,13 +439,22 @@ class Store:
         return outcome
 
     def execute_batch(
-        self, commands: list[C.Command], now: dt.datetime | None = None
+        self,
+        commands: list[C.Command],
+        now: dt.datetime | None = None,
+        *,
+        forms: Sequence[dict[str, Any] | None] | None = None,
     ) -> list[list[V.Event] | EngineError]:
         """Run several commands, in order, in ONE transaction (group commit).
 
         Each gets its events or its refusal; a refusal does not stop the others. Nothing is
         returned before the commit, so no caller ever sees a result that could still be lost. If
         the transaction fails, every command fails with StorageError and memory is rebuilt.
+
+        ``forms`` (beside ``commands``, None where there is none): the form a resident submitted
+        with an ``issue_ticket``. It is sealed and stored under the ticket the command issued,
+        in the same transaction: a ticket acknowledged with a form always has it. A refused
+        command stores none.
         """
         now = now or self.clock()
         outcomes: list[list[V.Event] | EngineError] = []
@@ -425,16 +465,23 @@ class Store:
                     if row.seq != self.hall.seq:
                         self._catch_up(conn, row.seq)
                     written: list[V.Event] = []
-                    for command in commands:
+                    sealed: list[dict[str, Any]] = []
+                    for i, command in enumerate(commands):
                         try:
                             events = self.hall.handle(command, now)
                             outcomes.append(events)
                         except EngineError as exc:
                             outcomes.append(exc)
                             events = exc.events
+                        else:
+                            form = forms[i] if forms else None
+                            if form is not None:
+                                sealed += self._seal_forms(events, form, now)
                         written += events
                     if written:
                         self._write(conn, written)
+                    if sealed:
+                        conn.execute(FormRow.__table__.insert(), sealed)
             except SQLAlchemyError as exc:
                 self.hall = self._load()
                 raise StorageError(f"the database refused the command: {exc}") from exc
@@ -443,6 +490,21 @@ class Store:
                 self.hall = self._load()
                 raise
         return outcomes
+
+    def _seal_forms(
+        self, events: list[V.Event], form: dict[str, Any], now: dt.datetime
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "hall_id": self.hall_id,
+                "ticket_id": ev.ticket.id,
+                "service": ev.ticket.service,
+                "submitted_at": now,
+                "sealed": self.vault.seal(ev.ticket.id, form),
+            }
+            for ev in events
+            if isinstance(ev, V.TicketIssued)
+        ]
 
     def refresh(self) -> int:
         """Apply what other processes committed since we last looked; return how many events."""
@@ -571,6 +633,106 @@ class Store:
             ).all()
             conn.rollback()
         return [ticket_from_row(r) for r in rows]
+
+    # --- residents' forms and materials on file (docs/privacy.md) -----------------------------
+
+    def ticket_form(self, ticket_id: str) -> dict[str, Any] | None:
+        """The form submitted with a ticket, opened: ``service``, ``submitted_at``, ``form``
+        (``fields``, ``materials``); None when there is none (or it was purged).
+        Raises ``privacy.FormUnreadable`` when it does not open with this hall's key."""
+        table = FormRow.__table__
+        try:
+            with self._reader() as conn:
+                row = conn.execute(
+                    select(table.c.service, table.c.submitted_at, table.c.sealed).where(
+                        table.c.hall_id == self.hall_id, table.c.ticket_id == ticket_id
+                    )
+                ).first()
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read the form: {exc}") from exc
+        if row is None:
+            return None
+        return {
+            "service": row.service,
+            "submitted_at": row.submitted_at,
+            "form": self.vault.open(ticket_id, row.sealed),
+        }
+
+    def file_materials(
+        self,
+        *,
+        resident_key: str,
+        materials: Sequence[str],
+        ticket_id: str,
+        counter: int,
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Record that a window checked and filed these materials of a resident (again: the
+        retention restarts)."""
+        now = now or self.clock()
+        rows = [
+            {"hall_id": self.hall_id, "resident_key": resident_key, "material": material,
+             "filed_at": now, "ticket_id": ticket_id, "counter": counter}
+            for material in dict.fromkeys(materials)
+        ]  # fmt: skip
+        try:
+            with self._lock, self.engine.begin() as conn:
+                _upsert(
+                    conn, FiledMaterialRow.__table__, rows, ["hall_id", "resident_key", "material"]
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot file the materials: {exc}") from exc
+
+    def materials_on_file(self, resident_key: str, now: dt.datetime | None = None) -> list[str]:
+        """The materials on file for a resident and still within their retention, by key."""
+        now = now or self.clock()
+        horizon = now - dt.timedelta(days=self.config.privacy.materials_retention_days)
+        table = FiledMaterialRow.__table__
+        try:
+            with self._reader() as conn:
+                found = (
+                    conn.execute(
+                        select(table.c.material)
+                        .where(
+                            table.c.hall_id == self.hall_id,
+                            table.c.resident_key == resident_key,
+                            table.c.filed_at >= horizon,
+                        )
+                        .order_by(table.c.material)
+                    )
+                    .scalars()
+                    .all()
+                )
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read the materials on file: {exc}") from exc
+        return list(found)
+
+    def purge_private(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """Delete forms and filed materials past their retention; return how many of each."""
+        now = now or self.clock()
+        privacy = self.config.privacy
+        forms, materials = FormRow.__table__, FiledMaterialRow.__table__
+        try:
+            with self._lock, self.engine.begin() as conn:
+                gone_forms = conn.execute(
+                    sa_delete(forms).where(
+                        forms.c.hall_id == self.hall_id,
+                        forms.c.submitted_at
+                        < now - dt.timedelta(hours=privacy.form_retention_hours),
+                    )
+                ).rowcount
+                gone_materials = conn.execute(
+                    sa_delete(materials).where(
+                        materials.c.hall_id == self.hall_id,
+                        materials.c.filed_at
+                        < now - dt.timedelta(days=privacy.materials_retention_days),
+                    )
+                ).rowcount
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot purge expired forms: {exc}") from exc
+        return {"forms": gone_forms, "materials": gone_materials}
 
     def ping(self) -> bool:
         """Is the database reachable? (for /healthz)."""

@@ -4,11 +4,15 @@
 // moves tickets in the dispatch order, changes their priority or cancels them, re-skills,
 // opens and closes windows, posts and removes notices, and exports the day's figures as CSV
 // (the server computes them from the event log and sends the CSV text; the page only saves it).
+// The websocket plumbing and the texts' machinery are common.js's.
 // Plain JavaScript, no external resources.
 "use strict";
 
 (function () {
-  var PROTOCOL_VERSION = 1;
+  var Y = window.Yikou;
+  var $ = Y.$;
+  var setText = Y.setText;
+  var el = Y.el;
 
   var TEXT = {
     zh: {
@@ -71,10 +75,8 @@
 
   var state = { lang: "zh", login: "", snap: null, stats: null, csv: "", conn: "offline",
     priorities: [], devices: [] };
-  var socket = null;
-  var nextId = 1;
-  var pending = {};
   var refreshTimer = null;
+  var typedLogin = ""; // shown once the server accepts it
   var editing = {}; // counter id -> skills text being typed (kept across refreshes)
   var drawn = {}; // part -> the data it was last drawn from: unchanged parts are not redrawn
 
@@ -85,93 +87,45 @@
     return true;
   }
 
-  function $(id) { return document.getElementById(id); }
   function t() { return TEXT[state.lang]; }
-  function setText(id, text) { var el = $(id); if (el.textContent !== text) el.textContent = text; }
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text != null) node.textContent = text;
-    return node;
-  }
 
   // --- websocket ----------------------------------------------------------------------------
 
-  function socketUrl() {
-    var base = location.pathname.replace(/\/manager\/?$/, "");
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + base + "/ws";
-  }
-
-  function request(message, callback) {
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    message.v = PROTOCOL_VERSION;
-    message.id = nextId++;
-    if (callback) pending[message.id] = callback;
-    socket.send(JSON.stringify(message));
-  }
-
-  function showMessage(text, isError) {
-    setText("message", text);
-    $("message").className = "message" + (isError ? " error" : "");
-  }
-
-  function command(body) {
-    request({ type: "command", command: body }, function (msg) {
-      if (msg.type === "error") {
-        showMessage(state.lang === "zh" ? msg.message_zh : msg.message_en, true);
-      } else {
-        var names = state.lang === "zh" ? COMMAND_ZH : {};
-        showMessage(t().done + " · " + (names[body.type] || body.type), false);
-        refresh();
-      }
-    });
-  }
-
-  function connect(login, password) {
-    state.conn = "connecting";
-    render();
-    var ws = new WebSocket(socketUrl());
-    socket = ws;
-    ws.onopen = function () {
-      request({ type: "hello", lang: state.lang,
-        auth: { kind: "staff", login: login, password: password } }, function (msg) {
-        if (msg.type !== "welcome" || msg.role !== "manager") {
-          setText("login-error", msg.type === "error"
-            ? (state.lang === "zh" ? msg.message_zh : msg.message_en) : "not a manager");
-          ws.close();
-          return;
-        }
-        state.login = login;
-        state.conn = "live";
-        $("login").hidden = true;
-        $("desk").hidden = false;
-        request({ type: "subscribe", streams: ["manager", "public"] });
-        loadPriorities();
-        refresh();
-      });
-    };
-    ws.onmessage = function (event) {
-      var msg;
-      try { msg = JSON.parse(event.data); } catch (e) { return; }
-      if ((msg.type === "reply" || msg.type === "error" || msg.type === "welcome") &&
-          pending[msg.id]) {
-        var callback = pending[msg.id];
-        delete pending[msg.id];
-        callback(msg);
-      } else if (msg.type === "event") {
+  var hall = new Y.Connection({
+    page: "manager",
+    accept: function (msg) { return msg.role === "manager"; },
+    onState: function (conn) { state.conn = conn; render(); },
+    onRefused: function (msg) {
+      setText("login-error", msg.type === "error" ? Y.errorText(msg, state.lang) : "not a manager");
+    },
+    onWelcome: function () {
+      state.login = typedLogin;
+      $("login").hidden = true;
+      $("desk").hidden = false;
+      hall.request({ type: "subscribe", streams: ["manager", "public"] });
+      loadPriorities();
+      refresh();
+    },
+    onPush: function (msg) {
+      if (msg.type === "event") {
         scheduleRefresh();
       } else if (msg.type === "devices") {
         state.devices = msg.devices;
         renderDevices();
       }
-    };
-    ws.onclose = function () {
-      if (ws !== socket) return;
-      socket = null;
-      state.conn = "offline";
-      render();
-      if (state.login) setTimeout(function () { connect(login, password); }, 2000);
-    };
+    },
+  });
+
+  function command(body) {
+    hall.command(body, function (msg) {
+      if (msg.type === "error") {
+        Y.showMessage(Y.errorText(msg, state.lang), true);
+      } else {
+        var names = state.lang === "zh" ? COMMAND_ZH : {};
+        Y.showMessage(t().done + " · " + (names[body.type] || body.type), false);
+        refresh();
+      }
+    });
   }
 
   function scheduleRefresh() {
@@ -180,13 +134,13 @@
   }
 
   function refresh() {
-    request({ type: "query", query: "snapshot" }, function (msg) {
+    hall.request({ type: "query", query: "snapshot" }, function (msg) {
       if (msg.type !== "reply") return;
       state.snap = msg.result.state;
       $("desk").setAttribute("data-seq", String(msg.result.seq));
       render();
     });
-    request({ type: "query", query: "stats" }, function (msg) {
+    hall.request({ type: "query", query: "stats" }, function (msg) {
       if (msg.type !== "reply") return;
       state.stats = msg.result.stats;
       state.csv = msg.result.csv;
@@ -240,13 +194,7 @@
 
   function render() {
     var tx = t();
-    document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
-    document.querySelectorAll("[data-i18n]").forEach(function (node) {
-      node.textContent = tx[node.getAttribute("data-i18n")];
-    });
-    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (node) {
-      node.placeholder = tx[node.getAttribute("data-i18n-placeholder")];
-    });
+    Y.applyTexts(tx, state.lang);
     setText("lang", tx.switch_lang);
     setText("conn", tx["conn_" + state.conn]);
     $("conn").setAttribute("data-state", state.conn);
@@ -448,11 +396,13 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    if (new URLSearchParams(location.search).get("lang") === "en") state.lang = "en";
+    state.lang = Y.askedLang();
     $("login").addEventListener("submit", function (event) {
       event.preventDefault();
       setText("login-error", "");
-      connect($("login-name").value.trim(), $("login-password").value);
+      typedLogin = $("login-name").value.trim();
+      hall.open({ kind: "staff", login: typedLogin, password: $("login-password").value },
+        state.lang);
     });
     $("lang").addEventListener("click", function () {
       state.lang = state.lang === "zh" ? "en" : "zh";

@@ -2,12 +2,18 @@
 // number over the hall's websocket (role "counter"), subscribes to the public stream and the
 // window's own stream, and works the window: call, recall, start, finish, no-show, transfer,
 // pause, resume. Whatever changes, the page asks the server again (snapshot, ticket, stats)
-// rather than patching its own copy, so it always shows what the hall holds.
+// rather than patching its own copy, so it always shows what the hall holds. For the resident
+// at the window it shows the form they submitted at the kiosk (ticket_form: only this window
+// may read it, only while it has called or serves them) and files the materials checked.
+// The websocket plumbing and the texts' machinery are common.js's.
 // Plain JavaScript, no external resources.
 "use strict";
 
 (function () {
-  var PROTOCOL_VERSION = 1;
+  var Y = window.Yikou;
+  var $ = Y.$;
+  var setText = Y.setText;
+  var el = Y.el;
 
   var TEXT = {
     zh: {
@@ -15,7 +21,12 @@
       login_window: "窗口号", login_submit: "登录", current: "当前办理",
       no_ticket: "暂无办理中的群众", f_service: "事项", f_state: "状态", f_priority: "优先级",
       f_waited: "已等候", f_channel: "取号渠道", materials: "所需材料（据办事指南）",
-      form_missing: "群众填写的申请表：自助填表机尚未提交表单，暂无法显示。",
+      form_title: "群众填写的申请表", form_missing: "未提交表格", form_loading: "正在读取表格…",
+      submitted_at: function (time) { return "提交于 " + time; },
+      file_materials: "材料已存档", brought: "群众自报携带", filed: "已存档",
+      filed_msg: function (n) { return "已存档 " + n + " 项材料"; },
+      none_checked: "请先勾选已核验的材料",
+      yes: "是", no: "否",
       actions: "操作", call_next: "呼叫下一位", recall: "重呼", start: "开始办理", finish: "办结",
       no_show: "过号", call_ticket: "指定叫号", transfer: "转办", pause: "暂停", resume: "恢复",
       open: "开窗", close: "关窗", pause_placeholder: "暂停原因",
@@ -30,6 +41,8 @@
       state_paused: "暂停", state_closed: "已关闭",
       t_waiting: "排队中", t_called: "已叫号", t_serving: "办理中", t_done: "已办结",
       t_no_show: "已过号", t_cancelled: "已取消",
+      channels: { kiosk: "自助填表机", navigator: "导航信息机", web: "网上预约", app: "手机应用",
+        wechat: "微信", hotline: "服务热线", window: "窗口", staff: "工作人员" },
       done: "已完成", auth_failed: "登录失败：工号、密码或窗口不正确",
       called_msg: function (n) { return "已呼叫 " + n; },
       paused_because: function (r) { return "暂停原因：" + r; },
@@ -40,7 +53,13 @@
       current: "Now serving", no_ticket: "Nobody at the window", f_service: "Service",
       f_state: "State", f_priority: "Priority", f_waited: "Waited", f_channel: "Channel",
       materials: "Materials required (from the guide)",
-      form_missing: "The resident's application form: the kiosk does not submit forms yet.",
+      form_title: "The resident's application form", form_missing: "No form submitted",
+      form_loading: "Reading the form…",
+      submitted_at: function (time) { return "Submitted " + time; },
+      file_materials: "Materials filed", brought: "resident says brought", filed: "on file",
+      filed_msg: function (n) { return n + " material(s) filed"; },
+      none_checked: "Tick the materials you checked first",
+      yes: "Yes", no: "No",
       actions: "Actions", call_next: "Call next", recall: "Recall", start: "Start",
       finish: "Finish", no_show: "No-show", call_ticket: "Call this number",
       transfer: "Transfer", pause: "Pause", resume: "Resume", open: "Open", close: "Close",
@@ -56,6 +75,8 @@
       state_paused: "Paused", state_closed: "Closed",
       t_waiting: "Waiting", t_called: "Called", t_serving: "Being served", t_done: "Done",
       t_no_show: "Missed", t_cancelled: "Cancelled",
+      channels: { kiosk: "Kiosk", navigator: "Navigator", web: "Web", app: "App",
+        wechat: "WeChat", hotline: "Hotline", window: "Window", staff: "Staff" },
       done: "Done", auth_failed: "Login failed: login, password or window is wrong",
       called_msg: function (n) { return "Called " + n; },
       paused_because: function (r) { return "Paused: " + r; },
@@ -73,98 +94,62 @@
     priorities: {}, // priority class name -> {label_zh, label_en}
     stats: null,
     conn: "offline",
+    // The current ticket's form: {ticket, status: "loading" | "ok" | "missing" | "error",
+    // form, error}. Asked once per ticket; dropped with the ticket (nothing of it is kept).
+    form: null,
+    checked: {}, // material key -> ticked, for the current ticket
+    filed: [], // materials on file for the current ticket's resident, after filing
   };
-  var socket = null;
-  var nextId = 1;
-  var pending = {}; // request id -> callback(msg)
   var refreshTimer = null;
+  var drawn = {}; // part -> the data it was last drawn from: unchanged parts are not redrawn
 
-  function $(id) { return document.getElementById(id); }
   function t() { return TEXT[state.lang]; }
-  function setText(id, text) { var el = $(id); if (el.textContent !== text) el.textContent = text; }
 
-  // --- websocket ----------------------------------------------------------------------------
-
-  function socketUrl() {
-    var base = location.pathname.replace(/\/staff\/?$/, "");
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + base + "/ws";
+  function changed(part, data) {
+    var key = JSON.stringify([state.lang, data]);
+    if (drawn[part] === key) return false;
+    drawn[part] = key;
+    return true;
   }
 
-  function request(message, callback) {
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    message.v = PROTOCOL_VERSION;
-    message.id = nextId++;
-    if (callback) pending[message.id] = callback;
-    socket.send(JSON.stringify(message));
-  }
-
-  function command(body) {
-    request({ type: "command", command: body }, function (msg) {
-      if (msg.type === "error") {
-        showMessage(state.lang === "zh" ? msg.message_zh : msg.message_en, true);
-      } else {
-        var called = (msg.result.events || []).filter(function (e) {
-          return e.type === "ticket_called";
-        });
-        showMessage(called.length ? t().called_msg(called[0].number) : t().done, false);
-        refresh();
-      }
-    });
-  }
-
-  function connect(login, password, counter) {
-    state.conn = "connecting";
-    render();
-    var ws = new WebSocket(socketUrl());
-    socket = ws;
-    ws.onopen = function () {
-      request({ type: "hello", lang: state.lang,
-        auth: { kind: "staff", login: login, password: password, counter: counter } },
-      function (msg) {
-        if (msg.type !== "welcome") {
-          setText("login-error", state.lang === "zh" ? msg.message_zh : msg.message_en);
-          ws.close();
-          return;
-        }
-        state.counter = msg.counter;
-        state.login = login;
-        state.conn = "live";
-        $("login").hidden = true;
-        $("desk").hidden = false;
-        $("desk").setAttribute("data-counter", String(msg.counter));
-        request({ type: "subscribe", streams: ["public", "counter"] });
-        loadPriorities();
-        refresh();
-        render();
-      });
-    };
-    ws.onmessage = function (event) {
-      var msg;
-      try { msg = JSON.parse(event.data); } catch (e) { return; }
-      if ((msg.type === "reply" || msg.type === "error" || msg.type === "welcome") &&
-          pending[msg.id]) {
-        var callback = pending[msg.id];
-        delete pending[msg.id];
-        callback(msg);
-        return;
-      }
+  var hall = new Y.Connection({
+    page: "staff",
+    onState: function (conn) { state.conn = conn; render(); },
+    onRefused: function (msg) {
+      setText("login-error", msg.type === "error" ? Y.errorText(msg, state.lang) : t().auth_failed);
+    },
+    onWelcome: function (msg) {
+      state.counter = msg.counter;
+      $("login").hidden = true;
+      $("desk").hidden = false;
+      $("desk").setAttribute("data-counter", String(msg.counter));
+      hall.request({ type: "subscribe", streams: ["public", "counter"] });
+      loadPriorities();
+      refresh();
+      render();
+    },
+    onPush: function (msg) {
       if (msg.type === "status") {
         state.services = msg.services;
         renderWaiting();
       } else if (msg.type === "event" || msg.type === "snapshot") {
         scheduleRefresh();
       }
-    };
-    ws.onclose = function () {
-      if (ws !== socket) return;
-      socket = null;
-      state.conn = "offline";
-      render();
-      if (state.counter !== null) {
-        // Logged in before: log in again by itself (the password is kept only in this closure).
-        setTimeout(function () { connect(login, password, counter); }, 2000);
+    },
+  });
+
+  function command(body) {
+    hall.command(body, function (msg) {
+      if (msg.type === "error") {
+        Y.showMessage(Y.errorText(msg, state.lang), true);
+      } else {
+        var called = (msg.result.events || []).filter(function (e) {
+          return e.type === "ticket_called";
+        });
+        Y.showMessage(called.length ? t().called_msg(called[0].number) : t().done, false);
+        refresh();
       }
-    };
+    });
   }
 
   // --- what the hall holds now ---------------------------------------------------------------
@@ -175,26 +160,80 @@
   }
 
   function refresh() {
-    request({ type: "query", query: "snapshot" }, function (msg) {
+    hall.request({ type: "query", query: "snapshot" }, function (msg) {
       if (msg.type !== "reply") return;
       var snap = msg.result.state;
       state.services = snap.services;
       state.me = snap.counters.filter(function (c) { return c.id === state.counter; })[0] || null;
       var number = state.me && state.me.ticket;
       if (number) {
-        request({ type: "query", query: "ticket", ticket: number }, function (reply) {
-          state.ticket = reply.type === "reply" ? reply.result.ticket : null;
-          if (state.ticket) loadGuide(state.ticket.service);
-          render();
+        hall.request({ type: "query", query: "ticket", ticket: number }, function (reply) {
+          setTicket(reply.type === "reply" ? reply.result.ticket : null);
         });
       } else {
-        state.ticket = null;
-        render();
+        setTicket(null);
       }
     });
-    request({ type: "query", query: "stats" }, function (msg) {
+    hall.request({ type: "query", query: "stats" }, function (msg) {
       if (msg.type === "reply") { state.stats = msg.result.window; renderStats(); }
     });
+  }
+
+  function setTicket(ticket) {
+    var before = state.ticket ? state.ticket.id : null;
+    state.ticket = ticket;
+    if (!ticket || ticket.id !== before) {
+      // Another resident (or none): nothing of the last one's form stays on the page.
+      state.form = null;
+      state.checked = {};
+      state.filed = [];
+    }
+    if (ticket) {
+      loadGuide(ticket.service);
+      loadForm(ticket.id);
+    }
+    render();
+  }
+
+  function loadForm(ticketId) {
+    if (state.form && state.form.ticket === ticketId) return;
+    state.form = { ticket: ticketId, status: "loading" };
+    hall.request({ type: "query", query: "ticket_form", ticket_id: ticketId }, function (msg) {
+      if (!state.form || state.form.ticket !== ticketId) return; // the resident changed
+      if (msg.type === "reply") {
+        state.form = { ticket: ticketId, status: "ok", form: msg.result };
+      } else if (msg.code === "form_not_found") {
+        state.form = { ticket: ticketId, status: "missing" };
+      } else if (msg.code === "form_not_yours") {
+        state.form = null; // not (or no longer) at this window: ask again on the next change
+      } else {
+        state.form = { ticket: ticketId, status: "error", error: msg };
+      }
+      render();
+    });
+  }
+
+  function fileMaterials() {
+    var ticket = state.ticket;
+    if (!ticket) return;
+    var materials = Object.keys(state.checked).filter(function (k) { return state.checked[k]; });
+    if (!materials.length) {
+      Y.showMessage(t().none_checked, true);
+      return;
+    }
+    hall.request({ type: "file_materials", ticket_id: ticket.id, materials: materials },
+      function (msg) {
+        if (msg.type === "error") {
+          Y.showMessage(Y.errorText(msg, state.lang), true);
+          return;
+        }
+        if (state.ticket && state.ticket.id === msg.result.ticket_id) {
+          state.filed = msg.result.materials;
+          state.checked = {};
+        }
+        Y.showMessage(t().filed_msg(materials.length), false);
+        render();
+      });
   }
 
   function loadPriorities() {
@@ -225,20 +264,9 @@
 
   // --- rendering ------------------------------------------------------------------------------
 
-  function showMessage(text, isError) {
-    setText("message", text);
-    $("message").className = "message" + (isError ? " error" : "");
-  }
-
   function render() {
     var tx = t();
-    document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
-    document.querySelectorAll("[data-i18n]").forEach(function (el) {
-      el.textContent = tx[el.getAttribute("data-i18n")];
-    });
-    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (el) {
-      el.placeholder = tx[el.getAttribute("data-i18n-placeholder")];
-    });
+    Y.applyTexts(tx, state.lang);
     setText("lang", tx.switch_lang);
     setText("conn", tx["conn_" + state.conn]);
     $("conn").setAttribute("data-state", state.conn);
@@ -262,9 +290,10 @@
       var priority = state.priorities[ticket.priority];
       setText("ticket-priority", priority
         ? (state.lang === "zh" ? priority.label_zh : priority.label_en) : ticket.priority);
-      setText("ticket-channel", ticket.channel);
+      setText("ticket-channel", tx.channels[ticket.channel] || ticket.channel);
       var end = ticket.called_at ? new Date(ticket.called_at) : new Date();
       setText("ticket-waited", tx.minutes((end - new Date(ticket.arrival)) / 1000));
+      renderForm(state.guides[ticket.service]);
       renderMaterials(state.guides[ticket.service]);
     }
     var busy = Boolean(ticket);
@@ -285,13 +314,70 @@
     renderStats();
   }
 
+  // A form value as the window reads it: a choice by its label, yes/no in words.
+  function shownValue(value, field) {
+    var tx = t();
+    if (value === null || value === undefined || value === "") return "—";
+    if (value === true) return tx.yes;
+    if (value === false) return tx.no;
+    if (field && field.options && field.options.length) {
+      var option = field.options.filter(function (o) { return o.value === value; })[0];
+      if (option) return state.lang === "zh" ? option.zh : option.en;
+    }
+    return String(value);
+  }
+
+  function renderForm(guide) {
+    var form = state.form;
+    var status = form ? form.status : "loading";
+    $("form-missing").hidden = status !== "missing";
+    $("form-loading").hidden = status !== "loading";
+    $("form-error").hidden = status !== "error";
+    if (status === "error") setText("form-error", Y.errorText(form.error, state.lang));
+    var data = status === "ok" ? form.form : null;
+    $("form-panel").setAttribute("data-state", status);
+    setText("form-submitted", data ? t().submitted_at(
+      new Date(data.submitted_at).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB")) : "");
+    if (!changed("form", [form ? form.ticket : null, data, guide ? guide.id : null])) return;
+    var list = $("form-fields");
+    list.textContent = "";
+    if (!data) return;
+    // In the order of the service's form in the catalog, then anything the catalog lacks.
+    var defs = guide ? guide.form : [];
+    var keys = defs.map(function (f) { return f.key; });
+    Object.keys(data.fields).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });
+    keys.forEach(function (key) {
+      if (!(key in data.fields)) return;
+      var field = defs.filter(function (f) { return f.key === key; })[0];
+      var row = el("div", { "data-field": key });
+      row.appendChild(el("dt", {}, field ? (state.lang === "zh" ? field.label_zh : field.label_en) : key));
+      row.appendChild(el("dd", { id: "form-field-" + key }, shownValue(data.fields[key], field)));
+      list.appendChild(row);
+    });
+  }
+
   function renderMaterials(guide) {
+    var tx = t();
+    var brought = state.form && state.form.status === "ok" ? state.form.form.materials : [];
+    var ticketId = state.ticket ? state.ticket.id : null;
+    if (!changed("materials", [ticketId, guide ? guide.id : null, brought, state.filed])) return;
     var list = $("materials");
     list.textContent = "";
+    $("btn-file-materials").disabled = !guide;
     if (!guide) return;
     guide.materials.forEach(function (m) {
-      var item = document.createElement("li");
-      item.textContent = state.lang === "zh" ? m.describe_zh : m.describe_en;
+      var item = el("li", { "data-material": m.key });
+      var label = el("label", {});
+      var box = el("input", { type: "checkbox", id: "material-" + m.key });
+      box.checked = Boolean(state.checked[m.key]);
+      box.addEventListener("change", function () { state.checked[m.key] = box.checked; });
+      label.appendChild(box);
+      label.appendChild(el("span", {}, state.lang === "zh" ? m.describe_zh : m.describe_en));
+      item.appendChild(label);
+      if (brought.indexOf(m.key) >= 0) item.appendChild(el("span", { "class": "tag" }, tx.brought));
+      if (state.filed.indexOf(m.key) >= 0) {
+        item.appendChild(el("span", { "class": "tag filed" }, tx.filed));
+      }
       list.appendChild(item);
     });
   }
@@ -345,13 +431,13 @@
   // --- wiring ---------------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", function () {
-    var asked = new URLSearchParams(location.search).get("lang");
-    if (asked === "en") state.lang = "en";
+    state.lang = Y.askedLang();
     $("login").addEventListener("submit", function (event) {
       event.preventDefault();
       setText("login-error", "");
-      connect($("login-name").value.trim(), $("login-password").value,
-        parseInt($("login-window").value, 10));
+      state.login = $("login-name").value.trim();
+      hall.open({ kind: "staff", login: state.login, password: $("login-password").value,
+        counter: parseInt($("login-window").value, 10) }, state.lang);
     });
     $("lang").addEventListener("click", function () {
       state.lang = state.lang === "zh" ? "en" : "zh";
@@ -385,6 +471,7 @@
     on("btn-transfer", function () {
       return { type: "transfer", counter: c(), to_service: $("transfer-service").value };
     });
+    $("btn-file-materials").addEventListener("click", fileMaterials);
     render();
     // Waited times move on by themselves.
     setInterval(function () { if (state.ticket) render(); }, 30000);

@@ -185,7 +185,9 @@ def test_a_window_logs_in_calls_and_the_resident_page_follows(hall, browser, tmp
     wait_text(driver, "ticket-state", "已叫号")
     wait_text(driver, "ticket-priority", "普通")
     wait_contains(driver, "materials", "居民身份证")
-    assert "自助填表机尚未提交表单" in text_of(driver, "ticket")
+    # Issued at the kiosk without a form: said in plain words, and the channel in Chinese.
+    wait_text(driver, "form-missing", "未提交表格")
+    wait_text(driver, "ticket-channel", "自助填表机")
     wait_text(driver, "message", f"已呼叫 {number}")
 
     driver.switch_to.window(resident_tab)
