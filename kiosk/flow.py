@@ -35,7 +35,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from content import Catalog, Service
 from devices.identity import DocumentType, Identity, Sex, is_valid_gb11643, mask_name
@@ -69,12 +69,23 @@ RESTING = frozenset({Screen.WELCOME, Screen.PAUSED})
 
 @dataclass(frozen=True)
 class Issue:
-    """Send IssueTicket; answer with ``issued(reply)``, ``refused(...)`` or ``unreachable()``."""
+    """Send IssueTicket; answer with ``issued(reply)``, ``refused(...)`` or ``unreachable()``.
+
+    ``form`` goes with it as the protocol's Form: ``{"fields": {key: value}, "materials":
+    [material keys the resident ticked as bringing]}``, stored sealed for the serving window."""
 
     service: str
     priority: str
     resident_id: dict[str, str] | None = field(repr=False)
-    form: dict[str, str] | None = field(repr=False)
+    form: dict[str, Any] | None = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class LookUpOnFile:
+    """Ask the server which materials the hall holds for this resident (``materials_on_file``);
+    answer with ``on_file_known(effect, keys)`` (nothing on failure: no marks)."""
+
+    resident_id: dict[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,17 @@ class ReportFault:
     detail: str
 
 
-Effect = Issue | CheckIn | Print | Cancel | ReportFault
+Effect = Issue | CheckIn | Print | Cancel | ReportFault | LookUpOnFile
+
+
+class MaterialLine(NamedTuple):
+    """One line of the guide's materials."""
+
+    text: str
+    reusable: bool  # an electronic copy is accepted
+    on_file: bool  # the hall holds it for this resident: not needed
+    key: str
+    bringing: bool  # ticked by the resident: goes with the form
 
 
 # --- the visit -----------------------------------------------------------------
@@ -136,6 +157,9 @@ class Visit:
     form: dict[str, str] = field(default_factory=dict, repr=False)
     form_errors: dict[str, Text] = field(default_factory=dict)
     submit_form: bool = False
+    bringing: set[str] = field(default_factory=set, repr=False)  # material keys ticked
+    on_file: set[str] | None = field(default=None, repr=False)  # from the server; None: unknown
+    lookup: LookUpOnFile | None = field(default=None, repr=False)  # the question in flight
     ticket: dict[str, Any] | None = field(default=None, repr=False)
     checked_in: bool = False
     pending: Effect | None = field(default=None, repr=False)
@@ -197,8 +221,8 @@ class KioskFlow:
         self.settings = settings or KioskSettings()
         self.clock = clock
         self.today = today
-        # Which reusable documents the hall already holds for this resident (by material key).
-        # The hall has no such store yet: nothing is marked unless a hook says so.
+        # Which reusable documents the hall already holds for this resident (by material key):
+        # the server's answer to LookUpOnFile, unless a hook is given (tests, other stores).
         self.on_file = on_file
         queued = [s for q in config.queues for s in q.services]
         self.services: list[Service] = [
@@ -304,19 +328,71 @@ class KioskFlow:
         """From this age a card turns large print on by itself."""
         return self.settings.elderly_age or self.config.rules.elderly_age
 
-    def materials(self) -> list[tuple[str, bool, bool]]:
-        """The guide's materials: (description, reusable e-copy, already on file)."""
+    def materials(self) -> list[MaterialLine]:
+        """The guide's materials. Only a material whose electronic copy the window accepts is
+        marked on file: an original the window must see is still to be brought."""
         service = self.service
         if service is None:
             return []
         held: set[str] = set()
-        if self.on_file is not None and self.visit.identity is not None:
-            reusable = [m.key for m in service.materials if m.reusable_e_copy]
-            held = set(self.on_file(self.visit.identity, reusable))
-        return [
-            (m.describe(self.lang), m.reusable_e_copy, m.reusable_e_copy and m.key in held)
-            for m in service.materials
-        ]
+        if self.visit.identity is not None:
+            if self.on_file is not None:
+                reusable = [m.key for m in service.materials if m.reusable_e_copy]
+                held = set(self.on_file(self.visit.identity, reusable))
+            else:
+                held = self.visit.on_file or set()
+        lines = []
+        for m in service.materials:
+            on_file = m.reusable_e_copy and m.key in held
+            lines.append(
+                MaterialLine(
+                    m.describe(self.lang),
+                    m.reusable_e_copy,
+                    on_file,
+                    m.key,
+                    m.key in self.visit.bringing and not on_file,
+                )
+            )
+        return lines
+
+    def toggle_material(self, key: str) -> list[Effect]:
+        """The guide's 我带了 tick: the window sees which materials the resident brings."""
+        service = self.service
+        if self.screen != Screen.GUIDE or service is None:
+            return []
+        self.touch()
+        lines = {line.key: line for line in self.materials()}
+        if key in lines and not lines[key].on_file:  # on file: nothing to bring
+            self.visit.bringing ^= {key}
+        return []
+
+    def on_file_known(self, effect: LookUpOnFile, keys: Iterable[str]) -> list[Effect]:
+        """The server's answer to LookUpOnFile, if it is still this resident's visit."""
+        if self.visit.lookup is effect:
+            self.visit.on_file = set(keys)
+            self.visit.lookup = None
+        return []
+
+    def _look_up(self) -> list[Effect]:
+        """Ask once per visit, once the card is read, which materials are on file."""
+        rid = self.resident_id()
+        if rid is None or self.on_file is not None or self.visit.on_file is not None:
+            return []
+        if self.visit.lookup is None:
+            self.visit.lookup = LookUpOnFile(rid)
+            return [self.visit.lookup]
+        return []
+
+    def submission(self) -> dict[str, Any] | None:
+        """The protocol's Form for the ticket: the fields if the resident submitted the form,
+        the materials they ticked; None when there is neither."""
+        fields = dict(self.visit.form) if self.visit.submit_form else {}
+        service = self.service
+        keys = [m.key for m in service.materials] if service else []
+        bringing = [k for k in keys if k in self.visit.bringing]
+        if not fields and not bringing:
+            return None
+        return {"fields": fields, "materials": bringing}
 
     def form_fields(self) -> list:
         service = self.service
@@ -493,6 +569,7 @@ class KioskFlow:
         self.visit.service = service_id
         self.visit.form = {}
         self.visit.form_errors = {}
+        self.visit.bringing = set()
         self._go(Screen.GUIDE)
         return []
 
@@ -603,8 +680,7 @@ class KioskFlow:
         if self.needs_card(service) and self.visit.identity is None:
             self._go(Screen.NEED_CARD)
             return []
-        form = dict(self.visit.form) if self.visit.submit_form else None
-        effect = Issue(service.id, self.priority(), self.resident_id(), form)
+        effect = Issue(service.id, self.priority(), self.resident_id(), self.submission())
         self.visit.pending = effect
         self._go(Screen.WORKING)
         return [effect]
@@ -628,20 +704,20 @@ class KioskFlow:
             # An appointment today? The server says; none booked leads to the normal path.
             if self.printer_problem is not None:
                 self._go(Screen.BUREAUS)
-                return []
+                return self._look_up()
             effect = CheckIn(resident_id=self.resident_id())
             self.visit.pending = effect
             self._go(Screen.WORKING)
-            return [effect]
+            return [effect, *self._look_up()]
         if self.screen == Screen.NEED_CARD:
             if self.visit.submit_form:
                 self._go(Screen.FORM)
                 self._prefill()
-                return []
+                return self._look_up() if self.server_up else []
             return self._take()
         if self.screen == Screen.FORM:
             self._prefill()
-        return []
+        return self._look_up() if self.server_up else []
 
     def card_error(self, zh: str, en: str) -> list[Effect]:
         if self.screen in (Screen.WORKING, Screen.PAUSED):
@@ -709,7 +785,11 @@ class KioskFlow:
         self.visit.checked_in = isinstance(pending, CheckIn)
         if isinstance(pending, Issue) and pending.form is not None:
             log.info(
-                "kiosk: form for %s submitted with %d fields", pending.service, len(pending.form)
+                "kiosk: form for %s submitted with %d fields and %d materials (stored: %s)",
+                pending.service,
+                len(pending.form["fields"]),
+                len(pending.form["materials"]),
+                bool(reply.get("form_stored")),
             )
         self.visit.pending = None
         t = self.visit.ticket

@@ -90,9 +90,12 @@ class FieldRow(Button):
 
 
 class MaterialRow(BoxLayout):
+    key = StringProperty("")
     text = StringProperty("")
     badge = StringProperty("")
-    held = BooleanProperty(False)
+    held = BooleanProperty(False)  # on file: nothing to bring, nothing to tick
+    bringing = BooleanProperty(False)
+    tick_text = StringProperty("")
 
 
 class OptionButton(Button):
@@ -156,9 +159,21 @@ class GuideScreen(KioskScreen):
             self.ids.limit.text = flow.t("not_instant", days=service.time_limit_days)
         box = self.ids.materials
         box.clear_widgets()
-        for text, reusable, on_file in flow.materials():
-            badge = flow.t("on_file") if on_file else (flow.t("e_copy_ok") if reusable else "")
-            box.add_widget(MaterialRow(text=text, badge=badge, held=on_file))
+        for line in flow.materials():
+            if line.on_file:
+                badge = flow.t("on_file")
+            else:
+                badge = flow.t("e_copy_ok") if line.reusable else ""
+            box.add_widget(
+                MaterialRow(
+                    key=line.key,
+                    text=line.text,
+                    badge=badge,
+                    held=line.on_file,
+                    bringing=line.bringing,
+                    tick_text=flow.t("bringing" if line.bringing else "bring"),
+                )
+            )
 
 
 class FormScreen(KioskScreen):
@@ -503,7 +518,8 @@ class KioskApp(App):
             f.screen, f.lang, f.elderly, v.page, v.search_text, v.bureau, v.service,
             tuple(sorted(v.form.items())), tuple(sorted(v.form_errors)),
             v.notice_title, v.notice_body, (v.ticket or {}).get("id"), self.portrait,
-            v.identity is not None, v.checked_in,
+            v.identity is not None, v.checked_in, tuple(sorted(v.bringing)),
+            None if v.on_file is None else tuple(sorted(v.on_file)),
         )  # fmt: skip
 
     def refresh(self, *_) -> None:

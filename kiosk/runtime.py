@@ -16,7 +16,16 @@ from collections.abc import Callable
 from devices.errors import CoverOpen, PaperOut, PrinterError, PrinterNoAnswer
 from devices.printer import Ticket
 from devices.runner import DeviceEvent, EventKind
-from kiosk.flow import Cancel, CheckIn, Effect, Issue, KioskFlow, Print, ReportFault
+from kiosk.flow import (
+    Cancel,
+    CheckIn,
+    Effect,
+    Issue,
+    KioskFlow,
+    LookUpOnFile,
+    Print,
+    ReportFault,
+)
 from queue_server import protocol as P
 from queue_server.client import ClientError, Disconnected, HallClient, ServerError
 from queue_server.engine import commands as C
@@ -214,8 +223,11 @@ class KioskRuntime:
                 command = C.IssueTicket(service=effect.service, priority=effect.priority)
             else:
                 command = C.CheckIn(appointment=effect.appointment)
+            form = effect.form if isinstance(effect, Issue) else None
             try:
-                reply = await self.client.command(command, resident_id=effect.resident_id)
+                reply = await self.client.command(
+                    command, resident_id=effect.resident_id, form=form
+                )
             except ServerError as exc:
                 log.info("kiosk: %s refused: %s", command.type, exc.code)
                 return flow.refused(exc.code, exc.message_zh, exc.message_en)
@@ -242,6 +254,13 @@ class KioskRuntime:
                 return flow.print_failed(print_error_kind(exc))
             self.printed.append(ticket)
             return flow.printed()
+        if isinstance(effect, LookUpOnFile):
+            try:
+                reply = await self.client.query("materials_on_file", resident_id=effect.resident_id)
+            except ClientError as exc:  # no marks is the safe answer: bring everything
+                log.info("kiosk: materials on file not known: %s", exc)
+                return []
+            return flow.on_file_known(effect, reply.get("materials", []))
         if isinstance(effect, Cancel):
             return flow.cancelled(await self._cancel(effect))
         if isinstance(effect, ReportFault):

@@ -212,6 +212,20 @@ async def book(hall: ClockedHall, number: str) -> str:
     return reply["appointment"]["id"]
 
 
+async def window_reads_and_files(hall: ClockedHall, ticket_url: str, materials: list) -> dict:
+    """Window 5 calls the ticket (by the id in its URL's token), reads the form submitted with
+    it and files the materials it checked."""
+    ticket_id = ticket_url.rsplit("/", 1)[1].split(".", 1)[0]
+    window = hall.staff("w5", 5)
+    async with window:
+        await window.command(C.CallTicket(counter=5, ticket=ticket_id))
+        form = await window.query("ticket_form", ticket_id=ticket_id)
+        await window.request(
+            {"type": "file_materials", "ticket_id": ticket_id, "materials": materials}
+        )
+    return form
+
+
 async def ticket_state(hall: ClockedHall, number: str) -> str:
     manager = hall.staff("manager", None)
     async with manager:
@@ -256,6 +270,10 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await shot("services-zh")
     await choose(app, "services", "liuguan.residence_registration")
     await on_screen(app, "guide")
+    await until(app, lambda: app.flow.visit.on_file is not None, "the on-file answer")
+    await press(app, find(screen(app, "guide").ids.materials, key="lease_contract").ids.tick)
+    await until(app, lambda: "lease_contract" in app.flow.visit.bringing, "the tick")
+    await frames()
     await shot("guide-zh")
     await press(app, screen(app, "guide").ids.form_button)
     await on_screen(app, "form")
@@ -294,6 +312,24 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await press(app, screen(app, "ticket").ids.finish, "finish")
     await on_screen(app, "welcome")
     result["wiped_after_finish"] = app.flow.visit.identity is None and not app.flow.visit.form
+    # Window 5 calls the ticket, reads the form, files the documents it checked.
+    result["window_form"] = await window_reads_and_files(
+        hall, app.runtime.printed[-1].qr_data, ["lease_contract", "property_cert"]
+    )
+    # The same resident again: the guide marks what the hall holds.
+    await card_gone(app)
+    await press(app, screen(app, "welcome").ids.demo_card, "simulated card")
+    await on_screen(app, "bureaus")
+    await until(app, lambda: bool(app.flow.visit.on_file), "the on-file answer")
+    await choose(app, "bureaus", "liuguan")
+    await on_screen(app, "services")
+    await choose(app, "services", "liuguan.residence_registration")
+    await on_screen(app, "guide")
+    rows = screen(app, "guide").ids.materials.children
+    result["on_file_badges"] = sorted(r.key for r in rows if r.held)
+    await shot("guide-on-file-zh")
+    await press(app, root.ids.home_button, "home")
+    await on_screen(app, "welcome")
 
     # 2. No card: search by pinyin initials; a real-name service asks for the card.
     await press(app, screen(app, "welcome").ids.start, "start")

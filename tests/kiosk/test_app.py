@@ -52,12 +52,18 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
     assert r["elderly_candidates"][0] == "朝阳" and len(r["elderly_candidates"]) == 4
     assert r["ticket1"] == "E001" and r["ticket1_ahead"] == "前面还有 0 人"
     assert r["wiped_after_finish"]
+    # The form went with the ticket: the window that called it reads it.
+    assert r["window_form"]["fields"]["current_address"] == "朝阳区金盏1号"
+    assert r["window_form"]["fields"]["phone"] == "13800138000"
+    assert r["window_form"]["materials"] == ["lease_contract"]
+    # Filed by the window, marked on the resident's next guide (e-copies only).
+    assert r["on_file_badges"] == ["lease_contract", "property_cert"]
     # Search by pinyin initials, a real-name service asks for the card, then issues.
     assert r["search"][0] == "liuguan.residence_permit"
     assert r["ticket2"] == "E002"
     # English one tap away, back to Chinese for the next resident.
     assert r["welcome_en"] == "Place your ID card, or touch Start"
-    assert r["ticket3"] == "E003" and r["ahead_en"] == "2 people ahead of you"
+    assert r["ticket3"] == "E003" and r["ahead_en"] == "People ahead of you: 1"  # E001 called
     assert r["lang_after"] == "zh"
     # A senior's card: elderly mode by itself, four choices a screen, elderly priority.
     assert r["elderly_auto"] and r["elderly_choices"] == 4
@@ -81,6 +87,7 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
         "ticket",
         "checkin",
         "form-chinese",
+        "guide-on-file",
     }
     en = {"welcome", "bureaus", "services", "guide", "form", "need-card", "ticket"}
     elderly = {"bureaus", "services", "guide", "form", "form-chinese", "ticket",

@@ -14,6 +14,7 @@ from kiosk.flow import (
     CheckIn,
     Issue,
     KioskFlow,
+    LookUpOnFile,
     Print,
     ReportFault,
     Screen,
@@ -91,9 +92,11 @@ def to_guide(flow, service="liuguan.residence_registration"):
 def test_card_then_service_guide_form_ticket_then_welcome(flow, clock):
     effects = flow.card_read(YOUNG)
     assert flow.screen == Screen.WORKING and not flow.elderly
-    [check] = effects
+    check, lookup = effects  # a booking today? and which materials are on file
     assert isinstance(check, CheckIn) and check.appointment is None
     assert check.resident_id == {"doc_type": "id", "number": YOUNG.number}
+    assert isinstance(lookup, LookUpOnFile) and lookup.resident_id == check.resident_id
+    assert YOUNG.number not in repr(lookup)
     assert flow.refused("not_found", "找不到预约", "no appointment") == []
     assert flow.screen == Screen.BUREAUS  # no booking: the ordinary way, silently
     assert "李*" in flow.greeting()
@@ -114,7 +117,9 @@ def test_card_then_service_guide_form_ticket_then_welcome(flow, clock):
     flow.set_field("phone", "13800138000")
     [issue] = flow.submit_form()
     assert isinstance(issue, Issue) and issue.priority == "normal"
-    assert issue.form["phone"] == "13800138000" and issue.resident_id["number"] == YOUNG.number
+    assert issue.form == {"fields": flow.visit.form, "materials": []}
+    assert issue.form["fields"]["phone"] == "13800138000"
+    assert issue.resident_id["number"] == YOUNG.number
     assert YOUNG.number not in repr(issue)  # the clear number never shows in a repr or log
     [job] = flow.issued(REPLY)
     assert isinstance(job, Print) and job.number == "E002" and job.people_ahead == 3
@@ -440,7 +445,7 @@ def test_next_resident_on_the_ticket_screen_starts_afresh(flow):
     flow.take_ticket()
     flow.issued(REPLY)
     flow.printed()
-    [check] = flow.card_read(YOUNG)
+    check, _lookup = flow.card_read(YOUNG)
     assert check.resident_id["number"] == YOUNG.number and not flow.elderly
     assert flow.visit.ticket is None
 
@@ -487,3 +492,37 @@ def test_elderly_age_for_large_print_is_the_kiosks_priority_the_halls(config, cl
     young_old = settings_flow(config, clock, elderly_age=50)
     young_old.card_read(SAMPLE_CARDS["resident_expiring"])  # 36
     assert not young_old.elderly
+
+
+def test_materials_on_file_are_marked_and_ticked_ones_go_with_the_form(flow):
+    service = "jisheng.birth_registration"  # asks for the marriage certificate (e-copy ok)
+    check, lookup = flow.card_read(YOUNG)
+    flow.refused("not_found", "", "")
+    to_guide(flow, service)
+    assert not any(line.on_file for line in flow.materials())  # not known yet: no marks
+    flow.on_file_known(LookUpOnFile(lookup.resident_id), ["marriage_cert"])  # someone else's
+    assert flow.visit.on_file is None
+    flow.on_file_known(lookup, ["marriage_cert", "id_card"])
+    lines = {line.key: line for line in flow.materials()}
+    assert lines["marriage_cert"].on_file and lines["marriage_cert"].reusable
+    assert not lines["id_card"].on_file  # the original is still to be shown
+    flow.toggle_material("id_card")
+    flow.toggle_material("hukou_book")
+    flow.toggle_material("hukou_book")  # a second touch unticks
+    flow.toggle_material("marriage_cert")  # on file: nothing to bring
+    flow.toggle_material("no_such_material")
+    assert [line.key for line in flow.materials() if line.bringing] == ["id_card"]
+    [issue] = flow.take_ticket()  # no form, but the ticks go
+    assert issue.form == {"fields": {}, "materials": ["id_card"]}
+    assert flow.card_read(YOUNG) == []  # busy
+    flow.refused("quota_exhausted", "", "")
+    flow.notice_ok()
+    assert flow.visit.on_file is None and flow.visit.bringing == set()  # wiped with the visit
+
+
+def test_no_card_no_lookup_and_nothing_ticked_sends_no_form(flow):
+    flow.start()
+    to_guide(flow, ENQUIRY)
+    assert flow.submission() is None
+    [issue] = flow.take_ticket()
+    assert issue.form is None

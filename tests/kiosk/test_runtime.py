@@ -310,3 +310,46 @@ async def test_the_hall_manager_sees_each_parts_health(tmp_path):
                 assert sent[-1] == ("printer", False, "paper_out")
         finally:
             await proxy.close()
+
+
+async def test_the_form_goes_with_the_ticket_and_filed_materials_are_marked(tmp_path):
+    async with running_server(tmp_path) as hall, Kiosk(hall, hall.device()) as k:
+        # A resident fills the form, ticks what they bring, takes the ticket.
+        k.card(YOUNG)
+        await k.until(lambda: k.flow.screen == Screen.BUREAUS, "no booking: the bureaus")
+        await k.until(lambda: k.flow.visit.on_file is not None, "the on-file answer")
+        assert k.flow.visit.on_file == set()  # nothing filed yet
+        await k.to_guide()
+        k.do(k.flow.toggle_material("lease_contract"))
+        k.do(k.flow.open_form())
+        k.do(k.flow.set_field("phone", "13800138000"))
+        k.do(k.flow.set_field("current_address", "朝阳区金盏1号"))
+        k.do(k.flow.submit_form())
+        await k.until(lambda: k.flow.screen == Screen.TICKET, "the ticket")
+        ticket = k.flow.visit.ticket
+        # The window that calls it reads the form; it files the lease it checked.
+        window = hall.staff("w5", 5)
+        async with window:
+            await window.command(C.CallTicket(counter=5, ticket=ticket["id"]))
+            form = await window.query("ticket_form", ticket_id=ticket["id"])
+            assert form["fields"]["phone"] == "13800138000"
+            assert form["fields"]["current_address"] == "朝阳区金盏1号"
+            assert form["fields"]["id_number"] == YOUNG.number  # from the card
+            assert form["materials"] == ["lease_contract"]
+            await window.request(
+                {"type": "file_materials", "ticket_id": ticket["id"],
+                 "materials": ["lease_contract", "marriage_cert"]}
+            )  # fmt: skip
+        k.do(k.flow.home())
+        # The same resident next time: the guide marks what is on file (e-copies only).
+        k.card(YOUNG)
+        await k.until(lambda: bool(k.flow.visit.on_file), "the on-file answer")
+        await k.to_guide("jisheng.birth_registration")
+        lines = {line.key: line for line in k.flow.materials()}
+        assert lines["marriage_cert"].on_file
+        assert not lines["id_card"].on_file
+        # Another resident sees nothing of it.
+        k.do(k.flow.home())
+        k.card(ELDER)
+        await k.until(lambda: k.flow.visit.on_file is not None, "the elder's answer")
+        assert k.flow.visit.on_file == set()
