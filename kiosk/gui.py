@@ -260,7 +260,8 @@ class FormScreen(KioskScreen):
                 bar_share=0.24 if app.elderly else 0.2,
             )
             kb.bind(composing=lambda _kb, text: self._show_composing(flow, text))
-            self.ids.editing_hint.text = flow.t("ime_hint")
+            kb.bind(chinese=lambda _kb, on: self._ime_hint(flow, on))
+            self._ime_hint(flow, kb.chinese)
         else:
             kb = OnScreenKeyboard(layout=layout, key_font_size=app.fs_button)
             self.ids.editing_hint.text = flow.t("field_date") if kind == "date" else ""
@@ -271,6 +272,9 @@ class FormScreen(KioskScreen):
         kb.spacing = app.unit * 0.008
         kb.bind(on_key=lambda _kb, key: app.edit_key(key))
         editor.add_widget(kb)
+
+    def _ime_hint(self, flow, chinese: bool) -> None:
+        self.ids.editing_hint.text = flow.t("ime_hint" if chinese else "letters_hint")
 
     def _show_composing(self, flow, pinyin: str) -> None:
         """The pinyin being typed, after the field's text, until a character is chosen."""

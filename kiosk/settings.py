@@ -75,7 +75,8 @@ class KioskSettings(BaseModel):
 
 
 def load_settings(section: dict, catalog=None) -> KioskSettings:
-    """Validate a ``[kiosk]`` section (``HallConfig.kiosk``); raise ConfigError naming the key.
+    """Validate a ``[kiosk]`` section (``HallConfig.kiosk``); raise ConfigError naming the key
+    (``kiosk.idel_s: Extra inputs are not permitted``).
 
     With ``catalog``, service ids in card_required/card_optional must exist in it.
     """
@@ -83,16 +84,16 @@ def load_settings(section: dict, catalog=None) -> KioskSettings:
         settings = KioskSettings.model_validate(section)
     except ValidationError as exc:
         problems = "; ".join(
-            ".".join(str(p) for p in err["loc"]) + ": " * bool(err["loc"])
+            ".".join(["kiosk", *(str(p) for p in err["loc"])]) + ": "
             + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         )  # fmt: skip
-        raise ConfigError(problems, field="kiosk") from exc
+        raise ConfigError(problems) from exc
     if catalog is not None:
         from content.errors import MissingServicesError
 
         try:
             catalog.check_hall_services([*settings.card_required, *settings.card_optional])
         except MissingServicesError as exc:
-            raise ConfigError(f"card_required/card_optional: {exc}", field="kiosk") from exc
+            raise ConfigError(f"kiosk.card_required/card_optional: {exc}") from exc
     return settings

@@ -37,8 +37,12 @@ _RAW: dict[str, tuple[str, str]] = {
     "start_no_card": ("不刷卡，直接开始", "Start without a card"),
     "lang_button": ("English", "中文"),
     "ime_hint": (
-        "点“中/英”换输入法：输入拼音，点选上方汉字",
-        "Tap 中/英 to type Chinese: type pinyin, then tap a character above",
+        "打拼音，点上方的字；点“ABC”输入字母",
+        "Type pinyin, tap a character above; ABC types letters",
+    ),
+    "letters_hint": (
+        "点“中文”用拼音输入汉字",
+        "Tap 中文 to type Chinese by pinyin",
     ),
     "elderly_on": ("长辈模式", "Large print"),
     "elderly_off": ("退出长辈模式", "Standard size"),

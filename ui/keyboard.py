@@ -3,7 +3,7 @@
     kb = OnScreenKeyboard(layout="letters")   # or "digits" (a phone pad with - and X)
     kb.bind(on_key=lambda kb, key: ...)       # key: one character, "delete", "clear", "space"
 
-    kb = ImeKeyboard(layout="letters")        # the same keys with pinyin input (中/英) above
+    kb = ImeKeyboard(layout="letters")        # the same keys with pinyin input (中文/ABC) above
     kb.bind(on_key=lambda kb, key: ...)       # ... and chosen Chinese text ("北京")
 
 Keys are plain Buttons (so tests press them with a touch); ``key_font_size`` and the colours
@@ -117,9 +117,10 @@ class ImeKeyboard(BoxLayout):
                                                # "北京" (one or more characters) when a
                                                # candidate is chosen
 
-    The bar above the keys: the 中/英 toggle, the candidates of this
-    page (large buttons: touch one to put it in the field) and the page arrows. In 英 mode the
-    letters go straight to the field, as on OnScreenKeyboard. The digit layout has no bar.
+    The bar above the keys: the mode key (ABC in pinyin mode, 中文 in letter mode: what a touch
+    switches to), the candidates of this page (large buttons: touch one to put it in the field)
+    and the page arrows. In letter mode the letters go straight to the field, as on
+    OnScreenKeyboard. The digit layout has no bar.
     """
 
     layout = OptionProperty("letters", options=list(LAYOUTS))
@@ -231,13 +232,14 @@ class ImeKeyboard(BoxLayout):
         if not shown:
             return
         toggle = KeyButton(
-            text="中" if self.chinese else "英",
+            # What a touch switches to, as phone keyboards do: ABC (letters) or 中文 (pinyin).
+            text="ABC" if self.chinese else "中文",
             background_normal="",
             background_down="",
             background_color=self.candidate_color,
             color=self.candidate_text_color,
             bold=True,
-            size_hint_x=1,
+            size_hint_x=1.2,
         )
         toggle.key = "lang"
         toggle.bind(on_release=self.toggle, size=self._fit)

@@ -160,3 +160,18 @@ def test_demo_opens_the_kiosk_with_simulated_devices(display, tmp_path):
     )
     screen_pid = int(done.stderr.split("call screen started (pid ")[1].split(")")[0])
     assert not Path(f"/proc/{screen_pid}").exists()
+
+
+def test_a_bad_kiosk_section_stops_the_kiosk_with_its_name(tmp_path):
+    from tests.queue_server.server_support import write_hall_config
+
+    config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
+    with config.open("a", encoding="utf-8") as f:
+        f.write('\n[kiosk]\nidel_s = 30\ncard_optional = ["liuguan.residence_permits"]\n')
+    result = subprocess.run(
+        [sys.executable, "main.py", "kiosk", "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "kiosk.idel_s: Extra inputs are not permitted" in result.stderr
+    assert "kiosk" in result.stderr and "Traceback" not in result.stderr
