@@ -140,7 +140,9 @@ class ServicesScreen(ChoiceScreen):
 
 
 class SearchScreen(ChoiceScreen):
-    pass
+    def on_pre_enter(self, *_):
+        # Each search starts in letters (pinyin initials), nothing half-typed from the last.
+        self.ids.keyboard.reset(chinese=False)
 
 
 class GuideScreen(KioskScreen):
@@ -384,6 +386,7 @@ class KioskApp(App):
         self.renders = 0
         self._stopped = False
         self._ticker = None
+        self._warmed = False
 
     # --- text for kv ----------------------------------------------------------------------------
 
@@ -395,7 +398,6 @@ class KioskApp(App):
 
     def build(self):
         register_fonts()
-        warm_pinyin()  # the pinyin tables, built while the welcome screen waits
         Window.clearcolor = BACKGROUND
         for name in KV_FILES:
             Builder.load_file(str(HERE / "kv" / f"{name}.kv"))
@@ -552,6 +554,11 @@ class KioskApp(App):
         self.countdown_text = "" if left is None else flow.t("idle_countdown", s=left)
 
     def _on_flip(self, *_) -> None:
+        if not self._warmed:
+            # The pinyin tables (about a second of CPU) are built in a thread once the welcome
+            # screen is drawn, not before: the first frame is not kept waiting for them.
+            self._warmed = True
+            warm_pinyin()
         for listener in list(self.frame_listeners):
             listener()
 

@@ -208,6 +208,13 @@ class ImeKeyboard(BoxLayout):
                 self._commit(letter)
         self.chinese = not self.chinese
 
+    def reset(self, chinese: bool | None = None) -> None:
+        """Forget the pinyin being typed (a new resident, a new field); set the mode."""
+        self.ime.clear()
+        if chinese is not None:
+            self.chinese = chinese
+        self._draw_bar()
+
     def choose(self, index: int) -> None:
         self._commit(self.ime.choose(index))
         self._draw_bar()

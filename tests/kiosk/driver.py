@@ -341,6 +341,19 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await frames()
     result["search"] = [b.ident for b in reversed(screen(app, "search").ids.grid.children)]
     await shot("search-zh")
+    # The same search in characters: 中文, then pinyin and a candidate.
+    keyboard = screen(app, "search").ids.keyboard
+    await press(app, find(keyboard, key="clear"), "clear")
+    await press(app, find(keyboard.bar, key="lang"), "中文")
+    result["search_mode_key"] = find(keyboard.bar, key="lang").text
+    await type_in_chinese(app, keyboard, "juzhuzheng", "居住证")
+    await until(app, lambda: len(screen(app, "search").ids.grid.children) > 0, "results")
+    await frames()
+    result["search_chinese"] = {
+        "text": app.flow.visit.search_text,
+        "results": [b.ident for b in reversed(screen(app, "search").ids.grid.children)],
+    }
+    await shot("search-chinese-zh")
     await choose(app, "search", "liuguan.residence_permit")
     await on_screen(app, "guide")
     await press(app, screen(app, "guide").ids.take_button, "take a ticket")

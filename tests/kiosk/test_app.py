@@ -60,6 +60,9 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
     assert r["on_file_badges"] == ["lease_contract", "property_cert"]
     # Search by pinyin initials, a real-name service asks for the card, then issues.
     assert r["search"][0] == "liuguan.residence_permit"
+    assert r["search_mode_key"] == "ABC"  # in pinyin mode the key offers the letters back
+    assert r["search_chinese"]["text"] == "居住证"
+    assert r["search_chinese"]["results"][0] == "liuguan.residence_permit"
     assert r["ticket2"] == "E002"
     # English one tap away, back to Chinese for the next resident.
     assert r["welcome_en"] == "Place your ID card, or touch Start"
@@ -88,6 +91,7 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
         "checkin",
         "form-chinese",
         "guide-on-file",
+        "search-chinese",
     }
     en = {"welcome", "bureaus", "services", "guide", "form", "need-card", "ticket"}
     elderly = {"bureaus", "services", "guide", "form", "form-chinese", "ticket",
