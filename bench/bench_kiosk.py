@@ -2,6 +2,7 @@
 the ticket's bytes handed to the printer; RSS while 500 residents are served in a loop.
 
     .venv/bin/python -m bench.bench_kiosk [--starts 3] [--cards 20] [--residents 500]
+    .venv/bin/python -m bench.bench_kiosk --ime     # the pinyin input method only (no window)
 
 Runs under its own Xvfb. Each measurement process is the real app (kiosk.app.run_kiosk) with
 simulated devices behind their real drivers and worker threads, against a real queue server in
@@ -163,11 +164,63 @@ def run_child(mode: str, display: str, home: Path, args) -> dict:
     return json.loads(lines[-1][7:])
 
 
+def ime_figures(rounds: int = 200) -> dict:
+    """The pinyin input method (ui/ime.py): the tables built cold in a fresh process, then the
+    candidates after each keystroke of typical entries, against the catalog search the search
+    screen runs after each keystroke (the baseline, same process)."""
+    code = (
+        "import time; t = time.perf_counter(); from ui.ime import pinyin_table; "
+        "pinyin_table(); print(time.perf_counter() - t)"
+    )
+    from tests.signage.support import ROOT
+
+    builds = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout
+        )  # fmt: skip
+        for _ in range(3)
+    ]
+    from content import default_catalog
+    from ui.ime import PinyinIME, pinyin_table
+
+    pinyin_table()
+    catalog = default_catalog()
+    entries = ["zhangsan", "beijingshi", "chaoyangqu", "jinzhan", "zh", "shi"]
+
+    def per_key(step) -> float:
+        keys = 0
+        t = time.perf_counter()
+        for _ in range(rounds):
+            for entry in entries:
+                ime = PinyinIME(page_size=6)
+                for i, letter in enumerate(entry):
+                    step(ime, letter, entry[: i + 1])
+                    keys += 1
+        return (time.perf_counter() - t) / keys * 1e6
+
+    def ime_step(ime, letter, _typed):
+        ime.type(letter)
+        ime.page_candidates()
+
+    def search_step(_ime, _letter, typed):
+        catalog.search(typed, limit=40)
+
+    return {
+        "build_s": builds,
+        "ime_us": per_key(ime_step),
+        "search_us": per_key(search_step),
+        "rounds": rounds,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--cards", type=int, default=20)
     parser.add_argument("--residents", type=int, default=500)
+    parser.add_argument("--ime", action="store_true", help="only the pinyin input figures")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--spawned", type=float, help=argparse.SUPPRESS)
@@ -184,6 +237,16 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc(file=sys.__stderr__)  # Kivy holds sys.stderr
             return 1
         print("RESULT " + json.dumps(result), flush=True)
+        return 0
+    if args.ime:
+        ime = ime_figures()
+        print(f"Measured {dt.date.today()} with `python -m bench.bench_kiosk --ime`\n")
+        print("| what | result |\n|---|---|")
+        print(f"| pinyin tables built, cold (fresh process) | median "
+              f"{statistics.median(ime['build_s']):.2f} s (of "
+              f"{', '.join(f'{b:.2f}' for b in ime['build_s'])}) |")  # fmt: skip
+        print(f"| candidates after a keystroke | {ime['ime_us']:.0f} µs |")
+        print(f"| baseline: the catalog search after a keystroke | {ime['search_us']:.0f} µs |")
         return 0
     from tests.signage.support import xvfb
 

@@ -37,6 +37,7 @@ FIELDS_FILE = "_fields.toml"
 DEFAULTABLE = {
     "counter_kind",
     "appointment_allowed",
+    "id_card_required",
     "daily_quota",
     "avg_service_minutes",
     "fees",

@@ -210,6 +210,11 @@ class Service(_Model):
     legal_basis: Annotated[tuple[NonEmpty, ...], Field(min_length=1)]
     counter_kind: CounterKind = CounterKind.COMPREHENSIVE
     makes_certificate: bool = False
+    # Must the resident place the ID card to take a ticket at the kiosk? Yes for everything
+    # whose record is about the resident (applications, registrations, certificates); no
+    # where staff serve without the resident's identity on file (enquiries, consultations)
+    # or where the card is often lost too (reporting a lost card). A hall may override it.
+    id_card_required: bool = True
     appointment_allowed: bool = True
     daily_quota: Annotated[int, Field(ge=1, le=2000)] = 50
     avg_service_minutes: Annotated[float, Field(gt=0, le=240)] = 10.0
@@ -223,6 +228,8 @@ class Service(_Model):
             raise ValueError("an instant (即办) service has time_limit_days = 0")
         if not self.instant and not self.time_limit_days:
             raise ValueError("a service that is not instant needs time_limit_days > 0")
+        if self.makes_certificate and not self.id_card_required:
+            raise ValueError("a service that makes a certificate is real-name: id_card_required")
         if self.counter_kind is CounterKind.CERTIFICATE and not self.makes_certificate:
             raise ValueError("a service of the certificate window must make a certificate")
         if not _CJK.search(self.name_zh):

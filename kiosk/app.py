@@ -4,6 +4,8 @@
     python main.py kiosk --config hall.toml --reader samv:///dev/ttyUSB0 \\
         --printer 'usb://0416:5011?profile=gb18030-80' --scanner 'serial:///dev/ttyACM0'
 
+The ``[kiosk]`` section of the configuration (kiosk/settings.py) sets the timeouts, whether a
+ticket needs the ID card, the help desk's name and the paper ticket's wording.
 Devices default to their simulators (``sim://``), with buttons on the welcome screen that place
 a sample card or scan a code through the simulated drivers. The machine connects to the queue
 server with its device token (``--device-id``'s entry of ``<config>.credentials`` by default).
@@ -110,12 +112,14 @@ async def run_kiosk(
     from kiosk.flow import KioskFlow
     from kiosk.gui import KioskApp
     from kiosk.runtime import KioskRuntime
+    from kiosk.settings import load_settings
 
     config = options.config
     loop = asyncio.get_running_loop()
-    flow = KioskFlow(
-        default_catalog(), config, settings, today=today or (lambda: hall_today(config))
-    )
+    catalog = default_catalog()
+    if settings is None:
+        settings = load_settings(config.kiosk, catalog)
+    flow = KioskFlow(catalog, config, settings, today=today or (lambda: hall_today(config)))
     app = KioskApp(flow=flow, hall_name=(config.hall.name_zh, config.hall.name_en))
     runtime = KioskRuntime(
         flow, client, None, on_change=app.changed, wall_clock=lambda: hall_now(config)
@@ -140,6 +144,7 @@ async def run_kiosk(
         PrinterWorker("printer", printer, sink),
     ]
     runtime.printer = workers[2]
+    runtime.workers = workers
     app.workers = workers
     notifier = Notifier.from_environment()
     app.notifier = notifier
@@ -185,6 +190,8 @@ def options_from_args(args: argparse.Namespace, config: HallConfig) -> Options:
 
 
 def run(args: argparse.Namespace) -> int:
+    from content import default_catalog
+    from kiosk.settings import load_settings
     from queue_server.cli import credentials_path
     from queue_server.config import load_config
     from queue_server.errors import ConfigError
@@ -192,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config)
+        load_settings(config.kiosk, default_catalog())  # a bad [kiosk] section stops here
         options = options_from_args(args, config)
     except (ConfigError, ValueError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)

@@ -35,10 +35,11 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from content import Catalog, Service
 from devices.identity import DocumentType, Identity, Sex, is_valid_gb11643, mask_name
+from kiosk.settings import KioskSettings
 from kiosk.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
 
@@ -68,12 +69,23 @@ RESTING = frozenset({Screen.WELCOME, Screen.PAUSED})
 
 @dataclass(frozen=True)
 class Issue:
-    """Send IssueTicket; answer with ``issued(reply)``, ``refused(...)`` or ``unreachable()``."""
+    """Send IssueTicket; answer with ``issued(reply)``, ``refused(...)`` or ``unreachable()``.
+
+    ``form`` goes with it as the protocol's Form: ``{"fields": {key: value}, "materials":
+    [material keys the resident ticked as bringing]}``, stored sealed for the serving window."""
 
     service: str
     priority: str
     resident_id: dict[str, str] | None = field(repr=False)
-    form: dict[str, str] | None = field(repr=False)
+    form: dict[str, Any] | None = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class LookUpOnFile:
+    """Ask the server which materials the hall holds for this resident (``materials_on_file``);
+    answer with ``on_file_known(effect, keys)`` (nothing on failure: no marks)."""
+
+    resident_id: dict[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -108,35 +120,28 @@ class Cancel:
 
 @dataclass(frozen=True)
 class ReportFault:
-    """Tell the hall manager (log; a device-health message to the server is future work)."""
+    """Tell the hall manager: the runtime logs it to ``kiosk.faults``; the part's health goes
+    to the server (``device_status``) as the runtime sees it change."""
 
     device: str
     kind: str
     detail: str
 
 
-Effect = Issue | CheckIn | Print | Cancel | ReportFault
+Effect = Issue | CheckIn | Print | Cancel | ReportFault | LookUpOnFile
 
 
-# --- settings and the visit -----------------------------------------------------------------
+class MaterialLine(NamedTuple):
+    """One line of the guide's materials."""
+
+    text: str
+    reusable: bool  # an electronic copy is accepted
+    on_file: bool  # the hall holds it for this resident: not needed
+    key: str
+    bringing: bool  # ticked by the resident: goes with the form
 
 
-@dataclass(frozen=True)
-class KioskSettings:
-    idle_s: float = 60.0  # no touch for this long: wipe and go home
-    idle_s_elderly: float = 150.0
-    warn_s: float = 15.0  # the countdown shows for the last seconds
-    warn_s_elderly: float = 30.0
-    ticket_s: float = 20.0  # the ticket screen goes home by itself after this
-    ticket_s_elderly: float = 40.0
-    notice_s: float = 45.0
-    page_size: int = 8  # choices per screen
-    page_size_elderly: int = 4
-    # Services whose ticket needs the ID card (real-name: a card or certificate is made);
-    # None: every service that makes a certificate.
-    id_required: frozenset[str] | None = None
-    help_desk_zh: str = "咨询台"
-    help_desk_en: str = "information desk"
+# --- the visit -----------------------------------------------------------------
 
 
 @dataclass
@@ -152,6 +157,9 @@ class Visit:
     form: dict[str, str] = field(default_factory=dict, repr=False)
     form_errors: dict[str, Text] = field(default_factory=dict)
     submit_form: bool = False
+    bringing: set[str] = field(default_factory=set, repr=False)  # material keys ticked
+    on_file: set[str] | None = field(default=None, repr=False)  # from the server; None: unknown
+    lookup: LookUpOnFile | None = field(default=None, repr=False)  # the question in flight
     ticket: dict[str, Any] | None = field(default=None, repr=False)
     checked_in: bool = False
     pending: Effect | None = field(default=None, repr=False)
@@ -213,8 +221,8 @@ class KioskFlow:
         self.settings = settings or KioskSettings()
         self.clock = clock
         self.today = today
-        # Which reusable documents the hall already holds for this resident (by material key).
-        # The hall has no such store yet: nothing is marked unless a hook says so.
+        # Which reusable documents the hall already holds for this resident (by material key):
+        # the server's answer to LookUpOnFile, unless a hook is given (tests, other stores).
         self.on_file = on_file
         queued = [s for q in config.queues for s in q.services]
         self.services: list[Service] = [
@@ -229,7 +237,7 @@ class KioskFlow:
             "elderly" if "elderly" in classes and classes["elderly"].self_service else None
         )
         self.priority_labels = {c.name: Text(c.label_zh, c.label_en) for c in classes.values()}
-        self.lang = "zh"
+        self.lang = self.settings.language
         self.elderly = False
         self.screen = Screen.WELCOME
         self.server_up = True
@@ -240,9 +248,21 @@ class KioskFlow:
 
     # --- what the screens read --------------------------------------------------------------
 
+    def text(self, key: str, **values: object) -> Text:
+        """A fixed text, with the hall's help desk named and ``values`` filled in."""
+        text = T[key].with_desk(self.settings.help_desk_zh, self.settings.help_desk_en)
+        return text.format(**values) if values else text
+
     def t(self, key: str, **values: object) -> str:
-        text = T[key]
-        return (text.format(**values) if values else text).get(self.lang)
+        return self.text(key, **values).get(self.lang)
+
+    def priority_label(self, name: str | None) -> Text | None:
+        """What the ticket says of a priority class other than normal (预约优先, 老年人优先)."""
+        label = self.priority_labels.get(name or "")
+        if label is None or name == "normal":
+            return None
+        zh = label.zh if label.zh.endswith("优先") else f"{label.zh}优先"
+        return Text(zh, f"Priority: {label.en}")
 
     @property
     def service(self) -> Service | None:
@@ -285,24 +305,94 @@ class KioskFlow:
         return self.t("greeting", name=mask_name(name))
 
     def needs_card(self, service: Service) -> bool:
-        required = self.settings.id_required
-        if required is None:
-            return service.makes_certificate
-        return service.id in required
+        """Does a ticket for ``service`` need the ID card here? The catalog's
+        ``id_card_required``, under the hall's ``[kiosk]`` id_required and its two lists."""
+        s = self.settings
+        if s.id_required != "per_service":
+            return s.id_required == "always"
+        if service.id in s.card_required:
+            return True
+        if service.id in s.card_optional:
+            return False
+        return service.id_card_required
 
-    def materials(self) -> list[tuple[str, bool, bool]]:
-        """The guide's materials: (description, reusable e-copy, already on file)."""
+    def card_hint(self) -> Text | None:
+        """The guide's line on the card, for a resident who has not placed one."""
+        service = self.service
+        if service is None or self.visit.identity is not None:
+            return None
+        return T["card_needed_hint"] if self.needs_card(service) else T["card_optional_hint"]
+
+    @property
+    def elderly_age(self) -> int:
+        """From this age a card turns large print on by itself."""
+        return self.settings.elderly_age or self.config.rules.elderly_age
+
+    def materials(self) -> list[MaterialLine]:
+        """The guide's materials. Only a material whose electronic copy the window accepts is
+        marked on file: an original the window must see is still to be brought."""
         service = self.service
         if service is None:
             return []
         held: set[str] = set()
-        if self.on_file is not None and self.visit.identity is not None:
-            reusable = [m.key for m in service.materials if m.reusable_e_copy]
-            held = set(self.on_file(self.visit.identity, reusable))
-        return [
-            (m.describe(self.lang), m.reusable_e_copy, m.reusable_e_copy and m.key in held)
-            for m in service.materials
-        ]
+        if self.visit.identity is not None:
+            if self.on_file is not None:
+                reusable = [m.key for m in service.materials if m.reusable_e_copy]
+                held = set(self.on_file(self.visit.identity, reusable))
+            else:
+                held = self.visit.on_file or set()
+        lines = []
+        for m in service.materials:
+            on_file = m.reusable_e_copy and m.key in held
+            lines.append(
+                MaterialLine(
+                    m.describe(self.lang),
+                    m.reusable_e_copy,
+                    on_file,
+                    m.key,
+                    m.key in self.visit.bringing and not on_file,
+                )
+            )
+        return lines
+
+    def toggle_material(self, key: str) -> list[Effect]:
+        """The guide's 我带了 tick: the window sees which materials the resident brings."""
+        service = self.service
+        if self.screen != Screen.GUIDE or service is None:
+            return []
+        self.touch()
+        lines = {line.key: line for line in self.materials()}
+        if key in lines and not lines[key].on_file:  # on file: nothing to bring
+            self.visit.bringing ^= {key}
+        return []
+
+    def on_file_known(self, effect: LookUpOnFile, keys: Iterable[str]) -> list[Effect]:
+        """The server's answer to LookUpOnFile, if it is still this resident's visit."""
+        if self.visit.lookup is effect:
+            self.visit.on_file = set(keys)
+            self.visit.lookup = None
+        return []
+
+    def _look_up(self) -> list[Effect]:
+        """Ask once per visit, once the card is read, which materials are on file."""
+        rid = self.resident_id()
+        if rid is None or self.on_file is not None or self.visit.on_file is not None:
+            return []
+        if self.visit.lookup is None:
+            self.visit.lookup = LookUpOnFile(rid)
+            return [self.visit.lookup]
+        return []
+
+    def submission(self) -> dict[str, Any] | None:
+        """The protocol's Form for the ticket: the fields if the resident submitted the form,
+        the materials they ticked; None when there is neither."""
+        fields = dict(self.visit.form) if self.visit.submit_form else {}
+        service = self.service
+        keys = [m.key for m in service.materials] if service else []
+        bringing = [k for k in keys if k in self.visit.bringing]
+        if not fields and not bringing:
+            return None
+        return {"fields": fields, "materials": bringing}
 
     def form_fields(self) -> list:
         service = self.service
@@ -363,7 +453,7 @@ class KioskFlow:
     def wipe(self) -> None:
         """Forget the resident: identity, form, ticket, language, mode. Back to welcome."""
         self.visit = Visit()
-        self.lang = "zh"
+        self.lang = self.settings.language
         self.elderly = False
         self.screen = Screen.PAUSED if not self.server_up else Screen.WELCOME
         self._entered = self._last_touch = self.clock()
@@ -453,7 +543,8 @@ class KioskFlow:
         return []
 
     def type_key(self, key: str) -> list[Effect]:
-        """The search keyboard: a letter or digit, ``space``, ``delete`` or ``clear``."""
+        """The search keyboard: a letter or digit, Chinese text chosen on the pinyin bar,
+        ``space``, ``delete`` or ``clear``."""
         if self.screen != Screen.SEARCH:
             return []
         self.touch()
@@ -464,7 +555,7 @@ class KioskFlow:
             text = ""
         elif key == "space":
             text += " "
-        elif len(key) == 1 and len(text) < 30:
+        elif key and len(text) + len(key) <= 30:  # a letter, or characters chosen by pinyin
             text += key.lower()
         self.visit.search_text = text
         self.visit.page = 0
@@ -478,6 +569,7 @@ class KioskFlow:
         self.visit.service = service_id
         self.visit.form = {}
         self.visit.form_errors = {}
+        self.visit.bringing = set()
         self._go(Screen.GUIDE)
         return []
 
@@ -571,23 +663,24 @@ class KioskFlow:
         problem = PRINTER_PROBLEMS.get(kind, PRINTER_PROBLEMS["fault"])
         self._notice(
             T["printer_down_title"],
-            T["printer_down_body"].format(problem=problem.zh, problem_en=problem.en),
+            self.text("printer_down_body", problem=problem.zh, problem_en=problem.en),
         )
         return [ReportFault("printer", kind, "a resident was turned away: printer not ready")]
 
     def _take(self) -> list[Effect]:
         service = self.service
         assert service is not None
-        if self.needs_card(service) and self.visit.identity is None:
-            self._go(Screen.NEED_CARD)
-            return []
+        # What no card can fix first: a resident is not asked for the card only to be told
+        # that no ticket can be printed.
         if not self.server_up:
             self._go(Screen.PAUSED)
             return []
         if self.printer_problem is not None:
             return self._printer_refusal()
-        form = dict(self.visit.form) if self.visit.submit_form else None
-        effect = Issue(service.id, self.priority(), self.resident_id(), form)
+        if self.needs_card(service) and self.visit.identity is None:
+            self._go(Screen.NEED_CARD)
+            return []
+        effect = Issue(service.id, self.priority(), self.resident_id(), self.submission())
         self.visit.pending = effect
         self._go(Screen.WORKING)
         return [effect]
@@ -602,7 +695,7 @@ class KioskFlow:
         self.touch()
         self.visit.identity = identity
         age = age_on(identity.birth_date, self.today())
-        if age >= self.config.rules.elderly_age and not self.visit.elderly_offered:
+        if age >= self.elderly_age and not self.visit.elderly_offered:
             self.visit.elderly_offered = True
             self.elderly = True
         if self.screen == Screen.WELCOME:
@@ -611,27 +704,26 @@ class KioskFlow:
             # An appointment today? The server says; none booked leads to the normal path.
             if self.printer_problem is not None:
                 self._go(Screen.BUREAUS)
-                return []
+                return self._look_up()
             effect = CheckIn(resident_id=self.resident_id())
             self.visit.pending = effect
             self._go(Screen.WORKING)
-            return [effect]
+            return [effect, *self._look_up()]
         if self.screen == Screen.NEED_CARD:
             if self.visit.submit_form:
                 self._go(Screen.FORM)
                 self._prefill()
-                return []
+                return self._look_up() if self.server_up else []
             return self._take()
         if self.screen == Screen.FORM:
             self._prefill()
-        return []
+        return self._look_up() if self.server_up else []
 
     def card_error(self, zh: str, en: str) -> list[Effect]:
         if self.screen in (Screen.WORKING, Screen.PAUSED):
             return []
-        self._notice(
-            T["card_error_title"], Text(f"{zh}\n{T['card_help'].zh}", f"{en}\n{T['card_help'].en}")
-        )
+        help_ = self.text("card_help")
+        self._notice(T["card_error_title"], Text(f"{zh}\n{help_.zh}", f"{en}\n{help_.en}"))
         return []
 
     def code_scanned(self, code: str) -> list[Effect]:
@@ -693,14 +785,24 @@ class KioskFlow:
         self.visit.checked_in = isinstance(pending, CheckIn)
         if isinstance(pending, Issue) and pending.form is not None:
             log.info(
-                "kiosk: form for %s submitted with %d fields", pending.service, len(pending.form)
+                "kiosk: form for %s submitted with %d fields and %d materials (stored: %s)",
+                pending.service,
+                len(pending.form["fields"]),
+                len(pending.form["materials"]),
+                bool(reply.get("form_stored")),
             )
         self.visit.pending = None
         t = self.visit.ticket
         wait = t["wait_s"]
         service = self.catalog.service(t["service"]) if t["service"] in self.catalog else None
-        bring = [m.name_zh for m in service.materials if m.required][:4] if service else []
-        note = ("请携带：" + "、".join(bring) + "\n" if bring else "") + "过号请重新取号，谢谢！"
+        settings = self.settings
+        bring = [m.name_zh for m in service.materials if m.required] if service else []
+        bring = bring[: settings.print_materials]
+        label = self.priority_label(t["priority"]) if settings.print_priority else None
+        note = (f"【{label.zh}】\n" if label else "") + (
+            "请携带：" + "、".join(bring) + "\n" if bring else ""
+        )
+        note += settings.print_note_zh
         return [
             Print(
                 hall_name=self.config.hall.name_zh,
@@ -738,9 +840,9 @@ class KioskFlow:
         if ticket is None:
             return []
         if ok:
-            body = T["print_failed_cancelled"]
+            body = self.text("print_failed_cancelled")
         else:
-            body = T["print_failed_kept"].format(number=ticket["number"])
+            body = self.text("print_failed_kept", number=ticket["number"])
         self._notice(T["printer_down_title"], body)
         return []
 
@@ -769,7 +871,7 @@ class KioskFlow:
             if isinstance(pending, CheckIn) and pending.resident_id is not None:
                 self.wipe()
                 return []
-            self._notice(T["paused_title"], T["unknown_outcome"])
+            self._notice(T["paused_title"], self.text("unknown_outcome"))
             return []
         if self.screen == Screen.WELCOME:
             self.screen = Screen.PAUSED

@@ -32,9 +32,9 @@ from devices.runner import EventKind
 from devices.sim import SAMPLE_CARDS
 from kiosk.flow import KioskFlow
 from kiosk.flow import Screen as S
-from kiosk.texts import T
 from ui.fonts import register_fonts
-from ui.keyboard import OnScreenKeyboard
+from ui.ime import warm as warm_pinyin
+from ui.keyboard import ImeKeyboard, OnScreenKeyboard
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,12 @@ class FieldRow(Button):
 
 
 class MaterialRow(BoxLayout):
+    key = StringProperty("")
     text = StringProperty("")
     badge = StringProperty("")
-    held = BooleanProperty(False)
+    held = BooleanProperty(False)  # on file: nothing to bring, nothing to tick
+    bringing = BooleanProperty(False)
+    tick_text = StringProperty("")
 
 
 class OptionButton(Button):
@@ -137,7 +140,9 @@ class ServicesScreen(ChoiceScreen):
 
 
 class SearchScreen(ChoiceScreen):
-    pass
+    def on_pre_enter(self, *_):
+        # Each search starts in letters (pinyin initials), nothing half-typed from the last.
+        self.ids.keyboard.reset(chinese=False)
 
 
 class GuideScreen(KioskScreen):
@@ -148,15 +153,29 @@ class GuideScreen(KioskScreen):
         lang = app.lang
         self.ids.name.text = service.name(lang)
         self.ids.description.text = service.description.get(lang)
+        hint = flow.card_hint()
+        self.ids.card_hint.text = hint.get(lang) if hint else ""
         if service.instant:
             self.ids.limit.text = flow.t("instant")
         else:
             self.ids.limit.text = flow.t("not_instant", days=service.time_limit_days)
         box = self.ids.materials
         box.clear_widgets()
-        for text, reusable, on_file in flow.materials():
-            badge = flow.t("on_file") if on_file else (flow.t("e_copy_ok") if reusable else "")
-            box.add_widget(MaterialRow(text=text, badge=badge, held=on_file))
+        for line in flow.materials():
+            if line.on_file:
+                badge = flow.t("on_file")
+            else:
+                badge = flow.t("e_copy_ok") if line.reusable else ""
+            box.add_widget(
+                MaterialRow(
+                    key=line.key,
+                    text=line.text,
+                    badge=badge,
+                    held=line.on_file,
+                    bringing=line.bringing,
+                    tick_text=flow.t("bringing" if line.bringing else "bring"),
+                )
+            )
 
 
 class FormScreen(KioskScreen):
@@ -232,7 +251,22 @@ class FormScreen(KioskScreen):
                 editor.add_widget(OptionButton(text=label, value=value_))
             return
         layout = "digits" if kind in ("phone", "number", "id_number", "date") else "letters"
-        kb = OnScreenKeyboard(layout=layout, key_font_size=app.fs_button)
+        if layout == "letters":
+            # Chinese by pinyin (names, addresses); 英 for letters as typed.
+            kb = ImeKeyboard(
+                layout=layout,
+                key_font_size=app.fs_button,
+                chinese=lang == "zh",
+                candidates_per_page=4 if app.elderly else 6,
+                candidate_color=PRIMARY,
+                bar_share=0.24 if app.elderly else 0.2,
+            )
+            kb.bind(composing=lambda _kb, text: self._show_composing(flow, text))
+            kb.bind(chinese=lambda _kb, on: self._ime_hint(flow, on))
+            self._ime_hint(flow, kb.chinese)
+        else:
+            kb = OnScreenKeyboard(layout=layout, key_font_size=app.fs_button)
+            self.ids.editing_hint.text = flow.t("field_date") if kind == "date" else ""
         kb.labels = {k: flow.t(k) for k in ("delete", "clear", "space")}
         kb.key_background = SECONDARY
         kb.key_background_down = SECONDARY_DOWN
@@ -240,14 +274,14 @@ class FormScreen(KioskScreen):
         kb.spacing = app.unit * 0.008
         kb.bind(on_key=lambda _kb, key: app.edit_key(key))
         editor.add_widget(kb)
-        if layout == "letters" and lang == "zh":
-            self.ids.editing_hint.text = "中文请选“跳过”，到窗口填写"
-        elif layout == "letters":
-            self.ids.editing_hint.text = "Chinese text: choose Skip; staff fill it in"
-        else:
-            self.ids.editing_hint.text = ""
-        if layout == "digits":
-            self.ids.editing_hint.text = flow.t("field_date") if kind == "date" else ""
+
+    def _ime_hint(self, flow, chinese: bool) -> None:
+        self.ids.editing_hint.text = flow.t("ime_hint" if chinese else "letters_hint")
+
+    def _show_composing(self, flow, pinyin: str) -> None:
+        """The pinyin being typed, after the field's text, until a character is chosen."""
+        value = flow.visit.form.get(self.editing, "")
+        self.ids.editing_value.text = f"{value} {pinyin}" if pinyin else value
 
 
 class NeedCardScreen(KioskScreen):
@@ -267,15 +301,11 @@ class TicketScreen(KioskScreen):
         self.ids.ahead.text = flow.t("ahead", n=ticket.get("ahead", 0))
         wait = ticket.get("wait_s")
         self.ids.wait.text = flow.t("wait", m=max(1, round(wait / 60))) if wait else ""
-        label = flow.priority_labels.get(ticket.get("priority") or "")
+        label = flow.priority_label(ticket.get("priority"))
         self.ids.headline.text = (
             flow.t("checked_in") if flow.visit.checked_in else flow.t("your_number")
         )
-        self.ids.priority.text = (
-            flow.t("priority", label=label.get(lang))
-            if label and ticket.get("priority") != "normal"
-            else ""
-        )
+        self.ids.priority.text = label.get(lang) if label else ""
 
 
 class NoticeScreen(KioskScreen):
@@ -356,12 +386,13 @@ class KioskApp(App):
         self.renders = 0
         self._stopped = False
         self._ticker = None
+        self._warmed = False
 
     # --- text for kv ----------------------------------------------------------------------------
 
     def tr(self, key: str, *_deps) -> str:
         """A fixed text in the current language (kv passes ``app.lang`` so it re-binds)."""
-        return T[key].get(self.lang)
+        return self.flow.text(key).get(self.lang)
 
     # --- building -------------------------------------------------------------------------------
 
@@ -385,6 +416,8 @@ class KioskApp(App):
 
     def on_start(self):
         self.refresh()
+        if self.runtime is not None:
+            self.runtime.set_part("screen", True)  # the window is up and drawing
         if self.notifier is not None:
             self.notifier.ready("welcome screen up")
         if self.on_built is not None:
@@ -491,7 +524,8 @@ class KioskApp(App):
             f.screen, f.lang, f.elderly, v.page, v.search_text, v.bureau, v.service,
             tuple(sorted(v.form.items())), tuple(sorted(v.form_errors)),
             v.notice_title, v.notice_body, (v.ticket or {}).get("id"), self.portrait,
-            v.identity is not None, v.checked_in,
+            v.identity is not None, v.checked_in, tuple(sorted(v.bringing)),
+            None if v.on_file is None else tuple(sorted(v.on_file)),
         )  # fmt: skip
 
     def refresh(self, *_) -> None:
@@ -520,8 +554,13 @@ class KioskApp(App):
         self.countdown_text = "" if left is None else flow.t("idle_countdown", s=left)
 
     def _on_flip(self, *_) -> None:
+        if not self._warmed:
+            # The pinyin tables (about a second of CPU) are built in a thread once the welcome
+            # screen is drawn, not before: the first frame is not kept waiting for them.
+            self._warmed = True
+            warm_pinyin()
         for listener in list(self.frame_listeners):
             listener()
 
 
-__all__ = ["KioskApp", "Label", "OnScreenKeyboard"]
+__all__ = ["ImeKeyboard", "KioskApp", "Label", "OnScreenKeyboard"]

@@ -16,7 +16,16 @@ from collections.abc import Callable
 from devices.errors import CoverOpen, PaperOut, PrinterError, PrinterNoAnswer
 from devices.printer import Ticket
 from devices.runner import DeviceEvent, EventKind
-from kiosk.flow import Cancel, CheckIn, Effect, Issue, KioskFlow, Print, ReportFault
+from kiosk.flow import (
+    Cancel,
+    CheckIn,
+    Effect,
+    Issue,
+    KioskFlow,
+    LookUpOnFile,
+    Print,
+    ReportFault,
+)
 from queue_server import protocol as P
 from queue_server.client import ClientError, Disconnected, HallClient, ServerError
 from queue_server.engine import commands as C
@@ -25,6 +34,11 @@ log = logging.getLogger(__name__)
 faults = logging.getLogger("kiosk.faults")  # what the hall manager's log watch picks up
 
 PRINT_TIMEOUT_S = 20.0
+# The device workers' names (kiosk.app) and the part each is to the hall manager.
+PARTS = {"id": "reader", "qr": "scanner", "printer": "printer"}
+# The flow's printer problems as the word a manager's console translates.
+PRINTER_DETAIL = {"no_answer": "offline", "fault": "fault", "paper_out": "paper_out",
+                  "cover_open": "cover_open"}  # fmt: skip
 
 
 def printer_problem(status) -> str | None:
@@ -66,6 +80,13 @@ class KioskRuntime:
         self._tasks: set[asyncio.Task] = set()
         self.printed: list[Ticket] = []  # tickets confirmed by the printer (count for tests)
         self.faults: list[ReportFault] = []
+        # Device health for the hall manager: the workers (``health()``), plus parts the app
+        # knows of itself (the screen). What the server was last told, for this connection.
+        self.workers: list = []
+        self.own_parts: dict[str, tuple[bool, str]] = {}
+        self._told: dict[str, tuple[bool, str]] = {}
+        self._told_connection: int | None = None
+        self.health_reports: list[tuple[str, bool, str]] = []  # as sent (for tests)
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -73,9 +94,12 @@ class KioskRuntime:
         """Carry out a flow input's effects in the background; re-render now."""
         self.on_change()
         if effects:
-            task = asyncio.get_running_loop().create_task(self._run(effects))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._run(effects))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def device_event(self, event: DeviceEvent) -> None:
         """On the loop thread: one device event into the flow."""
@@ -98,6 +122,7 @@ class KioskRuntime:
                 self.on_change()
         elif kind == EventKind.DEVICE_BACK:
             faults.warning("device %s back", event.device)
+        self.sync_health()
 
     def tick(self) -> None:
         """About once a second: connection state and the idle timeout."""
@@ -109,6 +134,63 @@ class KioskRuntime:
         self.flow.tick()
         if (self.flow.screen, self.flow.server_up) != before:
             self.on_change()
+        self.sync_health()
+
+    # --- device health to the hall manager ------------------------------------------------------
+
+    def part_health(self) -> dict[str, tuple[bool, str]]:
+        """Each part's (ok, detail) as known now; a part still starting is not told yet."""
+        parts: dict[str, tuple[bool, str]] = {}
+        for worker in self.workers:
+            part = PARTS.get(worker.name)
+            if part is None:
+                continue
+            state = worker.health().state
+            if state == "starting":
+                continue
+            if state != "ok":
+                parts[part] = (False, "offline")
+            elif part == "printer":
+                problem = self.flow.printer_problem
+                if problem == "starting":
+                    continue  # opened, its first status not read yet
+                parts[part] = (problem is None, PRINTER_DETAIL.get(problem or "", ""))
+            else:
+                parts[part] = (True, "")
+        parts.update(self.own_parts)
+        return parts
+
+    def set_part(self, part: str, ok: bool, detail: str = "") -> None:
+        """A part the app watches itself (the screen)."""
+        self.own_parts[part] = (ok, detail)
+        self.sync_health()
+
+    def sync_health(self) -> None:
+        """Tell the server every part whose health changed, and every part again after a
+        (re)connect: the manager's view must not keep a fault that has gone, or miss one."""
+        if not self.client.connected.is_set():
+            return
+        connection = self.client.reconnects
+        if connection != self._told_connection:
+            self._told_connection = connection
+            self._told = {}
+        for part, state in self.part_health().items():
+            if self._told.get(part) != state:
+                self._told[part] = state
+                self._spawn(self._tell(connection, part, *state))
+
+    async def _tell(self, connection: int, part: str, ok: bool, detail: str) -> None:
+        try:
+            await self.client.device_status(part, ok, detail)
+        except (ClientError, Disconnected) as exc:
+            # Not told: forget it, so it goes again (on the next change or reconnect).
+            log.info("kiosk: %s health not reported: %s", part, exc)
+            if self._told_connection == connection:
+                self._told.pop(part, None)
+            return
+        self.health_reports.append((part, ok, detail))
+        if not ok:
+            faults.error("FAULT %s %s reported to the hall manager", part, detail)
 
     async def wait_idle(self) -> None:
         while self._tasks:
@@ -131,6 +213,7 @@ class KioskRuntime:
                 log.exception("kiosk: effect %s failed", type(effect).__name__)
                 more = self.flow.unreachable() if isinstance(effect, Issue | CheckIn) else []
             self.on_change()
+            self.sync_health()  # a failed print changes the printer's state
             queue.extend(more)
 
     async def _one(self, effect: Effect) -> list[Effect]:
@@ -140,8 +223,11 @@ class KioskRuntime:
                 command = C.IssueTicket(service=effect.service, priority=effect.priority)
             else:
                 command = C.CheckIn(appointment=effect.appointment)
+            form = effect.form if isinstance(effect, Issue) else None
             try:
-                reply = await self.client.command(command, resident_id=effect.resident_id)
+                reply = await self.client.command(
+                    command, resident_id=effect.resident_id, form=form
+                )
             except ServerError as exc:
                 log.info("kiosk: %s refused: %s", command.type, exc.code)
                 return flow.refused(exc.code, exc.message_zh, exc.message_en)
@@ -168,6 +254,13 @@ class KioskRuntime:
                 return flow.print_failed(print_error_kind(exc))
             self.printed.append(ticket)
             return flow.printed()
+        if isinstance(effect, LookUpOnFile):
+            try:
+                reply = await self.client.query("materials_on_file", resident_id=effect.resident_id)
+            except ClientError as exc:  # no marks is the safe answer: bring everything
+                log.info("kiosk: materials on file not known: %s", exc)
+                return []
+            return flow.on_file_known(effect, reply.get("materials", []))
         if isinstance(effect, Cancel):
             return flow.cancelled(await self._cancel(effect))
         if isinstance(effect, ReportFault):

@@ -20,6 +20,10 @@ class Text:
     def format(self, **values: object) -> Text:
         return Text(self.zh.format(**values), self.en.format(**values))
 
+    def with_desk(self, zh: str, en: str) -> Text:
+        """Name the hall's help desk (``[kiosk] help_desk_zh/en``) where the text says {desk}."""
+        return Text(self.zh.replace("{desk}", zh), self.en.replace("{desk}", en))
+
 
 _RAW: dict[str, tuple[str, str]] = {
     # welcome
@@ -32,6 +36,14 @@ _RAW: dict[str, tuple[str, str]] = {
     "start": ("开始", "Start"),
     "start_no_card": ("不刷卡，直接开始", "Start without a card"),
     "lang_button": ("English", "中文"),
+    "ime_hint": (
+        "打拼音，点上方的字；点“ABC”输入字母",
+        "Type pinyin, tap a character above; ABC types letters",
+    ),
+    "letters_hint": (
+        "点“中文”用拼音输入汉字",
+        "Tap 中文 to type Chinese by pinyin",
+    ),
     "elderly_on": ("长辈模式", "Large print"),
     "elderly_off": ("退出长辈模式", "Standard size"),
     "elderly_offered": (
@@ -62,6 +74,12 @@ _RAW: dict[str, tuple[str, str]] = {
     "materials": ("请带齐以下材料", "Please bring"),
     "on_file": ("已存档，可免交", "on file, not needed"),
     "e_copy_ok": ("可用电子证照", "e-copy accepted"),
+    "bring": ("□ 我带了", "□ I have it"),
+    "bringing": ("√ 我带了", "√ I have it"),
+    "tick_hint": (
+        "带了哪些材料？点“我带了”勾选，窗口提前知道",
+        "Tick what you have with you; the window will know before you come",
+    ),
     "instant": ("当场办结", "Finished on the spot"),
     "not_instant": ("{days} 个工作日内办结", "Finished within {days} working days"),
     "fill_form": ("填写表单", "Fill in the form"),
@@ -95,11 +113,16 @@ _RAW: dict[str, tuple[str, str]] = {
     "working": ("正在为您取号，请稍候……", "Getting your ticket, one moment..."),
     "checking_in": ("正在签到，请稍候……", "Checking you in, one moment..."),
     "your_number": ("您的号码", "Your number"),
-    "ahead": ("前面还有 {n} 人", "{n} people ahead of you"),
+    "ahead": ("前面还有 {n} 人", "People ahead of you: {n}"),
     "wait": ("预计等候约 {m} 分钟", "About {m} minutes' wait"),
     "take_paper": ("请取走号票，留意叫号", "Please take your ticket and listen for your number"),
     "checked_in": ("预约签到成功", "Appointment checked in"),
-    "priority": ("优先：{label}", "Priority: {label}"),
+    "card_needed_hint": ("本事项需刷身份证取号", "This service needs your ID card for a ticket"),
+    "card_optional_hint": ("本事项可不刷卡取号", "No ID card needed for this ticket"),
+    "no_card_help": (
+        "没有带身份证？请到{desk}，工作人员帮您取号。",
+        "No ID card with you? Please go to the {desk}; staff will help you.",
+    ),
     "finish": ("完成", "Finish"),
     # idle
     "idle_countdown": ("{s} 秒后返回首页", "Back to the start in {s} s"),
@@ -107,34 +130,34 @@ _RAW: dict[str, tuple[str, str]] = {
     # faults
     "paused_title": ("暂停取号", "Tickets paused"),
     "paused_body": (
-        "本机暂时连不上取号系统，正在自动恢复。\n请稍候，或到咨询台人工取号。",
+        "本机暂时连不上取号系统，正在自动恢复。\n请稍候，或到{desk}人工取号。",
         "This machine cannot reach the ticket system; it is reconnecting by itself.\n"
-        "Please wait, or get a ticket at the information desk.",
+        "Please wait, or get a ticket at the {desk}.",
     ),
     "printer_down_title": ("本机暂不能打印号票", "This machine cannot print tickets now"),
     "printer_down_body": (
-        "打印机{problem}，已通知工作人员。\n请到咨询台人工取号，或使用另一台取号机。",
+        "打印机{problem}，已通知工作人员。\n请到{desk}人工取号，或使用另一台取号机。",
         "The printer is {problem_en}; staff have been told.\n"
-        "Please get a ticket at the information desk, or use another machine.",
+        "Please get a ticket at the {desk}, or use another machine.",
     ),
     "print_failed_cancelled": (
-        "号票没有打印出来，该号已作废，不会叫到您。\n请到咨询台人工取号，工作人员会帮您。",
+        "号票没有打印出来，该号已作废，不会叫到您。\n请到{desk}人工取号，工作人员会帮您。",
         "Your ticket did not print, so it was cancelled and will not be called.\n"
-        "Please go to the information desk; staff will help you.",
+        "Please go to the {desk}; staff will help you.",
     ),
     "print_failed_kept": (
         "号票没有打印出来，但号码有效：请记住您的号码 {number}，留意叫号。\n"
-        "需要纸质号票请到咨询台。",
+        "需要纸质号票请到{desk}。",
         "Your ticket did not print, but the number is valid: remember {number} and listen "
-        "for it.\nFor a paper ticket, please go to the information desk.",
+        "for it.\nFor a paper ticket, please go to the {desk}.",
     ),
     "refused_title": ("暂时不能取号", "No ticket this time"),
     "card_error_title": ("身份证没有读出来", "Your ID card was not read"),
     "card_help": (
         '请把身份证平放在读卡区中央，不要移动，等待"嘀"声。\n'
-        '仍然不行：请到咨询台，或点击"不刷卡，直接开始"。',
+        '仍然不行：请到{desk}，或点击"不刷卡，直接开始"。',
         "Lay the card flat in the middle of the reader and hold it still until it beeps.\n"
-        'Still not working: go to the information desk, or touch "Start without a card".',
+        'Still not working: go to the {desk}, or touch "Start without a card".',
     ),
     "bad_code_title": ("无法识别这个二维码", "This QR code is not recognised"),
     "bad_code_body": (
@@ -144,9 +167,9 @@ _RAW: dict[str, tuple[str, str]] = {
     "checkin_then_normal": ("取普通号", "Take an ordinary ticket"),
     "ok": ("知道了", "OK"),
     "unknown_outcome": (
-        "连接中断，不确定是否已取到号。请到咨询台查询，不要重复取号。",
+        "连接中断，不确定是否已取到号。请到{desk}查询，不要重复取号。",
         "The connection dropped; it is not certain whether a ticket was issued. "
-        "Please ask at the information desk rather than taking another.",
+        "Please ask at the {desk} rather than taking another.",
     ),
 }
 

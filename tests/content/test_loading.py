@@ -195,3 +195,21 @@ def test_renaming_a_library_material_needs_its_own_key(tmp_path):
         )
     )
     assert catalog.service("test.one").materials[0].key == "pp"
+
+
+def test_id_card_required_defaults_to_yes_and_a_bureau_may_default_it(tmp_path):
+    services = service_toml("test.one") + service_toml(
+        "test.two", extra="id_card_required = true\n"
+    )
+    catalog = load_catalog(write_catalog(tmp_path / "a", {"test": services}))
+    assert catalog.service("test.one").id_card_required
+    defaults = "[defaults]\nid_card_required = false\n\n"
+    catalog = load_catalog(write_catalog(tmp_path / "b", {"test": defaults + services}))
+    assert not catalog.service("test.one").id_card_required
+    assert catalog.service("test.two").id_card_required  # its own line wins
+
+
+def test_a_certificate_cannot_be_ticketed_without_the_card(tmp_path):
+    extra = "makes_certificate = true\nid_card_required = false\n"
+    err = _error(tmp_path, service_toml(extra=extra))
+    assert "a service that makes a certificate is real-name" in str(err)

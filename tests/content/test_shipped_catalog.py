@@ -161,3 +161,14 @@ def test_hall_check_lists_every_missing_id(catalog):
 
 def test_hall_check_passes_on_an_empty_selection(catalog):
     assert catalog.check_hall_services([]) is None
+
+
+def test_only_enquiries_and_lost_card_reports_go_without_the_card(catalog):
+    optional = {s.id for s in catalog if not s.id_card_required}
+    assert optional == {
+        "fangguan.progress_inquiry",
+        "laoling.senior_card_loss",
+        "renshe.social_insurance_card_loss",
+        "minzheng.community_org_filing",
+    }
+    assert not any(catalog.service(i).makes_certificate for i in optional)

@@ -12,7 +12,6 @@ sleeping. The last line on stdout is ``RESULT {json}``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import faulthandler
 import json
@@ -170,6 +169,25 @@ async def type_keys(app, keyboard: Callable, keys: str) -> None:
         await press(app, find(keyboard(), key=key), f"key {key}")
 
 
+def candidates(keyboard) -> list[str]:
+    from ui.keyboard import CandidateButton
+
+    bar = [w for w in keyboard.bar.children if isinstance(w, CandidateButton)]
+    return [w.text for w in sorted(bar, key=lambda w: w.index)]
+
+
+async def type_in_chinese(app, keyboard, pinyin: str, want: str) -> None:
+    """Type ``pinyin`` and touch ``want`` on the candidate bar, turning its pages."""
+    await type_keys(app, lambda: keyboard, pinyin)
+    for _ in range(10):
+        if want in candidates(keyboard):
+            await press(app, find(keyboard.bar, text=want), f"candidate {want}")
+            assert not keyboard.composing, keyboard.composing
+            return
+        await press(app, find(keyboard.bar, key="next_candidates"), "next candidates")
+    raise AssertionError(f"{want} not offered for {pinyin}: {candidates(keyboard)}")
+
+
 async def choose(app, name: str, ident: str) -> None:
     """Touch a bureau or service, turning pages (下一页) until it shows."""
     for _ in range(10):
@@ -192,6 +210,20 @@ async def book(hall: ClockedHall, number: str) -> str:
             resident_id={"number": number, "doc_type": "id"},
         )
     return reply["appointment"]["id"]
+
+
+async def window_reads_and_files(hall: ClockedHall, ticket_url: str, materials: list) -> dict:
+    """Window 5 calls the ticket (by the id in its URL's token), reads the form submitted with
+    it and files the materials it checked."""
+    ticket_id = ticket_url.rsplit("/", 1)[1].split(".", 1)[0]
+    window = hall.staff("w5", 5)
+    async with window:
+        await window.command(C.CallTicket(counter=5, ticket=ticket_id))
+        form = await window.query("ticket_form", ticket_id=ticket_id)
+        await window.request(
+            {"type": "file_materials", "ticket_id": ticket_id, "materials": materials}
+        )
+    return form
 
 
 async def ticket_state(hall: ClockedHall, number: str) -> str:
@@ -238,6 +270,10 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await shot("services-zh")
     await choose(app, "services", "liuguan.residence_registration")
     await on_screen(app, "guide")
+    await until(app, lambda: app.flow.visit.on_file is not None, "the on-file answer")
+    await press(app, find(screen(app, "guide").ids.materials, key="lease_contract").ids.tick)
+    await until(app, lambda: "lease_contract" in app.flow.visit.bringing, "the tick")
+    await frames()
     await shot("guide-zh")
     await press(app, screen(app, "guide").ids.form_button)
     await on_screen(app, "form")
@@ -255,7 +291,18 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await type_keys(app, lambda: form.ids.editor.children[0], "13800138000")
     await press(app, find(form.ids.fields, key="current_address"), "address field")
     await frames()
-    await type_keys(app, lambda: form.ids.editor.children[0], "jinzhan1")
+    # Chinese on the on-screen keyboard: pinyin, then the candidate on the bar.
+    keyboard = form.ids.editor.children[0]
+    result["ime_chinese_first"] = keyboard.chinese
+    await type_in_chinese(app, keyboard, "chaoyangqu", "朝阳区")
+    await type_in_chinese(app, keyboard, "jinzhan", "金盏")
+    await type_keys(app, lambda: keyboard, "1")
+    await type_keys(app, lambda: keyboard, "hao")
+    await frames()
+    result["composing_shown"] = screen(app, "form").ids.editing_value.text
+    result["candidates_shown"] = candidates(keyboard)
+    await shot("form-chinese-zh")
+    await press(app, find(keyboard.bar, text="号"), "candidate 号")
     result["typed"] = {k: app.flow.visit.form.get(k) for k in ("phone", "current_address")}
     await press(app, form.ids.submit_button, "submit")
     await on_screen(app, "ticket")
@@ -265,6 +312,24 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await press(app, screen(app, "ticket").ids.finish, "finish")
     await on_screen(app, "welcome")
     result["wiped_after_finish"] = app.flow.visit.identity is None and not app.flow.visit.form
+    # Window 5 calls the ticket, reads the form, files the documents it checked.
+    result["window_form"] = await window_reads_and_files(
+        hall, app.runtime.printed[-1].qr_data, ["lease_contract", "property_cert"]
+    )
+    # The same resident again: the guide marks what the hall holds.
+    await card_gone(app)
+    await press(app, screen(app, "welcome").ids.demo_card, "simulated card")
+    await on_screen(app, "bureaus")
+    await until(app, lambda: bool(app.flow.visit.on_file), "the on-file answer")
+    await choose(app, "bureaus", "liuguan")
+    await on_screen(app, "services")
+    await choose(app, "services", "liuguan.residence_registration")
+    await on_screen(app, "guide")
+    rows = screen(app, "guide").ids.materials.children
+    result["on_file_badges"] = sorted(r.key for r in rows if r.held)
+    await shot("guide-on-file-zh")
+    await press(app, root.ids.home_button, "home")
+    await on_screen(app, "welcome")
 
     # 2. No card: search by pinyin initials; a real-name service asks for the card.
     await press(app, screen(app, "welcome").ids.start, "start")
@@ -276,6 +341,19 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await frames()
     result["search"] = [b.ident for b in reversed(screen(app, "search").ids.grid.children)]
     await shot("search-zh")
+    # The same search in characters: 中文, then pinyin and a candidate.
+    keyboard = screen(app, "search").ids.keyboard
+    await press(app, find(keyboard, key="clear"), "clear")
+    await press(app, find(keyboard.bar, key="lang"), "中文")
+    result["search_mode_key"] = find(keyboard.bar, key="lang").text
+    await type_in_chinese(app, keyboard, "juzhuzheng", "居住证")
+    await until(app, lambda: len(screen(app, "search").ids.grid.children) > 0, "results")
+    await frames()
+    result["search_chinese"] = {
+        "text": app.flow.visit.search_text,
+        "results": [b.ident for b in reversed(screen(app, "search").ids.grid.children)],
+    }
+    await shot("search-chinese-zh")
     await choose(app, "search", "liuguan.residence_permit")
     await on_screen(app, "guide")
     await press(app, screen(app, "guide").ids.take_button, "take a ticket")
@@ -307,6 +385,10 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await on_screen(app, "form")
     await shot("form-en")
     await press(app, screen(app, "form").ids.skip_button, "skip the form")
+    await on_screen(app, "need_card")  # residence registration is real-name
+    await shot("need-card-en")
+    await card_gone(app)
+    app.demo_card("foreign2017")  # a foreign permanent resident's card
     await on_screen(app, "ticket")
     result["ticket3"] = screen(app, "ticket").ids.number.text
     result["ahead_en"] = screen(app, "ticket").ids.ahead.text
@@ -331,6 +413,12 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await press(app, screen(app, "guide").ids.form_button)
     await on_screen(app, "form")
     await shot("form-elderly")
+    form = screen(app, "form")
+    await press(app, find(form.ids.fields, key="current_address"), "address field")
+    await frames()
+    await type_keys(app, lambda: form.ids.editor.children[0], "chaoyang")
+    result["elderly_candidates"] = candidates(form.ids.editor.children[0])
+    await shot("form-chinese-elderly")
     await press(app, screen(app, "form").ids.skip_button)
     await on_screen(app, "ticket")
     result["ticket4"] = screen(app, "ticket").ids.number.text
@@ -422,6 +510,9 @@ async def faults(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict:
     await until(app, lambda: app.flow.printer_problem is None, "paper refilled")
     await to_guide()
     await press(app, screen(app, "guide").ids.take_button)
+    await on_screen(app, "need_card")
+    await card_gone(app)
+    app.demo_card("resident_expiring")
     await on_screen(app, "notice")
     result["print_failed"] = screen(app, "notice").ids.body.text
     await shot("print-failed-zh")
@@ -469,7 +560,7 @@ async def faults(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict:
     result["reconnects"] = app.runtime.client.reconnects
 
     # Idle: the countdown shows, then everything personal is wiped.
-    app.flow.settings = dataclasses.replace(app.flow.settings, idle_s=6, warn_s=4)
+    app.flow.settings = app.flow.settings.model_copy(update={"idle_s": 6, "warn_s": 4})
     await card_gone(app)
     app.demo_card("resident_expiring")
     await on_screen(app, "bureaus")

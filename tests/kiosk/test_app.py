@@ -45,15 +45,28 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
     assert all(r["prefilled"][k] for k in ("name", "id_number", "sex", "nation", "birth_date"))
     assert "*" in r["id_shown"] and len(r["id_shown"]) == 18  # the number is masked on screen
     assert r["form_errors"] == ["current_address", "phone"]
-    assert r["typed"] == {"phone": "13800138000", "current_address": "jinzhan1"}
+    # Chinese by pinyin on the on-screen keyboard: the candidate bar, tap to commit.
+    assert r["ime_chinese_first"] is True
+    assert r["typed"] == {"phone": "13800138000", "current_address": "朝阳区金盏1号"}
+    assert r["composing_shown"] == "朝阳区金盏1 hao" and "号" in r["candidates_shown"]
+    assert r["elderly_candidates"][0] == "朝阳" and len(r["elderly_candidates"]) == 4
     assert r["ticket1"] == "E001" and r["ticket1_ahead"] == "前面还有 0 人"
     assert r["wiped_after_finish"]
+    # The form went with the ticket: the window that called it reads it.
+    assert r["window_form"]["fields"]["current_address"] == "朝阳区金盏1号"
+    assert r["window_form"]["fields"]["phone"] == "13800138000"
+    assert r["window_form"]["materials"] == ["lease_contract"]
+    # Filed by the window, marked on the resident's next guide (e-copies only).
+    assert r["on_file_badges"] == ["lease_contract", "property_cert"]
     # Search by pinyin initials, a real-name service asks for the card, then issues.
     assert r["search"][0] == "liuguan.residence_permit"
+    assert r["search_mode_key"] == "ABC"  # in pinyin mode the key offers the letters back
+    assert r["search_chinese"]["text"] == "居住证"
+    assert r["search_chinese"]["results"][0] == "liuguan.residence_permit"
     assert r["ticket2"] == "E002"
     # English one tap away, back to Chinese for the next resident.
     assert r["welcome_en"] == "Place your ID card, or touch Start"
-    assert r["ticket3"] == "E003" and r["ahead_en"] == "2 people ahead of you"
+    assert r["ticket3"] == "E003" and r["ahead_en"] == "People ahead of you: 1"  # E001 called
     assert r["lang_after"] == "zh"
     # A senior's card: elderly mode by itself, four choices a screen, elderly priority.
     assert r["elderly_auto"] and r["elderly_choices"] == 4
@@ -76,9 +89,13 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
         "need-card",
         "ticket",
         "checkin",
+        "form-chinese",
+        "guide-on-file",
+        "search-chinese",
     }
-    en = {"welcome", "bureaus", "services", "guide", "form", "ticket"}
-    elderly = {"bureaus", "services", "guide", "form", "ticket", "ticket-elderly-en"}
+    en = {"welcome", "bureaus", "services", "guide", "form", "need-card", "ticket"}
+    elderly = {"bureaus", "services", "guide", "form", "form-chinese", "ticket",
+               "ticket-elderly-en"}  # fmt: skip
     expected = {f"{n}-zh" for n in zh} | {f"{n}-en" for n in en}
     expected |= {f"{n}-elderly" if not n.endswith("-en") else n for n in elderly}
     expected |= {"portrait-welcome", "portrait-bureaus", "portrait-search"}
@@ -147,3 +164,18 @@ def test_demo_opens_the_kiosk_with_simulated_devices(display, tmp_path):
     )
     screen_pid = int(done.stderr.split("call screen started (pid ")[1].split(")")[0])
     assert not Path(f"/proc/{screen_pid}").exists()
+
+
+def test_a_bad_kiosk_section_stops_the_kiosk_with_its_name(tmp_path):
+    from tests.queue_server.server_support import write_hall_config
+
+    config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
+    with config.open("a", encoding="utf-8") as f:
+        f.write('\n[kiosk]\nidel_s = 30\ncard_optional = ["liuguan.residence_permits"]\n')
+    result = subprocess.run(
+        [sys.executable, "main.py", "kiosk", "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "kiosk.idel_s: Extra inputs are not permitted" in result.stderr
+    assert "kiosk" in result.stderr and "Traceback" not in result.stderr

@@ -14,7 +14,7 @@ from kiosk.flow import (
     CheckIn,
     Issue,
     KioskFlow,
-    KioskSettings,
+    LookUpOnFile,
     Print,
     ReportFault,
     Screen,
@@ -22,6 +22,8 @@ from kiosk.flow import (
     age_on,
     appointment_id,
 )
+from kiosk.settings import load_settings
+from queue_server.errors import ConfigError
 from tests.queue_server.server_support import hall_config
 
 TODAY = dt.date(2026, 11, 26)
@@ -50,9 +52,21 @@ class FakeClock:
         return self.now
 
 
+ENQUIRY = "fangguan.progress_inquiry"  # id_card_required = false in the catalog
+
+
+def with_enquiry(config):
+    """The example hall with an enquiry (ticketed without the card) in queue D."""
+    queues = [
+        q.model_copy(update={"services": [*q.services, ENQUIRY]}) if q.prefix == "D" else q
+        for q in config.queues
+    ]
+    return config.model_copy(update={"queues": queues})
+
+
 @pytest.fixture(scope="module")
 def config():
-    return hall_config("sqlite:///unused.db")
+    return with_enquiry(hall_config("sqlite:///unused.db"))
 
 
 @pytest.fixture
@@ -78,9 +92,11 @@ def to_guide(flow, service="liuguan.residence_registration"):
 def test_card_then_service_guide_form_ticket_then_welcome(flow, clock):
     effects = flow.card_read(YOUNG)
     assert flow.screen == Screen.WORKING and not flow.elderly
-    [check] = effects
+    check, lookup = effects  # a booking today? and which materials are on file
     assert isinstance(check, CheckIn) and check.appointment is None
     assert check.resident_id == {"doc_type": "id", "number": YOUNG.number}
+    assert isinstance(lookup, LookUpOnFile) and lookup.resident_id == check.resident_id
+    assert YOUNG.number not in repr(lookup)
     assert flow.refused("not_found", "找不到预约", "no appointment") == []
     assert flow.screen == Screen.BUREAUS  # no booking: the ordinary way, silently
     assert "李*" in flow.greeting()
@@ -101,7 +117,9 @@ def test_card_then_service_guide_form_ticket_then_welcome(flow, clock):
     flow.set_field("phone", "13800138000")
     [issue] = flow.submit_form()
     assert isinstance(issue, Issue) and issue.priority == "normal"
-    assert issue.form["phone"] == "13800138000" and issue.resident_id["number"] == YOUNG.number
+    assert issue.form == {"fields": flow.visit.form, "materials": []}
+    assert issue.form["fields"]["phone"] == "13800138000"
+    assert issue.resident_id["number"] == YOUNG.number
     assert YOUNG.number not in repr(issue)  # the clear number never shows in a repr or log
     [job] = flow.issued(REPLY)
     assert isinstance(job, Print) and job.number == "E002" and job.people_ahead == 3
@@ -116,26 +134,110 @@ def test_card_then_service_guide_form_ticket_then_welcome(flow, clock):
     assert flow.visit.identity is None and flow.visit.form == {} and flow.visit.ticket is None
 
 
-def test_without_card_and_a_service_that_needs_one(flow):
+def test_without_card_only_where_the_catalog_allows(flow):
     flow.start()
-    to_guide(flow, "liuguan.residence_registration")
+    to_guide(flow, ENQUIRY)
+    assert flow.card_hint().zh == "本事项可不刷卡取号"
     [issue] = flow.take_ticket()
     assert issue.resident_id is None and issue.form is None and issue.priority == "normal"
     flow.refused("quota_exhausted", "今日该事项号源已发完", "all taken")
     flow.home()
-    to_guide(flow, "liuguan.residence_permit")  # makes a certificate: real-name
-    assert flow.take_ticket() == [] and flow.screen == Screen.NEED_CARD
+    for service in ("liuguan.residence_registration", "liuguan.residence_permit"):
+        flow.start() if flow.screen == Screen.WELCOME else flow.home()
+        to_guide(flow, service)  # the resident's own record: real-name
+        assert flow.card_hint().zh == "本事项需刷身份证取号"
+        assert flow.take_ticket() == [] and flow.screen == Screen.NEED_CARD
+        assert "咨询台" in flow.t("no_card_help")
+        flow.home()
+    flow.start()
+    to_guide(flow, "liuguan.residence_permit")
+    flow.take_ticket()
     [issue] = flow.card_read(YOUNG)  # placed now: no check-in probe, straight on
     assert issue.service == "liuguan.residence_permit" and issue.resident_id["number"]
+    assert flow.card_hint() is None  # the card is there: nothing to say
 
 
-def test_id_required_is_configurable(config, clock):
-    settings = KioskSettings(id_required=frozenset({"liuguan.residence_registration"}))
+def settings_flow(config, clock, **kiosk):
+    settings = load_settings(kiosk, default_catalog())
     flow = KioskFlow(default_catalog(), config, settings, clock=clock, today=lambda: TODAY)
     flow.printer_status(None)
+    return flow
+
+
+@pytest.mark.parametrize(
+    ("kiosk", "needs"),
+    [
+        ({}, {ENQUIRY: False, "liuguan.residence_registration": True}),
+        ({"id_required": "always"}, {ENQUIRY: True, "liuguan.residence_registration": True}),
+        ({"id_required": "never"}, {ENQUIRY: False, "liuguan.residence_permit": False}),
+        ({"card_required": [ENQUIRY]}, {ENQUIRY: True, "liuguan.residence_permit": True}),
+        (
+            {"card_optional": ["liuguan.residence_registration"]},
+            {"liuguan.residence_registration": False, "liuguan.residence_permit": True},
+        ),
+    ],
+)
+def test_the_hall_decides_where_the_card_is_needed(config, clock, kiosk, needs):
+    for service, needed in needs.items():
+        flow = settings_flow(config, clock, **kiosk)
+        flow.start()
+        to_guide(flow, service)
+        effects = flow.take_ticket()
+        assert (flow.screen == Screen.NEED_CARD) is needed, service
+        assert (effects == []) is needed and (flow.card_hint().zh.startswith("本事项需")) is needed
+
+
+@pytest.mark.parametrize(
+    ("kiosk", "message"),
+    [
+        ({"idel_s": 30}, "idel_s: Extra inputs are not permitted"),
+        ({"idle_s": 10, "warn_s": 15}, "warn_s (15) must be shorter than idle_s"),
+        ({"id_required": "sometimes"}, "id_required: Input should be"),
+        ({"card_optional": ["liuguan.residence_permits"]}, "did you mean liuguan.residence_permit"),
+        ({"card_optional": [ENQUIRY], "card_required": [ENQUIRY]}, "both in card_required"),
+        ({"elderly_age": 30}, "elderly_age: Input should be greater than or equal to 50"),
+    ],
+)
+def test_a_bad_kiosk_section_is_named(kiosk, message):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(kiosk, default_catalog())
+    assert str(caught.value).startswith("kiosk") and message in str(caught.value)
+
+
+def test_kiosk_section_timeouts_language_and_help_desk(config, clock):
+    flow = settings_flow(
+        config,
+        clock,
+        idle_s=30,
+        warn_s=10,
+        language="en",
+        help_desk_zh="一楼服务台",
+        help_desk_en="service desk, ground floor",
+    )
+    assert flow.lang == "en"
     flow.start()
-    to_guide(flow)
-    assert flow.take_ticket() == [] and flow.screen == Screen.NEED_CARD
+    to_guide(flow, ENQUIRY)
+    clock.now += 19
+    assert flow.countdown() is None
+    clock.now += 2
+    assert flow.countdown() == 9
+    flow.printer_status("paper_out")
+    flow.take_ticket()
+    assert "一楼服务台" in flow.visit.notice_body.zh
+    assert "service desk, ground floor" in flow.visit.notice_body.en
+    assert "咨询台" not in flow.visit.notice_body.zh
+    assert "一楼服务台" in flow.t("paused_body") or flow.lang == "en"
+    flow.toggle_lang()
+    flow.notice_ok()
+    assert flow.lang == "en"  # each visit starts in the hall's language
+
+
+def test_printer_trouble_is_told_before_the_card_is_asked_for(flow):
+    flow.printer_status("cover_open")
+    flow.start()
+    to_guide(flow, "liuguan.residence_permit")
+    [fault] = flow.take_ticket()
+    assert fault.kind == "cover_open" and flow.screen == Screen.NOTICE
 
 
 def test_elderly_card_turns_on_elderly_mode_and_priority(flow, clock, config):
@@ -176,7 +278,7 @@ def test_elderly_button_without_card_grants_no_priority(flow):
     flow.set_elderly(True)
     flow.start()
     assert flow.page_size == 4
-    to_guide(flow)
+    to_guide(flow, ENQUIRY)
     [issue] = flow.take_ticket()
     assert issue.priority == "normal"
 
@@ -254,7 +356,7 @@ def test_unknown_code_and_early_check_in(flow):
 
 def test_refusal_shows_the_servers_words(flow):
     flow.start()
-    to_guide(flow)
+    to_guide(flow, ENQUIRY)
     flow.take_ticket()
     flow.refused(
         "already_holding_ticket", "您已领取本事项的 E001 号，请留意叫号", "You already hold E001"
@@ -283,7 +385,7 @@ def test_printer_not_ready_means_no_ticket(flow):
 
 def test_print_failure_after_issue_cancels_with_the_tickets_token(flow):
     flow.start()
-    to_guide(flow)
+    to_guide(flow, ENQUIRY)
     flow.take_ticket()
     flow.issued(REPLY)
     effects = flow.print_failed("paper_out")
@@ -296,7 +398,7 @@ def test_print_failure_after_issue_cancels_with_the_tickets_token(flow):
 
 def test_print_failure_not_cancelled_shows_the_number(flow):
     flow.start()
-    to_guide(flow)
+    to_guide(flow, ENQUIRY)
     flow.take_ticket()
     flow.issued(REPLY)
     flow.print_failed("no_answer")
@@ -322,7 +424,7 @@ def test_server_away_pauses_and_recovers(flow):
 
 def test_lost_reply_is_told_plainly(flow):
     flow.start()
-    to_guide(flow)
+    to_guide(flow, ENQUIRY)
     flow.take_ticket()
     flow.unreachable()
     assert flow.screen == Screen.NOTICE and "不要重复取号" in flow.visit.notice_body.zh
@@ -343,14 +445,84 @@ def test_next_resident_on_the_ticket_screen_starts_afresh(flow):
     flow.take_ticket()
     flow.issued(REPLY)
     flow.printed()
-    [check] = flow.card_read(YOUNG)
+    check, _lookup = flow.card_read(YOUNG)
     assert check.resident_id["number"] == YOUNG.number and not flow.elderly
     assert flow.visit.ticket is None
 
 
 def test_busy_screen_ignores_touches(flow):
     flow.start()
-    to_guide(flow)
+    to_guide(flow, ENQUIRY)
     flow.take_ticket()
     assert flow.home() == [] and flow.start() == [] and flow.screen == Screen.WORKING
     assert flow.code_scanned("AP1") == [] and flow.timeout_s() is None
+
+
+def test_priority_shows_on_the_ticket_and_its_paper(flow, config):
+    flow.card_read(ELDER)
+    flow.refused("not_found", "", "")
+    to_guide(flow)
+    [issue] = flow.take_ticket()
+    assert issue.priority == "elderly"
+    [job] = flow.issued(REPLY)
+    assert flow.priority_label(flow.visit.ticket["priority"]).zh == "老年人优先"
+    assert job.note.startswith("【老年人优先】\n请携带：居民身份证")
+    assert job.note.endswith("过号请重新取号，谢谢！")
+    assert flow.priority_label("appointment").zh == "预约优先"
+    assert flow.priority_label("appointment").en == "Priority: Appointment"
+    assert flow.priority_label("normal") is None and flow.priority_label(None) is None
+
+
+def test_paper_ticket_wording_is_the_halls(config, clock):
+    flow = settings_flow(
+        config, clock, print_materials=0, print_priority=False, print_note_zh="请留意叫号"
+    )
+    flow.card_read(ELDER)
+    flow.refused("not_found", "", "")
+    to_guide(flow)
+    flow.take_ticket()
+    [job] = flow.issued(REPLY)
+    assert job.note == "请留意叫号"
+
+
+def test_elderly_age_for_large_print_is_the_kiosks_priority_the_halls(config, clock):
+    flow = settings_flow(config, clock, elderly_age=80)
+    flow.card_read(ELDER)  # 76: past the hall's 60, short of the kiosk's 80
+    assert not flow.elderly and flow.priority() == "elderly"
+    young_old = settings_flow(config, clock, elderly_age=50)
+    young_old.card_read(SAMPLE_CARDS["resident_expiring"])  # 36
+    assert not young_old.elderly
+
+
+def test_materials_on_file_are_marked_and_ticked_ones_go_with_the_form(flow):
+    service = "jisheng.birth_registration"  # asks for the marriage certificate (e-copy ok)
+    check, lookup = flow.card_read(YOUNG)
+    flow.refused("not_found", "", "")
+    to_guide(flow, service)
+    assert not any(line.on_file for line in flow.materials())  # not known yet: no marks
+    flow.on_file_known(LookUpOnFile(lookup.resident_id), ["marriage_cert"])  # someone else's
+    assert flow.visit.on_file is None
+    flow.on_file_known(lookup, ["marriage_cert", "id_card"])
+    lines = {line.key: line for line in flow.materials()}
+    assert lines["marriage_cert"].on_file and lines["marriage_cert"].reusable
+    assert not lines["id_card"].on_file  # the original is still to be shown
+    flow.toggle_material("id_card")
+    flow.toggle_material("hukou_book")
+    flow.toggle_material("hukou_book")  # a second touch unticks
+    flow.toggle_material("marriage_cert")  # on file: nothing to bring
+    flow.toggle_material("no_such_material")
+    assert [line.key for line in flow.materials() if line.bringing] == ["id_card"]
+    [issue] = flow.take_ticket()  # no form, but the ticks go
+    assert issue.form == {"fields": {}, "materials": ["id_card"]}
+    assert flow.card_read(YOUNG) == []  # busy
+    flow.refused("quota_exhausted", "", "")
+    flow.notice_ok()
+    assert flow.visit.on_file is None and flow.visit.bringing == set()  # wiped with the visit
+
+
+def test_no_card_no_lookup_and_nothing_ticked_sends_no_form(flow):
+    flow.start()
+    to_guide(flow, ENQUIRY)
+    assert flow.submission() is None
+    [issue] = flow.take_ticket()
+    assert issue.form is None

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from collections.abc import Callable
 
 from content import default_catalog
+from devices.errors import DeviceLost
 from devices.printer import open_printer
-from devices.runner import DeviceEvent, EventKind, PrinterWorker
-from devices.sim import SAMPLE_CARDS
+from devices.runner import DeviceEvent, EventKind, PrinterWorker, ReaderWorker
+from devices.sim import SAMPLE_CARDS, SimReader
 from kiosk.flow import KioskFlow, Screen
 from kiosk.runtime import KioskRuntime
 from queue_server.engine import commands as C
@@ -22,6 +24,24 @@ YOUNG = SAMPLE_CARDS["resident_expiring"]
 ELDER = SAMPLE_CARDS["resident"]
 DAY = T0.date()
 SERVICE = "liuguan.residence_registration"
+
+
+class UnpluggableReader(SimReader):
+    """The simulated reader, whose USB cable a test can pull out and put back."""
+
+    def __init__(self):
+        super().__init__()
+        self.plugged = threading.Event()
+        self.plugged.set()
+
+    def open(self):
+        if not self.plugged.is_set():
+            raise DeviceLost("reader not plugged in")
+
+    def card_present(self):
+        if not self.plugged.is_set():
+            raise DeviceLost("reader unplugged")
+        return super().card_present()
 
 
 class Kiosk:
@@ -38,16 +58,21 @@ class Kiosk:
         sink = lambda ev: loop.call_soon_threadsafe(self.runtime.device_event, ev)  # noqa: E731
         self.worker = PrinterWorker("printer", self.printer, sink, idle=0.05)
         self.runtime.printer = self.worker
+        self.reader = UnpluggableReader()
+        self.reader_worker = ReaderWorker("id", self.reader, sink, backoff=(0.05, 0.2))
+        self.runtime.workers = [self.reader_worker, self.worker]
 
     async def __aenter__(self):
         await self.client.connect()
         self.worker.start()
+        self.reader_worker.start()
         await self.until(lambda: self.flow.printer_problem is None, "the printer ready")
         return self
 
     async def __aexit__(self, *exc):
         await self.runtime.close()
         self.worker.stop()
+        self.reader_worker.stop()
         await self.client.close()
 
     async def until(self, predicate: Callable[[], bool], what: str, timeout: float = 10.0):
@@ -113,6 +138,8 @@ async def test_paper_out_before_issue_issues_nothing(tmp_path):
     async with running_server(tmp_path) as hall, Kiosk(hall, hall.device()) as k:
         k.model.state.paper = "out"
         await k.until(lambda: k.flow.printer_problem == "paper_out", "the printer's status")
+        k.card(YOUNG)  # no booking probe either: nothing could be printed
+        assert k.flow.screen == Screen.BUREAUS
         await k.to_guide()
         k.do(k.flow.take_ticket())
         await k.until(lambda: k.flow.screen == Screen.NOTICE, "the notice")
@@ -129,6 +156,8 @@ async def test_paper_out_before_issue_issues_nothing(tmp_path):
 async def test_paper_running_out_mid_ticket_cancels_it(tmp_path):
     async with running_server(tmp_path) as hall, Kiosk(hall, hall.device()) as k:
         k.model.state.paper_left = 1  # the roll ends with this ticket's cut
+        k.card(YOUNG)
+        await k.until(lambda: k.flow.screen == Screen.BUREAUS, "no booking: the bureaus")
         await k.to_guide()
         k.do(k.flow.take_ticket())
         await k.until(lambda: k.flow.screen == Screen.NOTICE, "the notice")
@@ -189,6 +218,8 @@ async def test_server_away_pauses_and_recovers(tmp_path):
                 await until_ticked(k, lambda: k.flow.screen == Screen.PAUSED, "暂停取号")
                 await proxy.start()
                 await until_ticked(k, lambda: k.flow.screen == Screen.WELCOME, "recovered")
+                k.card(YOUNG)
+                await k.until(lambda: k.flow.screen == Screen.BUREAUS, "no booking")
                 await k.to_guide()
                 k.do(k.flow.take_ticket())
                 await k.until(lambda: k.flow.screen == Screen.TICKET, "a ticket after recovery")
@@ -208,3 +239,117 @@ async def until_ticked(k: Kiosk, predicate, what: str, timeout: float = 10.0):
         await asyncio.wait_for(ticking(), timeout)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def manager_view(manager, want: Callable[[dict], bool], what: str) -> dict:
+    """The manager stream's ``devices`` messages until kiosk-1's parts satisfy ``want``."""
+
+    async def wait():
+        while True:
+            message = await manager.next_message()
+            if message["type"] == "devices":
+                kiosk = next(d for d in message["devices"] if d["terminal"] == "kiosk-1")
+                parts = {p: (v["ok"], v["detail"]) for p, v in kiosk["parts"].items()}
+                if want(parts):
+                    return parts
+
+    try:
+        return await asyncio.wait_for(wait(), 10)
+    except TimeoutError:
+        raise AssertionError(f"the manager never saw {what}") from None
+
+
+async def test_the_hall_manager_sees_each_parts_health(tmp_path):
+    async with running_server(tmp_path) as hall:
+        port = int(hall.url.rsplit(":", 1)[1].split("/")[0])
+        proxy = CuttableProxy("127.0.0.1", port)
+        url = f"ws://127.0.0.1:{await proxy.start()}/ws"
+        client = hall.device(backoff_min=0.05, backoff_max=0.2, request_timeout=2)
+        client.url = url
+        manager = hall.staff("manager", None)
+        try:
+            async with manager, Kiosk(hall, client) as k:
+                await manager.subscribe("manager")
+                k.runtime.set_part("screen", True)
+                # On start: every part, as soon as its worker knows.
+                seen = await manager_view(
+                    manager, lambda p: {"printer", "reader", "screen"} <= set(p), "the start"
+                )
+                assert seen["printer"] == (True, "") and seen["reader"] == (True, "")
+                # The printer runs out of paper, then its cover is opened: each change told.
+                k.model.state.paper = "out"
+                await manager_view(manager, lambda p: p["printer"] == (False, "paper_out"), "out")
+                k.model.state.paper = "ok"
+                k.model.state.cover_open = True
+                await manager_view(
+                    manager, lambda p: p["printer"] == (False, "cover_open"), "cover open"
+                )
+                k.model.state.cover_open = False
+                await manager_view(manager, lambda p: p["printer"] == (True, ""), "closed")
+                # The reader's cable pulled out, then back.
+                k.reader.plugged.clear()
+                await manager_view(manager, lambda p: p["reader"] == (False, "offline"), "pulled")
+                k.reader.plugged.set()
+                await manager_view(manager, lambda p: p["reader"] == (True, ""), "plugged back")
+                # The kiosk's link drops while the paper runs out: told after the reconnect.
+                await proxy.cut()
+                await until_ticked(k, lambda: not k.client.connected.is_set(), "the cut")
+                k.model.state.paper = "out"
+                await k.until(lambda: k.flow.printer_problem == "paper_out", "paper out seen")
+                await proxy.start()
+                await until_ticked(k, lambda: k.client.connected.is_set(), "the reconnect")
+                k.runtime.tick()  # the app's clock notices the new connection
+                seen = await manager_view(
+                    manager,
+                    lambda p: p["printer"] == (False, "paper_out"),
+                    "the fault after the reconnect",
+                )
+                assert seen["reader"] == (True, "") and seen["screen"] == (True, "")
+                await k.runtime.wait_idle()  # the server pushes to managers before it replies
+                sent = [r for r in k.runtime.health_reports if r[0] == "printer"]
+                assert sent[-1] == ("printer", False, "paper_out")
+        finally:
+            await proxy.close()
+
+
+async def test_the_form_goes_with_the_ticket_and_filed_materials_are_marked(tmp_path):
+    async with running_server(tmp_path) as hall, Kiosk(hall, hall.device()) as k:
+        # A resident fills the form, ticks what they bring, takes the ticket.
+        k.card(YOUNG)
+        await k.until(lambda: k.flow.screen == Screen.BUREAUS, "no booking: the bureaus")
+        await k.until(lambda: k.flow.visit.on_file is not None, "the on-file answer")
+        assert k.flow.visit.on_file == set()  # nothing filed yet
+        await k.to_guide()
+        k.do(k.flow.toggle_material("lease_contract"))
+        k.do(k.flow.open_form())
+        k.do(k.flow.set_field("phone", "13800138000"))
+        k.do(k.flow.set_field("current_address", "朝阳区金盏1号"))
+        k.do(k.flow.submit_form())
+        await k.until(lambda: k.flow.screen == Screen.TICKET, "the ticket")
+        ticket = k.flow.visit.ticket
+        # The window that calls it reads the form; it files the lease it checked.
+        window = hall.staff("w5", 5)
+        async with window:
+            await window.command(C.CallTicket(counter=5, ticket=ticket["id"]))
+            form = await window.query("ticket_form", ticket_id=ticket["id"])
+            assert form["fields"]["phone"] == "13800138000"
+            assert form["fields"]["current_address"] == "朝阳区金盏1号"
+            assert form["fields"]["id_number"] == YOUNG.number  # from the card
+            assert form["materials"] == ["lease_contract"]
+            await window.request(
+                {"type": "file_materials", "ticket_id": ticket["id"],
+                 "materials": ["lease_contract", "marriage_cert"]}
+            )  # fmt: skip
+        k.do(k.flow.home())
+        # The same resident next time: the guide marks what is on file (e-copies only).
+        k.card(YOUNG)
+        await k.until(lambda: bool(k.flow.visit.on_file), "the on-file answer")
+        await k.to_guide("jisheng.birth_registration")
+        lines = {line.key: line for line in k.flow.materials()}
+        assert lines["marriage_cert"].on_file
+        assert not lines["id_card"].on_file
+        # Another resident sees nothing of it.
+        k.do(k.flow.home())
+        k.card(ELDER)
+        await k.until(lambda: k.flow.visit.on_file is not None, "the elder's answer")
+        assert k.flow.visit.on_file == set()
