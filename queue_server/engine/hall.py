@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import math
+import statistics
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,12 @@ OVERTAKING_LOOKBACK_S = 3600.0
 # Above this many waiting tickets the estimate stops replaying the dispatch (its cost grows with
 # the square of the queue) and divides the work ahead by the windows instead (_work_ahead_wait).
 REPLAY_LIMIT = 150
+# The remaining time of a service under way is read from a lognormal fitted to the service's
+# measured times once there are this many (_remaining); a spread floor keeps identical
+# measurements from making the fit a single point.
+MIN_FIT_SAMPLES = 5
+MIN_LOG_SPREAD = 0.05
+_STANDARD_NORMAL = statistics.NormalDist()
 HEAD_RANK = -1  # a resident handed back by a closing counter goes before every class
 HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
 
@@ -379,7 +386,7 @@ class Hall:
             work += ahead * self.mean_service_s(service) * shared / len(theirs)
         for counter in counters:
             work += self._free_at(counter, now_ts, self.mean_service_s) - now_ts
-        return work / len(counters)
+        return work / len(counters) + self._calling_starts(now) - now_ts
 
     def people_ahead(self, ticket: Ticket) -> int:
         """Tickets of its queue before it in the screens' order (class, then arrival)."""
@@ -425,10 +432,17 @@ class Hall:
         stretched = wait / (1 - share)
         return stretched if stretched <= bound else wait + share * bound
 
+    def _calling_starts(self, now: dt.datetime) -> float:
+        """When the windows start calling: the opening time before it (an appointment holder
+        may check in within the early grace, before the windows open), else now."""
+        local = self.local(now)
+        opens = dt.datetime.combine(local.date(), self.config.hours.open, self.zone)
+        return max(now.timestamp(), opens.timestamp())
+
     def _free_at(self, counter: Counter, now_ts: float, mean_of: Callable[[str], float]) -> float:
-        """When ``counter`` should next be free: now if idle, else when its resident's service
-        should end (the mean minus the time since it started serving them, or since the call
-        while still calling), and at least a tenth of the mean from now."""
+        """When ``counter`` should next be free: now if idle; while calling, after the rest of
+        the mean call time and then a whole service; while serving, after the median remaining
+        time of the service under way given how long it has run (``_remaining``)."""
         if counter.ticket_id is None:
             return now_ts
         current = self.tickets[counter.ticket_id]
@@ -436,11 +450,32 @@ class Hall:
         # started_at may be left from an earlier service (transferred, handed back): it counts
         # only while the ticket is being served.
         if current.state is TicketState.SERVING and current.started_at is not None:
-            began = current.started_at
-        else:
-            began = current.called_at
-        elapsed = now_ts - began.timestamp() if began is not None else 0.0
-        return now_ts + max(mean - elapsed, 0.1 * mean)
+            elapsed = max(now_ts - current.started_at.timestamp(), 0.0)
+            return now_ts + self._remaining(current.service, elapsed, mean)
+        called = current.called_at
+        since_call = now_ts - called.timestamp() if called is not None else 0.0
+        return now_ts + max(self.mean_call_s() - since_call, 0.0) + mean
+
+    def _remaining(self, service: str, elapsed: float, mean: float) -> float:
+        """The median remaining time of a service that has run ``elapsed`` seconds.
+
+        A service that has already run long is likely a long one: service times are skewed
+        (a few residents need long explanations or lack papers), so the remainder is not the
+        mean minus the time served. With enough measured times of the service, they are fitted
+        by a lognormal (the mean and spread of their logarithms) and the remainder is its
+        median conditioned on the service lasting longer than ``elapsed``: the median, because
+        an estimate off by the least on average (absolute error) is a median. Without enough
+        measurements: the mean minus the time served, at least a tenth of the mean.
+        """
+        times = self.service_times.get(service)
+        if not times or len(times) < MIN_FIT_SAMPLES:
+            return max(mean - elapsed, 0.1 * mean)
+        logs = [math.log(max(t, 1.0)) for t in times]
+        mu = sum(logs) / len(logs)
+        sigma = max(math.sqrt(sum((x - mu) ** 2 for x in logs) / len(logs)), MIN_LOG_SPREAD)
+        done = _STANDARD_NORMAL.cdf((math.log(elapsed) - mu) / sigma) if elapsed > 0 else 0.0
+        q = min(done + (1.0 - done) / 2, 1.0 - 1e-9)
+        return max(math.exp(mu + sigma * _STANDARD_NORMAL.inv_cdf(q)) - elapsed, 0.0)
 
     def _overtaking(self, ticket: Ticket, now_ts: float, mean_of) -> float:
         """The share of the ticket's windows' time that residents of a better class, arriving
@@ -492,8 +527,9 @@ class Hall:
                 means[service] = self.mean_service_s(service)
             return means[service]
 
+        opens = self._calling_starts(now)
         free = [
-            (self._free_at(c, now_ts, mean_of), c.id)
+            (max(self._free_at(c, now_ts, mean_of), opens), c.id)
             for c in self.counters.values()
             if c.state in OPEN_COUNTER_STATES
         ]
