@@ -112,6 +112,7 @@ class Hall:
         # recalls) or the resident was skipped: time the windows spend that service times miss.
         self.call_times: deque[float] = deque(maxlen=5 * config.rules.estimate_window)
         self._replay_cache: tuple[tuple[int, float], dict[str, float]] | None = None
+        self._fits: dict[str, tuple[float, float]] = {}  # _log_fit's, per service
         # Ticket objects, not ids: a new day drops yesterday's tickets from memory before they
         # are written.
         self._dirty_tickets: dict[str, Ticket] = {}
@@ -456,6 +457,27 @@ class Hall:
         since_call = now_ts - called.timestamp() if called is not None else 0.0
         return now_ts + max(self.mean_call_s() - since_call, 0.0) + mean
 
+    def _log_fit(self, service: str) -> tuple[float, float] | None:
+        """The mean and spread of the logarithms of the service's measured times (a lognormal
+        fit), or None with fewer than MIN_FIT_SAMPLES measurements."""
+        if service in self._fits:  # kept until the service's measured times change
+            return self._fits[service]
+        times = self.service_times.get(service)
+        if not times or len(times) < MIN_FIT_SAMPLES:
+            return None
+        logs = [math.log(max(t, 1.0)) for t in times]
+        mu = sum(logs) / len(logs)
+        sigma = math.sqrt(sum((x - mu) ** 2 for x in logs) / len(logs))
+        fit = (mu, max(sigma, MIN_LOG_SPREAD))
+        self._fits[service] = fit
+        return fit
+
+    def typical_service_s(self, service: str) -> float:
+        """The median service time: of the lognormal fitted to the measured times, else the
+        mean (measured, or the configured time). What a replayed call holds its window for."""
+        fit = self._log_fit(service)
+        return math.exp(fit[0]) if fit is not None else self.mean_service_s(service)
+
     def _remaining(self, service: str, elapsed: float, mean: float) -> float:
         """The median remaining time of a service that has run ``elapsed`` seconds.
 
@@ -467,12 +489,10 @@ class Hall:
         an estimate off by the least on average (absolute error) is a median. Without enough
         measurements: the mean minus the time served, at least a tenth of the mean.
         """
-        times = self.service_times.get(service)
-        if not times or len(times) < MIN_FIT_SAMPLES:
+        fit = self._log_fit(service)
+        if fit is None:
             return max(mean - elapsed, 0.1 * mean)
-        logs = [math.log(max(t, 1.0)) for t in times]
-        mu = sum(logs) / len(logs)
-        sigma = max(math.sqrt(sum((x - mu) ** 2 for x in logs) / len(logs)), MIN_LOG_SPREAD)
+        mu, sigma = fit
         done = _STANDARD_NORMAL.cdf((math.log(elapsed) - mu) / sigma) if elapsed > 0 else 0.0
         q = min(done + (1.0 - done) / 2, 1.0 - 1e-9)
         return max(math.exp(mu + sigma * _STANDARD_NORMAL.inv_cdf(q)) - elapsed, 0.0)
@@ -521,15 +541,21 @@ class Hall:
         now_ts = now.timestamp()
         call_s = self.mean_call_s()
         means: dict[str, float] = {}
+        typicals: dict[str, float] = {}
 
         def mean_of(service: str) -> float:
             if service not in means:
                 means[service] = self.mean_service_s(service)
             return means[service]
 
+        def typical_of(service: str) -> float:
+            if service not in typicals:
+                typicals[service] = self.typical_service_s(service)
+            return typicals[service]
+
         opens = self._calling_starts(now)
         free = [
-            (max(self._free_at(c, now_ts, mean_of), opens), c.id)
+            (max(self._free_at(c, now_ts, typical_of), opens), c.id)
             for c in self.counters.values()
             if c.state in OPEN_COUNTER_STATES
         ]
@@ -555,7 +581,7 @@ class Hall:
                 if pick.id not in self.tickets:  # a probe: no window time
                     heapq.heappush(free, (at, counter_id))
                     continue
-            heapq.heappush(free, (at + call_s + mean_of(pick.service), counter_id))
+            heapq.heappush(free, (at + call_s + typical_of(pick.service), counter_id))
         return waits
 
     def _probe(self, service: str, now: dt.datetime, priority: str) -> Ticket:
@@ -1161,6 +1187,7 @@ class Hall:
         self.open_by_resident.clear()
         for times in self.service_times.values():
             times.clear()
+        self._fits.clear()
         self.call_times.clear()
         for counter in self.counters.values():
             counter.served_today = 0
@@ -1243,6 +1270,7 @@ class Hall:
         times.append(ev.service_s)
         if len(times) > self.rules.estimate_window:
             times.popleft()
+        self._fits.pop(ev.service, None)
         self._touch(ticket)
 
     def _on_no_show(self, ev: V.TicketNoShow) -> None:
@@ -1416,6 +1444,7 @@ class Hall:
     ) -> None:
         """Load the stored state (a start-up after a crash or a restart); no event is emitted."""
         self._replay_cache = None
+        self._fits.clear()
         self.seq = seq
         self.today = day
         tickets = [t for t in tickets if t.day == day.day]

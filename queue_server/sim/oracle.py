@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 
 from queue_server.engine.lifecycle import CounterState
 from queue_server.sim.profile import Resolved, ServiceModel
+from queue_server.sim.report import Accuracy
 from queue_server.sim.runner import (
     ARRIVE,
     CHECK_IN,
@@ -39,7 +40,6 @@ from queue_server.sim.runner import (
     START,
     HallSim,
     Resident,
-    _ts,
     day_rng,
     draw_day,
     service_time,
@@ -63,6 +63,7 @@ class OracleRecord:
     naive_s: float | None
     wait_s: float
     clairvoyant_s: float
+    replayed_s: float | None  # a fork that keeps everything (check_replay): equals wait_s
     bayes_median_s: float
     bayes_mean_s: float
 
@@ -86,8 +87,10 @@ def residual(rng: random.Random, model: ServiceModel, elapsed: float) -> float:
 class _Probe(HallSim):
     """A HallSim that, at chosen issues, forks itself and plays the day forward."""
 
-    def __init__(self, config, resolved: Resolved, policy, *, every: int, forks: int, seed: int):
+    def __init__(self, config, resolved: Resolved, policy, *, every: int, forks: int, seed: int,
+                 check_replay: bool = False):  # fmt: skip
         super().__init__(config, policy, resolved.profile.behaviour)
+        self.check_replay = check_replay
         self.resolved = resolved
         self.models = {s.id: s for s in resolved.services}
         self.every, self.forks = every, forks
@@ -113,8 +116,9 @@ class _Probe(HallSim):
         info = {
             "ahead": ticket.ahead,
             "waiting": sum(1 for _ in self.hall.waiting_tickets()),
-            "clairvoyant": self._fork_wait(ts, tid, resample=False),
-            "bayes": [self._fork_wait(ts, tid, resample=True) for _ in range(self.forks)],
+            "replayed": self._fork_wait(ts, tid, "replay") if self.check_replay else None,
+            "clairvoyant": self._fork_wait(ts, tid, "clairvoyant"),
+            "bayes": [self._fork_wait(ts, tid, "bayes") for _ in range(self.forks)],
         }
         self.sampled.append((tid, info))
 
@@ -128,17 +132,20 @@ class _Probe(HallSim):
         fork.forking = True
         return fork
 
-    def _fork_wait(self, ts: float, tid: str, *, resample: bool) -> float:
+    def _fork_wait(self, ts: float, tid: str, mode: str) -> float:
+        """The wait of ticket ``tid`` in a fork of the day: ``replay`` keeps everything (so it
+        must give the wait that followed), ``clairvoyant`` drops the walk-ins yet to come,
+        ``bayes`` draws every unknown afresh."""
         fork = self._fork()
         rng = self.fork_rng
         hall = fork.hall
         keep = []
         for entry in fork.heap:
             at, _, kind, payload = entry
-            if kind == ARRIVE and payload.slot_start_ts is None and at > ts:
+            if mode != "replay" and kind == ARRIVE and payload.slot_start_ts is None and at > ts:
                 continue  # a walk-in yet to come: the oracles do not know them
             keep.append(entry)
-        if resample:
+        if mode == "bayes":
             behaviour = self.resolved.profile.behaviour
             # Everyone waiting: fresh service time, walk-up, recall, no-show.
             for ticket in hall.waiting_tickets():
@@ -209,15 +216,18 @@ def oracle_sample(
     every: int = 10,
     forks: int = 40,
     start: dt.date = dt.date(2026, 3, 2),
+    check_replay: bool = False,
 ) -> list[OracleRecord]:
     """Every ``every``-th ticket of ``days`` simulated days (the same days ``simulate`` runs),
     with the clairvoyant wait and the median and mean of ``forks`` resampled futures."""
-    sim = _Probe(config, resolved, policy, every=every, forks=forks, seed=seed)
+    sim = _Probe(
+        config, resolved, policy, every=every, forks=forks, seed=seed, check_replay=check_replay
+    )
     out: list[OracleRecord] = []
     for day_no, day in enumerate(working_days(config, start, days)):
         residents = draw_day(resolved, config, day, day_rng(seed, day_no))
         sim.sampled = []
-        result = sim.run_day(day, residents)
+        sim.run_day(day, residents)
         records = sim.records
         for tid, info in sim.sampled:
             rec = records[tid]
@@ -233,12 +243,21 @@ def oracle_sample(
                     naive_s=rec.naive_s,
                     wait_s=rec.wait_s,
                     clairvoyant_s=info["clairvoyant"],
+                    replayed_s=info["replayed"],
                     bayes_median_s=statistics.median(waits),
                     bayes_mean_s=statistics.fmean(waits),
                 )
             )
-        del result
     return out
 
 
-__all__ = ["OracleRecord", "oracle_sample", "residual", "_ts"]
+def floor_table(records: list[OracleRecord]) -> dict[str, Accuracy]:
+    """The accuracy of the engine, the naive estimate and the oracles on the same tickets."""
+    told = [r for r in records if r.estimate_s is not None and r.naive_s is not None]
+    return {
+        "engine": Accuracy.of([(r.estimate_s, r.wait_s) for r in told]),
+        "naive": Accuracy.of([(r.naive_s, r.wait_s) for r in told]),
+        "bayes_median": Accuracy.of([(r.bayes_median_s, r.wait_s) for r in told]),
+        "bayes_mean": Accuracy.of([(r.bayes_mean_s, r.wait_s) for r in told]),
+        "clairvoyant": Accuracy.of([(r.clairvoyant_s, r.wait_s) for r in told]),
+    }

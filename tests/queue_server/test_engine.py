@@ -698,6 +698,11 @@ def test_estimate_reads_the_rest_of_a_long_service_from_the_measured_times(d):
     assert ends == sorted(ends)
     # Far past the mean, more than the old floor of a tenth of the mean is left.
     assert ends[-1] - 20 * 60 > 1.5 * 0.1 * statistics.fmean(measured) * 60
+    # A resident waiting ahead holds the window for the median of the fit (calls took no time).
+    d.issue(BIRTH)
+    assert d.hall.typical_service_s(BIRTH) == pytest.approx(math.exp(mu))
+    after = d.hall.estimate_new(BIRTH, d.clock.now)
+    assert after == (1, pytest.approx(ends[-1] - 20 * 60 + math.exp(mu)))
 
 
 def test_estimate_before_opening_counts_until_the_windows_call():

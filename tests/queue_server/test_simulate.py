@@ -268,3 +268,24 @@ def test_one_replay_gives_every_services_estimate_as_separate_replays_do(shipped
     finally:
         runner.Hall = original
     assert len(seen) >= 40 and all(seen)
+
+
+def test_a_forked_day_replays_the_waits_and_the_oracles_bound_the_estimate(shipped):
+    """The estimate oracles fork the hall at an issue and play the day on through the engine.
+    A fork that keeps everything gives exactly the wait that followed (the fork is faithful);
+    under the longest-wait policy nobody who comes later goes first, so the clairvoyant fork
+    (everyone now in the hall, with their true times; no later walk-in) gives it too."""
+    from queue_server.sim.oracle import floor_table, oracle_sample
+
+    config, resolved = shipped
+    records = oracle_sample(config, resolved, days=2, seed=4, every=12, forks=3, check_replay=True)
+    assert len(records) > 25
+    assert all(r.replayed_s == r.wait_s for r in records)
+    assert all(r.bayes_median_s >= 0 and r.clairvoyant_s >= 0 for r in records)
+    fifo = oracle_sample(
+        config, resolved, days=1, seed=4, every=12, forks=1, policy=LongestWaitPolicy()
+    )
+    assert len(fifo) > 12
+    assert all(r.clairvoyant_s == r.wait_s for r in fifo)
+    table = floor_table(records)
+    assert table["engine"].n == len(records)
