@@ -21,7 +21,7 @@ import time
 
 from queue_server.engine.dispatch import DefaultPolicy
 from queue_server.sim import halls
-from queue_server.sim.oracle import floor_table, oracle_sample
+from queue_server.sim.oracle import floor_by_ahead, floor_table, oracle_sample
 from queue_server.sim.profile import load_profile, resolve
 from queue_server.sim.report import paired_difference, summarise
 from queue_server.sim.runner import simulate
@@ -106,6 +106,7 @@ def main() -> None:
         )
         oracle_cpu = time.process_time() - oracle_cpu
         floor = floor_table(sampled)
+        floor_bands = floor_by_ahead(sampled)
 
     diff, ci = paired_difference(default, baseline)
     worst_service, worst = max(default.by_service.items(), key=lambda kv: kv[1].mean)
@@ -229,6 +230,14 @@ def main() -> None:
         for key, label in labels.items():
             a = floor[key]
             print(f"| {label} | {a.mae:.2f} | {a.mae_share:.0%} | {a.bias:+.2f} |")
+        print("\nBy the people ahead at issue: MAE / mean wait (bias in minutes).\n")
+        keys = ("naive", "engine", "bayes_median", "clairvoyant")
+        print("| ahead | tickets | mean wait | " + " | ".join(keys) + " |")
+        print("|---|---:|---:|" + "---:|" * len(keys))
+        for band, table in floor_bands.items():
+            cells = [f"{table[k].mae_share:.0%} ({table[k].bias:+.1f})" for k in keys]
+            a = table["engine"]
+            print(f"| {band} | {a.n} | {a.mean_wait:.1f} | " + " | ".join(cells) + " |")
     print(
         f"\nDedicated windows (each service at one window) on the same residents: mean wait "
         f"{dedicated.overall.mean:.1f}, p90 {dedicated.overall.p90:.1f}, utilisation spread "

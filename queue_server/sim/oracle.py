@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 from queue_server.engine.lifecycle import CounterState
 from queue_server.sim.profile import Resolved, ServiceModel
-from queue_server.sim.report import Accuracy
+from queue_server.sim.report import AHEAD_BANDS, Accuracy, _ahead_band
 from queue_server.sim.runner import (
     ARRIVE,
     CHECK_IN,
@@ -261,3 +261,11 @@ def floor_table(records: list[OracleRecord]) -> dict[str, Accuracy]:
         "bayes_mean": Accuracy.of([(r.bayes_mean_s, r.wait_s) for r in told]),
         "clairvoyant": Accuracy.of([(r.clairvoyant_s, r.wait_s) for r in told]),
     }
+
+
+def floor_by_ahead(records: list[OracleRecord]) -> dict[str, dict[str, Accuracy]]:
+    """``floor_table`` by the people ahead at issue (report.AHEAD_BANDS)."""
+    bands: dict[str, list[OracleRecord]] = {}
+    for r in records:
+        bands.setdefault(_ahead_band(r.ahead), []).append(r)
+    return {b: floor_table(bands[b]) for b in AHEAD_BANDS if b in bands}
