@@ -338,7 +338,7 @@ class Hall:
     def estimate(self, ticket: Ticket, now: dt.datetime) -> tuple[int, float | None]:
         """(people ahead in its queue, expected wait in seconds or None when no counter is open).
 
-        The wait is found by replaying the hall's own dispatch on mean service times
+        The wait is found by replaying the hall's own dispatch on typical service times
         (``_replay``): the open windows call, by the policy, the tickets waiting now, until
         one of them calls this ticket.
         """
@@ -523,11 +523,11 @@ class Hall:
         return min(work / OVERTAKING_LOOKBACK_S / len(mine), 0.9) if mine else 0.0
 
     def _replay(self, tickets: list[Ticket], now: dt.datetime) -> dict[str, float]:
-        """How long until each of ``tickets`` is called, replaying the dispatch on mean times.
+        """How long until each of ``tickets`` is called, replaying the dispatch on typical times.
 
         Every open window starts when it is next free (``_free_at``). The window free first calls
         by the hall's policy, at that moment, among the tickets waiting now that it is skilled
-        for; it is then busy for the mean time of that ticket's service plus the mean call time;
+        for; it is then busy for the typical (median) time of that service plus the mean call time;
         and so on, until a window has called each of ``tickets``. So the estimate follows the
         tiers, the priority classes and the anti-starvation bound exactly as the windows will,
         and counts the back-up help other queues' windows give. Residents who arrive later are

@@ -351,7 +351,7 @@ def markdown(s: Summary, *, names: dict[str, str] | None = None, title: str = ""
                 f"{a.mean_wait + a.bias:.1f}",
                 f"{a.mean_wait:.1f}",
                 f"{a.mae:.2f}",
-                f"{a.mae_share * 100:.0f} %" if a.mean_wait else "—",
+                f"{a.mae_share * 100:.0f} %" if a.mean_wait >= 0.05 else "—",
                 f"{a.bias:+.2f}",
             ]
 

@@ -139,8 +139,23 @@ def test_default_dispatch_meets_the_hall_targets(compared):
     assert diff <= ci  # no worse than the longest-waiting-eligible baseline
     assert max(w.mean for w in default.by_service.values()) <= 2 * default.overall.mean
     assert default.spread <= 10
-    assert default.estimate.mae < default.naive.mae
-    assert abs(default.estimate.bias) < abs(default.naive.bias)
+
+
+def test_wait_estimate_beats_the_naive_one(compared):
+    """Issue 10 §4: the estimate shown at issue is better than "people ahead × mean service
+    time ÷ open windows", on the same tickets (30 days, fixed seed: the engine's MAE is about
+    two thirds of the naive one's, and its bias a tenth). The target MAE ≤ 25 % of the mean
+    wait is a statistical figure, with the floor no estimate can pass, in
+    bench/bench_simulation.py."""
+    default = compared["default"]
+    est, naive = default.estimate, default.naive
+    assert est.n == naive.n > 5000
+    assert est.mae < 0.8 * naive.mae
+    assert abs(est.bias) < 0.5 and abs(naive.bias) > 3
+    # Appointment holders checking in early, before the windows open, are told the time until
+    # opening and are called then (they were told "no wait").
+    early = default.estimate_by_hour[8]
+    assert early.n > 0 and early.mae < 0.01
 
 
 # --- derived halls and advice ------------------------------------------------------------------
