@@ -1,12 +1,14 @@
 """Simulation benchmarks (issue 10 §4): the dispatcher's targets on the shipped hall, and speed.
 
-    .venv/bin/python -m bench.bench_simulation [--days N] [--seed S]
+    .venv/bin/python -m bench.bench_simulation [--days N] [--seed S] [--oracle-days N]
+        [--oracle-every N] [--oracle-forks N]
 
 Runs the Chaoyang street profile on the example hall under the three policies (the same
 residents for each), then prints every target of issue 10 §4 with its figure and whether it is
-met, and the simulation speed (hall days a minute, one process; wall-clock and CPU time, since
-a shared machine's wall clock also counts other people's work). Paste the output into
-docs/benchmarks.md.
+met, the floor of the wait estimate (queue_server/sim/oracle.py, on a sample of tickets: the
+forks cost about 60 ms each) and the simulation speed (hall days a minute, one process;
+wall-clock and CPU time, since a shared machine's wall clock also counts other people's work).
+Paste the output into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -57,10 +59,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--erlang-days", type=int, default=300)
     parser.add_argument(
-        "--oracle-days", type=int, default=20, help="days for the estimate floor (0: skip it)"
+        "--oracle-days", type=int, default=8, help="days for the estimate floor (0: skip it)"
     )
-    parser.add_argument("--oracle-every", type=int, default=10, help="fork at every N-th ticket")
-    parser.add_argument("--oracle-forks", type=int, default=24, help="resampled futures a fork")
+    parser.add_argument("--oracle-every", type=int, default=8, help="fork at every N-th ticket")
+    parser.add_argument("--oracle-forks", type=int, default=16, help="resampled futures a fork")
     args = parser.parse_args()
 
     config = halls.without_quotas(halls.example_hall())
@@ -117,7 +119,9 @@ def main() -> None:
 
     print("## Simulation (issue 10)\n")
     print(
-        f"`python -m bench.bench_simulation --days {args.days} --seed {args.seed}` on "
+        f"`python -m bench.bench_simulation --days {args.days} --seed {args.seed} "
+        f"--oracle-days {args.oracle_days} --oracle-every {args.oracle_every} "
+        f"--oracle-forks {args.oracle_forks}` on "
         f"{dt.date.today():%Y-%m-%d}, {platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} CPUs. Chaoyang street profile on the "
         f"example hall, {args.days} hall days, the same residents under every policy; waits "
