@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import math
+import statistics
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,12 @@ OVERTAKING_LOOKBACK_S = 3600.0
 # Above this many waiting tickets the estimate stops replaying the dispatch (its cost grows with
 # the square of the queue) and divides the work ahead by the windows instead (_work_ahead_wait).
 REPLAY_LIMIT = 150
+# The remaining time of a service under way is read from a lognormal fitted to the service's
+# measured times once there are this many (_remaining); a spread floor keeps identical
+# measurements from making the fit a single point.
+MIN_FIT_SAMPLES = 5
+MIN_LOG_SPREAD = 0.05
+_STANDARD_NORMAL = statistics.NormalDist()
 HEAD_RANK = -1  # a resident handed back by a closing counter goes before every class
 HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
 
@@ -105,6 +112,7 @@ class Hall:
         # recalls) or the resident was skipped: time the windows spend that service times miss.
         self.call_times: deque[float] = deque(maxlen=5 * config.rules.estimate_window)
         self._replay_cache: tuple[tuple[int, float], dict[str, float]] | None = None
+        self._fits: dict[str, tuple[float, float]] = {}  # _log_fit's, per service
         # Ticket objects, not ids: a new day drops yesterday's tickets from memory before they
         # are written.
         self._dirty_tickets: dict[str, Ticket] = {}
@@ -330,7 +338,7 @@ class Hall:
     def estimate(self, ticket: Ticket, now: dt.datetime) -> tuple[int, float | None]:
         """(people ahead in its queue, expected wait in seconds or None when no counter is open).
 
-        The wait is found by replaying the hall's own dispatch on mean service times
+        The wait is found by replaying the hall's own dispatch on typical service times
         (``_replay``): the open windows call, by the policy, the tickets waiting now, until
         one of them calls this ticket.
         """
@@ -379,7 +387,7 @@ class Hall:
             work += ahead * self.mean_service_s(service) * shared / len(theirs)
         for counter in counters:
             work += self._free_at(counter, now_ts, self.mean_service_s) - now_ts
-        return work / len(counters)
+        return work / len(counters) + self._calling_starts(now) - now_ts
 
     def people_ahead(self, ticket: Ticket) -> int:
         """Tickets of its queue before it in the screens' order (class, then arrival)."""
@@ -425,10 +433,17 @@ class Hall:
         stretched = wait / (1 - share)
         return stretched if stretched <= bound else wait + share * bound
 
+    def _calling_starts(self, now: dt.datetime) -> float:
+        """When the windows start calling: the opening time before it (an appointment holder
+        may check in within the early grace, before the windows open), else now."""
+        local = self.local(now)
+        opens = dt.datetime.combine(local.date(), self.config.hours.open, self.zone)
+        return max(now.timestamp(), opens.timestamp())
+
     def _free_at(self, counter: Counter, now_ts: float, mean_of: Callable[[str], float]) -> float:
-        """When ``counter`` should next be free: now if idle, else when its resident's service
-        should end (the mean minus the time since it started serving them, or since the call
-        while still calling), and at least a tenth of the mean from now."""
+        """When ``counter`` should next be free: now if idle; while calling, after the rest of
+        the mean call time and then a whole service; while serving, after the median remaining
+        time of the service under way given how long it has run (``_remaining``)."""
         if counter.ticket_id is None:
             return now_ts
         current = self.tickets[counter.ticket_id]
@@ -436,11 +451,51 @@ class Hall:
         # started_at may be left from an earlier service (transferred, handed back): it counts
         # only while the ticket is being served.
         if current.state is TicketState.SERVING and current.started_at is not None:
-            began = current.started_at
-        else:
-            began = current.called_at
-        elapsed = now_ts - began.timestamp() if began is not None else 0.0
-        return now_ts + max(mean - elapsed, 0.1 * mean)
+            elapsed = max(now_ts - current.started_at.timestamp(), 0.0)
+            return now_ts + self._remaining(current.service, elapsed, mean)
+        called = current.called_at
+        since_call = now_ts - called.timestamp() if called is not None else 0.0
+        return now_ts + max(self.mean_call_s() - since_call, 0.0) + mean
+
+    def _log_fit(self, service: str) -> tuple[float, float] | None:
+        """The mean and spread of the logarithms of the service's measured times (a lognormal
+        fit), or None with fewer than MIN_FIT_SAMPLES measurements."""
+        if service in self._fits:  # kept until the service's measured times change
+            return self._fits[service]
+        times = self.service_times.get(service)
+        if not times or len(times) < MIN_FIT_SAMPLES:
+            return None
+        logs = [math.log(max(t, 1.0)) for t in times]
+        mu = sum(logs) / len(logs)
+        sigma = math.sqrt(sum((x - mu) ** 2 for x in logs) / len(logs))
+        fit = (mu, max(sigma, MIN_LOG_SPREAD))
+        self._fits[service] = fit
+        return fit
+
+    def typical_service_s(self, service: str) -> float:
+        """The median service time: of the lognormal fitted to the measured times, else the
+        mean (measured, or the configured time). What a replayed call holds its window for."""
+        fit = self._log_fit(service)
+        return math.exp(fit[0]) if fit is not None else self.mean_service_s(service)
+
+    def _remaining(self, service: str, elapsed: float, mean: float) -> float:
+        """The median remaining time of a service that has run ``elapsed`` seconds.
+
+        A service that has already run long is likely a long one: service times are skewed
+        (a few residents need long explanations or lack papers), so the remainder is not the
+        mean minus the time served. With enough measured times of the service, they are fitted
+        by a lognormal (the mean and spread of their logarithms) and the remainder is its
+        median conditioned on the service lasting longer than ``elapsed``: the median, because
+        an estimate off by the least on average (absolute error) is a median. Without enough
+        measurements: the mean minus the time served, at least a tenth of the mean.
+        """
+        fit = self._log_fit(service)
+        if fit is None:
+            return max(mean - elapsed, 0.1 * mean)
+        mu, sigma = fit
+        done = _STANDARD_NORMAL.cdf((math.log(elapsed) - mu) / sigma) if elapsed > 0 else 0.0
+        q = min(done + (1.0 - done) / 2, 1.0 - 1e-9)
+        return max(math.exp(mu + sigma * _STANDARD_NORMAL.inv_cdf(q)) - elapsed, 0.0)
 
     def _overtaking(self, ticket: Ticket, now_ts: float, mean_of) -> float:
         """The share of the ticket's windows' time that residents of a better class, arriving
@@ -468,11 +523,11 @@ class Hall:
         return min(work / OVERTAKING_LOOKBACK_S / len(mine), 0.9) if mine else 0.0
 
     def _replay(self, tickets: list[Ticket], now: dt.datetime) -> dict[str, float]:
-        """How long until each of ``tickets`` is called, replaying the dispatch on mean times.
+        """How long until each of ``tickets`` is called, replaying the dispatch on typical times.
 
         Every open window starts when it is next free (``_free_at``). The window free first calls
         by the hall's policy, at that moment, among the tickets waiting now that it is skilled
-        for; it is then busy for the mean time of that ticket's service plus the mean call time;
+        for; it is then busy for the typical (median) time of that service plus the mean call time;
         and so on, until a window has called each of ``tickets``. So the estimate follows the
         tiers, the priority classes and the anti-starvation bound exactly as the windows will,
         and counts the back-up help other queues' windows give. Residents who arrive later are
@@ -486,14 +541,21 @@ class Hall:
         now_ts = now.timestamp()
         call_s = self.mean_call_s()
         means: dict[str, float] = {}
+        typicals: dict[str, float] = {}
 
         def mean_of(service: str) -> float:
             if service not in means:
                 means[service] = self.mean_service_s(service)
             return means[service]
 
+        def typical_of(service: str) -> float:
+            if service not in typicals:
+                typicals[service] = self.typical_service_s(service)
+            return typicals[service]
+
+        opens = self._calling_starts(now)
         free = [
-            (self._free_at(c, now_ts, mean_of), c.id)
+            (max(self._free_at(c, now_ts, typical_of), opens), c.id)
             for c in self.counters.values()
             if c.state in OPEN_COUNTER_STATES
         ]
@@ -519,7 +581,7 @@ class Hall:
                 if pick.id not in self.tickets:  # a probe: no window time
                     heapq.heappush(free, (at, counter_id))
                     continue
-            heapq.heappush(free, (at + call_s + mean_of(pick.service), counter_id))
+            heapq.heappush(free, (at + call_s + typical_of(pick.service), counter_id))
         return waits
 
     def _probe(self, service: str, now: dt.datetime, priority: str) -> Ticket:
@@ -1125,6 +1187,7 @@ class Hall:
         self.open_by_resident.clear()
         for times in self.service_times.values():
             times.clear()
+        self._fits.clear()
         self.call_times.clear()
         for counter in self.counters.values():
             counter.served_today = 0
@@ -1207,6 +1270,7 @@ class Hall:
         times.append(ev.service_s)
         if len(times) > self.rules.estimate_window:
             times.popleft()
+        self._fits.pop(ev.service, None)
         self._touch(ticket)
 
     def _on_no_show(self, ev: V.TicketNoShow) -> None:
@@ -1380,6 +1444,7 @@ class Hall:
     ) -> None:
         """Load the stored state (a start-up after a crash or a restart); no event is emitted."""
         self._replay_cache = None
+        self._fits.clear()
         self.seq = seq
         self.today = day
         tickets = [t for t in tickets if t.day == day.day]

@@ -104,6 +104,8 @@ class Summary:
     naive: Accuracy
     estimate_by_priority: dict[str, Accuracy]
     estimate_by_size: dict[str, Accuracy]  # by the estimate shown: "0", "0-5", ... minutes
+    estimate_by_ahead: dict[str, Accuracy]  # by the people ahead in its queue at issue
+    estimate_by_hour: dict[int, Accuracy]
     starvation_bound_min: float
     normal_past_bound: int  # normal tickets that waited longer than the bound
     normal_past_bound_excess_max: float  # minutes beyond the bound, the worst of them
@@ -119,6 +121,13 @@ class Summary:
 
 
 SIZE_BANDS = ("0", "0-5", "5-15", "15-30", "30+")  # minutes told at issue
+AHEAD_BANDS = ("0", "1", "2", "3-4", "5+")  # people ahead in the queue at issue
+
+
+def _ahead_band(ahead: int) -> str:
+    if ahead <= 2:
+        return str(ahead)
+    return "3-4" if ahead <= 4 else "5+"
 
 
 def _size_band(estimate_s: float) -> str:
@@ -175,8 +184,12 @@ def summarise(days: Sequence[DayResult], *, starvation_minutes: float) -> Summar
     for t in estimated:
         est_by_class[t.priority].append((t.estimate_s, t.wait_s))
     est_by_size: dict[str, list] = defaultdict(list)
+    est_by_ahead: dict[str, list] = defaultdict(list)
+    est_by_hour: dict[int, list] = defaultdict(list)
     for t in estimated:
         est_by_size[_size_band(t.estimate_s)].append((t.estimate_s, t.wait_s))
+        est_by_ahead[_ahead_band(t.ahead)].append((t.estimate_s, t.wait_s))
+        est_by_hour[t.hour].append((t.estimate_s, t.wait_s))
     bound_s = starvation_minutes * 60
     past = [t.wait_s - bound_s for t in tickets if t.priority == "normal" and t.wait_s > bound_s]
     overtime = [d.overtime_s / 60 for d in days]
@@ -203,6 +216,10 @@ def summarise(days: Sequence[DayResult], *, starvation_minutes: float) -> Summar
         naive=Accuracy.of([(t.naive_s, t.wait_s) for t in estimated if t.naive_s is not None]),
         estimate_by_priority={p: Accuracy.of(v) for p, v in sorted(est_by_class.items())},
         estimate_by_size={b: Accuracy.of(est_by_size[b]) for b in SIZE_BANDS if b in est_by_size},
+        estimate_by_ahead={
+            b: Accuracy.of(est_by_ahead[b]) for b in AHEAD_BANDS if b in est_by_ahead
+        },
+        estimate_by_hour={h: Accuracy.of(v) for h, v in sorted(est_by_hour.items())},
         starvation_bound_min=starvation_minutes,
         normal_past_bound=len(past),
         normal_past_bound_excess_max=max(past, default=0.0) / 60,
@@ -325,21 +342,29 @@ def markdown(s: Summary, *, names: dict[str, str] | None = None, title: str = ""
             for p, a in s.estimate_by_priority.items()
         ),
     )
-    out += ["", "By the wait told at issue (minutes):", ""]
-    out += _table(
-        ["told", "tickets", "mean told", "mean wait", "MAE", "MAE / mean wait"],
-        (
-            [
-                b,
+
+    def accuracy_rows(groups: dict) -> Iterable[list[str]]:
+        for key, a in groups.items():
+            yield [
+                key,
                 f"{a.n:,}",
                 f"{a.mean_wait + a.bias:.1f}",
                 f"{a.mean_wait:.1f}",
                 f"{a.mae:.2f}",
-                f"{a.mae_share * 100:.0f} %" if a.mean_wait else "—",
+                f"{a.mae_share * 100:.0f} %" if a.mean_wait >= 0.05 else "—",
+                f"{a.bias:+.2f}",
             ]
-            for b, a in s.estimate_by_size.items()
-        ),
+
+    accuracy_header = ["mean told", "mean wait", "MAE", "MAE / mean wait", "bias"]
+    out += ["", "By the people ahead in its queue at issue:", ""]
+    out += _table(["ahead", "tickets", *accuracy_header], accuracy_rows(s.estimate_by_ahead))
+    out += ["", "By the hour the ticket was taken:", ""]
+    out += _table(
+        ["hour", "tickets", *accuracy_header],
+        accuracy_rows({f"{h:02d}:00": a for h, a in s.estimate_by_hour.items()}),
     )
+    out += ["", "By the wait told at issue (minutes):", ""]
+    out += _table(["told", "tickets", *accuracy_header], accuracy_rows(s.estimate_by_size))
     out += [
         "",
         f"Anti-starvation ({s.starvation_bound_min:g} min): {s.normal_past_bound} normal tickets "

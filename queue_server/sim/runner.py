@@ -71,6 +71,7 @@ class TicketRecord:
     naive_s: float | None
     appointment: bool
     counted: bool  # False during a warm-up
+    ahead: int = 0  # people ahead in its queue at issue
     wait_s: float | None = None  # issue to first call
 
 
@@ -128,10 +129,37 @@ def _ts(day: dt.date, time: dt.time, config: HallConfig) -> float:
     return dt.datetime.combine(day, time, config.zone).timestamp()
 
 
-def draw_day(resolved: Resolved, config: HallConfig, day: dt.date, rng: random.Random):
-    """The day's residents (walk-ins and appointment holders), every choice drawn now."""
+def _person(rng: random.Random, behaviour: Behaviour, arrive_ts: float, model: ServiceModel,
+            priority: str) -> Resident:  # fmt: skip
+    # Always the same draws in the same order, whatever is chosen: keeps days aligned.
+    service_s = service_time(rng, model)
+    walk = rng.uniform(*behaviour.walk_seconds)
+    recall = rng.random() < behaviour.recall_share
+    no_show = rng.random() < behaviour.no_show_share
+    comes_back = rng.random() < behaviour.requeue_share
+    back_after = rng.uniform(*behaviour.requeue_after_minutes) * 60
+    return Resident(
+        arrive_ts=arrive_ts,
+        service=model.id,
+        priority=priority,
+        service_s=service_s,
+        walk_s=walk,
+        recall=recall and not no_show,
+        no_show=no_show,
+        requeue_after_s=back_after if no_show and comes_back else None,
+    )
+
+
+def walk_ins(
+    resolved: Resolved,
+    config: HallConfig,
+    day: dt.date,
+    rng: random.Random,
+    from_ts: float | None = None,
+) -> list[Resident]:
+    """The day's walk-ins (a Poisson process by hour), or only those after ``from_ts`` (the
+    estimate oracles draw the rest of a day afresh)."""
     profile = resolved.profile
-    behaviour = profile.behaviour
     hours = config.hours
     open_ts, until_ts = _ts(day, hours.open, config), _ts(day, hours.ticket_until, config)
     services = resolved.services
@@ -140,26 +168,6 @@ def draw_day(resolved: Resolved, config: HallConfig, day: dt.date, rng: random.R
     for name, share in resolved.priority:
         running += share
         cumulative.append((running, name))
-
-    def person(arrive_ts: float, model: ServiceModel, priority: str) -> Resident:
-        # Always the same draws in the same order, whatever is chosen: keeps days aligned.
-        service_s = service_time(rng, model)
-        walk = rng.uniform(*behaviour.walk_seconds)
-        recall = rng.random() < behaviour.recall_share
-        no_show = rng.random() < behaviour.no_show_share
-        comes_back = rng.random() < behaviour.requeue_share
-        back_after = rng.uniform(*behaviour.requeue_after_minutes) * 60
-        return Resident(
-            arrive_ts=arrive_ts,
-            service=model.id,
-            priority=priority,
-            service_s=service_s,
-            walk_s=walk,
-            recall=recall and not no_show,
-            no_show=no_show,
-            requeue_after_s=back_after if no_show and comes_back else None,
-        )
-
     residents: list[Resident] = []
     midnight = dt.datetime.combine(day, dt.time(0), config.zone).timestamp()
     for hour, share in resolved.hourly:
@@ -172,13 +180,27 @@ def draw_day(resolved: Resolved, config: HallConfig, day: dt.date, rng: random.R
                 f"hour {hour} has arrivals but no ticket hours in the hall", field="hourly"
             )
         rate = profile.arrivals.per_day * share / (end - start)
+        if from_ts is not None:
+            if end <= from_ts:
+                continue
+            start = max(start, from_ts)
         t = start + rng.expovariate(rate)
         while t < end:
             model = rng.choices(services, weights)[0]
             u = rng.random()
             priority = next((name for edge, name in cumulative if u < edge), "normal")
-            residents.append(person(t, model, priority))
+            residents.append(_person(rng, profile.behaviour, t, model, priority))
             t += rng.expovariate(rate)
+    return residents
+
+
+def draw_day(resolved: Resolved, config: HallConfig, day: dt.date, rng: random.Random):
+    """The day's residents (walk-ins and appointment holders), every choice drawn now."""
+    profile = resolved.profile
+    hours = config.hours
+    open_ts, until_ts = _ts(day, hours.open, config), _ts(day, hours.ticket_until, config)
+    services = resolved.services
+    residents = walk_ins(resolved, config, day, rng)
 
     # Appointments: booked the evening before into the slots that start within ticket hours.
     rules = config.appointments
@@ -204,7 +226,7 @@ def draw_day(resolved: Resolved, config: HallConfig, day: dt.date, rng: random.R
                 outcome, arrive = "late", slot + rules.late_minutes * 60 + late_by
             else:
                 outcome, arrive = "on_time", slot + offset
-            resident = person(arrive, model, "normal")
+            resident = _person(rng, profile.behaviour, arrive, model, "normal")
             resident.slot_start_ts = slot
             resident.outcome = outcome
             resident.key = f"sim-{day:%Y%m%d}-{model.id}-{n}"
@@ -387,6 +409,7 @@ class HallSim:
             naive_s=naive,
             appointment=ticket.appointment_id is not None,
             counted=ts >= self.count_from,
+            ahead=issued.ahead,
         )
         self.resident_of[ticket.id] = r
         self._offer(ts, ticket.service)

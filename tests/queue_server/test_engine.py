@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import re
+import statistics
 
 import pytest
 
@@ -664,6 +666,55 @@ def test_estimate_counts_the_rest_of_a_running_service(d):
     assert (ahead, wait) == (0, 36.0)
 
 
+def test_estimate_reads_the_rest_of_a_long_service_from_the_measured_times(d):
+    """With five measured times the rest of a service under way is the median of a lognormal
+    fitted to them, conditioned on the time it has already run: a service far past the mean is
+    a long one, and its end moves later the longer it runs (the mean-minus-elapsed rule said
+    "nearly done" every time)."""
+    _birth_only_counter_1(d)
+    measured = [4, 5, 6, 8, 12]  # minutes
+    for minutes in measured:
+        d.issue(BIRTH)
+        d.do(C.CallNext(counter=1))
+        d.do(C.StartService(counter=1))
+        d.clock.advance(minutes=minutes)
+        d.do(C.FinishService(counter=1))
+    d.issue(BIRTH)
+    d.do(C.CallNext(counter=1))
+    d.do(C.StartService(counter=1))
+    logs = [math.log(m * 60) for m in measured]
+    mu = statistics.fmean(logs)
+    sigma = statistics.pstdev(logs)
+    normal = statistics.NormalDist()
+    ends, started = [], d.clock.now
+    for elapsed_min in (2, 8, 20):
+        d.clock.set(started + dt.timedelta(minutes=elapsed_min))
+        elapsed = elapsed_min * 60
+        q = normal.cdf((math.log(elapsed) - mu) / sigma)
+        expected = math.exp(mu + sigma * normal.inv_cdf(q + (1 - q) / 2)) - elapsed
+        wait = d.hall.estimate_new(BIRTH, d.clock.now)[1]
+        assert wait == pytest.approx(expected)
+        ends.append(elapsed + wait)
+    assert ends == sorted(ends)
+    # Far past the mean, more than the old floor of a tenth of the mean is left.
+    assert ends[-1] - 20 * 60 > 1.5 * 0.1 * statistics.fmean(measured) * 60
+    # A resident waiting ahead holds the window for the median of the fit (calls took no time).
+    d.issue(BIRTH)
+    assert d.hall.typical_service_s(BIRTH) == pytest.approx(math.exp(mu))
+    after = d.hall.estimate_new(BIRTH, d.clock.now)
+    assert after == (1, pytest.approx(ends[-1] - 20 * 60 + math.exp(mu)))
+
+
+def test_estimate_before_opening_counts_until_the_windows_call():
+    # An appointment holder may check in within the early grace, before the windows open at
+    # 09:00: an idle window does not call before then (it told 0 and they waited).
+    d = Driver(clock=Clock(local(2026, 11, 26, 8, 50)))
+    d.do(C.Tick())
+    assert d.hall.estimate_new(BIRTH, d.clock.now) == (0, 600.0)
+    d.clock.set(local(2026, 11, 26, 9, 0))
+    assert d.hall.estimate_new(BIRTH, d.clock.now) == (0, 0.0)
+
+
 def test_estimate_is_none_when_no_counter_is_open(d):
     d.issue(BIRTH)
     d.do(C.CloseCounter(counter=1))
@@ -879,4 +930,6 @@ def test_estimate_of_a_recalled_resident_ignores_an_earlier_service(d, how):
         service, counter, mean = BIRTH, 5, 360
     assert d.do(C.CallNext(counter=counter))[0].ticket_id == ticket.id
     d.clock.advance(minutes=1)
-    assert d.hall.estimate_new(service, d.clock.now) == (0, mean - 60)
+    # Still being called: the window will be busy for the rest of the mean call time (0 s: the
+    # one measured call took none) and then a whole service.
+    assert d.hall.estimate_new(service, d.clock.now) == (0, mean)

@@ -139,8 +139,23 @@ def test_default_dispatch_meets_the_hall_targets(compared):
     assert diff <= ci  # no worse than the longest-waiting-eligible baseline
     assert max(w.mean for w in default.by_service.values()) <= 2 * default.overall.mean
     assert default.spread <= 10
-    assert default.estimate.mae < default.naive.mae
-    assert abs(default.estimate.bias) < abs(default.naive.bias)
+
+
+def test_wait_estimate_beats_the_naive_one(compared):
+    """Issue 10 §4: the estimate shown at issue is better than "people ahead × mean service
+    time ÷ open windows", on the same tickets (30 days, fixed seed: the engine's MAE is about
+    two thirds of the naive one's, and its bias a tenth). The target MAE ≤ 25 % of the mean
+    wait is a statistical figure, with the floor no estimate can pass, in
+    bench/bench_simulation.py."""
+    default = compared["default"]
+    est, naive = default.estimate, default.naive
+    assert est.n == naive.n > 5000
+    assert est.mae < 0.8 * naive.mae
+    assert abs(est.bias) < 0.5 and abs(naive.bias) > 3
+    # Appointment holders checking in early, before the windows open, are told the time until
+    # opening and are called then (they were told "no wait").
+    early = default.estimate_by_hour[8]
+    assert early.n > 0 and early.mae < 0.01
 
 
 # --- derived halls and advice ------------------------------------------------------------------
@@ -268,3 +283,24 @@ def test_one_replay_gives_every_services_estimate_as_separate_replays_do(shipped
     finally:
         runner.Hall = original
     assert len(seen) >= 40 and all(seen)
+
+
+def test_a_forked_day_replays_the_waits_and_the_oracles_bound_the_estimate(shipped):
+    """The estimate oracles fork the hall at an issue and play the day on through the engine.
+    A fork that keeps everything gives exactly the wait that followed (the fork is faithful);
+    under the longest-wait policy nobody who comes later goes first, so the clairvoyant fork
+    (everyone now in the hall, with their true times; no later walk-in) gives it too."""
+    from queue_server.sim.oracle import floor_table, oracle_sample
+
+    config, resolved = shipped
+    records = oracle_sample(config, resolved, days=2, seed=4, every=12, forks=3, check_replay=True)
+    assert len(records) > 25
+    assert all(r.replayed_s == r.wait_s for r in records)
+    assert all(r.bayes_median_s >= 0 and r.clairvoyant_s >= 0 for r in records)
+    fifo = oracle_sample(
+        config, resolved, days=1, seed=4, every=12, forks=1, policy=LongestWaitPolicy()
+    )
+    assert len(fifo) > 12
+    assert all(r.clairvoyant_s == r.wait_s for r in fifo)
+    table = floor_table(records)
+    assert table["engine"].n == len(records)
