@@ -109,7 +109,7 @@ services = ["minzheng.subsistence_allowance", "minzheng.temporary_assistance",
 prefix = "D"
 name_zh = "房管·教委"
 name_en = "Housing & education"
-services = ["fangguan.public_rental_housing", "fangguan.rent_subsidy",
+services = ["fangguan.public_rental_housing", "fangguan.rent_subsidy",{enquiry}
             "jiaowei.school_enrollment", "jiaowei.student_aid"]
 
 [[queues]]
@@ -247,6 +247,9 @@ tick_seconds = 15
 """
 
 
+ENQUIRY = '\n            "fangguan.progress_inquiry",'
+
+
 def example_config() -> tuple[str, dict[str, str]]:
     """The example's text and the clear credentials it was made with ({login or device: secret})."""
     credentials: dict[str, str] = {}
@@ -273,6 +276,8 @@ def example_config() -> tuple[str, dict[str, str]]:
             f'token_hash = "{hash_secret(token)}"\n'
         )
     text = TEMPLATE.format(
+        # An enquiry residents may take without their ID card (the kiosk's "no card" path).
+        enquiry=ENQUIRY,
         staff="\n".join(staff_blocks),
         devices="\n".join(device_blocks),
         secret=secrets.token_urlsafe(32),

@@ -14,8 +14,10 @@ from queue_server.example_config import TEMPLATE
 
 def example_hall(catalog=None) -> HallConfig:
     """The example street hall of ``main.py init``, without staff or devices (the simulator
-    logs nobody in), checked against the catalog like a running hall."""
-    text = TEMPLATE.format(staff="", devices="", secret="simulation-only-" + "x" * 32)
+    logs nobody in), checked against the catalog like a running hall. Also without its
+    housing-progress enquiry: the day profile has no figure for it, and it is a rare, short
+    visit that changes nothing measurable."""
+    text = TEMPLATE.format(enquiry="", staff="", devices="", secret="simulation-only-" + "x" * 32)
     if catalog is None:
         from content import default_catalog
 

@@ -46,4 +46,4 @@ def test_the_written_example_loads_with_the_shipped_catalog(tmp_path):
     path = tmp_path / "hall.toml"
     path.write_text(example_config()[0], encoding="utf-8")
     config = load_hall_config(path)
-    assert len(config.services) == len(config.service_ids()) == 16
+    assert len(config.services) == len(config.service_ids()) == 17
