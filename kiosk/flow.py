@@ -774,14 +774,19 @@ class KioskFlow:
             "name_en": ticket.get("service_name_en") or ticket["service"],
             "ahead": int(ticket.get("ahead") or 0),
             "wait_s": ticket.get("estimated_wait_s"),
-            # The ticket view carries no priority: what the kiosk asked for, or the class a
-            # checked-in booking gets.
+            # The class the hall GRANTED (a late booking is normal; the server's rules decide);
+            # what was asked for only if an older server's view lacks it.
             "priority": ticket.get("priority")
             or getattr(pending, "priority", None)
             or self.config.appointments.priority,
             "token": reply.get("resident_token", ""),
             "url": reply.get("ticket_url", ""),
         }
+        if ticket.get("priority_label_zh") and ticket["priority"] not in self.priority_labels:
+            # A class the hall has and this kiosk's config does not: the server's own words.
+            self.priority_labels[ticket["priority"]] = Text(
+                ticket["priority_label_zh"], ticket.get("priority_label_en") or ticket["priority"]
+            )
         self.visit.checked_in = isinstance(pending, CheckIn)
         if isinstance(pending, Issue) and pending.form is not None:
             log.info(

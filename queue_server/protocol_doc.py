@@ -61,6 +61,9 @@ TICKET_VIEW: dict[str, Any] = {
     "called_at": None,
     "started_at": None,
     "recalls": 0,
+    "priority": "normal",
+    "priority_label_zh": "普通",
+    "priority_label_en": "Normal",
 }
 CALLED_VIEW = {
     **TICKET_VIEW,
@@ -113,7 +116,6 @@ PUBLIC_STATE: dict[str, Any] = {
 }
 FULL_TICKET_VIEW = {
     **TICKET_VIEW,
-    "priority": "normal",
     "channel": "kiosk",
     "rank": 0,
     "order_key": 1764120612.0,
@@ -1394,6 +1396,7 @@ ticket, e.g. a new day began).
 | `arrival` | when it joined the queue |
 | `called_at` | when last called, or null |
 | `recalls` | how many times it was called again |
+| `priority`, `priority_label_zh`, `priority_label_en` | the priority class the hall granted, with its labels from the hall's `priority_classes`: what a terminal shows and prints, as it may differ from what was asked (a booking past its check-in window is refused and the ordinary ticket taken instead is `normal`; a kiosk may grant only `self_service` classes) |
 
 """
     )  # fmt: skip

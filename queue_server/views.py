@@ -75,6 +75,10 @@ def ticket_view(hall: Hall, ticket: Ticket, now: dt.datetime, *, full: bool = Fa
     ahead, wait = (None, None)
     if ticket.state is TicketState.WAITING:
         ahead, wait = hall.estimate(ticket, now)
+    # The class the hall granted, not the one a terminal asked for: a late appointment falls back
+    # to normal, and an elderly resident's class comes from the server's rules. A class is a fact
+    # about the ticket, not the person (no key, no birth date), so the resident's views carry it.
+    cls = hall.classes.get(ticket.priority)
     data: dict[str, Any] = {
         "id": ticket.id,
         "number": ticket.number,
@@ -90,10 +94,12 @@ def ticket_view(hall: Hall, ticket: Ticket, now: dt.datetime, *, full: bool = Fa
         "called_at": ticket.called_at.isoformat() if ticket.called_at else None,
         "started_at": ticket.started_at.isoformat() if ticket.started_at else None,
         "recalls": ticket.recalls,
+        "priority": ticket.priority,
+        "priority_label_zh": cls.label_zh if cls else ticket.priority,
+        "priority_label_en": cls.label_en if cls else ticket.priority,
     }
     if full:
         data.update(
-            priority=ticket.priority,
             channel=ticket.channel,
             rank=ticket.rank,
             # Dispatch order within a rank (a manager's move changes it): (rank, order_key).

@@ -313,9 +313,11 @@
       setText("ticket-number", ticket.number);
       setText("ticket-service", state.lang === "zh" ? ticket.service_name_zh : ticket.service_name_en);
       setText("ticket-state", tx["t_" + ticket.state] || ticket.state);
+      // The ticket view carries the granted class's labels; the catalog's list is the fallback.
       var priority = state.priorities[ticket.priority];
-      setText("ticket-priority", priority
-        ? (state.lang === "zh" ? priority.label_zh : priority.label_en) : ticket.priority);
+      var own = state.lang === "zh" ? ticket.priority_label_zh : ticket.priority_label_en;
+      setText("ticket-priority", own || (priority
+        ? (state.lang === "zh" ? priority.label_zh : priority.label_en) : ticket.priority));
       setText("ticket-channel", tx.channels[ticket.channel] || ticket.channel);
       var end = ticket.called_at ? new Date(ticket.called_at) : new Date();
       setText("ticket-waited", tx.minutes((end - new Date(ticket.arrival)) / 1000));

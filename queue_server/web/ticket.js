@@ -19,6 +19,10 @@
       switch_label: "Switch to English",
       loading: "正在查询您的排队号…",
       your_number: "您的号码",
+      priority: function (ticket) {
+        var label = ticket.priority_label_zh || ticket.priority;
+        return /优先$/.test(label) ? label : label + "优先";
+      },
       ahead_label: "前面还有",
       wait_label: "预计等候",
       ahead: function (n) { return n + " 人"; },
@@ -56,6 +60,9 @@
       switch_label: "切换到中文",
       loading: "Looking up your ticket…",
       your_number: "Your number",
+      priority: function (ticket) {
+        return "Priority: " + (ticket.priority_label_en || ticket.priority);
+      },
       ahead_label: "People ahead",
       wait_label: "Estimated wait",
       ahead: function (n) { return String(n); },
@@ -174,6 +181,11 @@
     card.setAttribute("data-state", state);
     setText("service", view.lang === "zh" ? ticket.service_name_zh : ticket.service_name_en);
     setText("number", ticket.number);
+    // The class the hall granted (not what the kiosk asked for), shown only when it is not
+    // the ordinary one: "老年人优先" / "Priority: Elderly".
+    var priority = ticket.priority && ticket.priority !== "normal";
+    $("priority").hidden = !priority;
+    if (priority) setText("priority", t.priority(ticket));
     setText("state", state === "serving" && ticket.counter != null
       ? t.serving_at(ticket.counter) : t["state_" + state] || state);
 

@@ -473,6 +473,34 @@ def test_priority_shows_on_the_ticket_and_its_paper(flow, config):
     assert flow.priority_label("normal") is None and flow.priority_label(None) is None
 
 
+def test_the_ticket_follows_the_class_the_server_granted(flow):
+    flow.card_read(ELDER)
+    flow.refused("not_found", "", "")
+    to_guide(flow)
+    [issue] = flow.take_ticket()
+    assert issue.priority == "elderly"
+    # The hall granted less than was asked (its rules decide): the ticket says so.
+    normal = {**REPLY["ticket"], "priority": "normal"}
+    [job] = flow.issued({**REPLY, "ticket": normal})
+    assert flow.visit.ticket["priority"] == "normal" and not job.note.startswith("【")
+    # A class this kiosk's config does not know: the labels the server sent.
+    flow.printed()
+    flow.home()
+    flow.card_read(ELDER)
+    flow.refused("not_found", "", "")
+    to_guide(flow)
+    flow.take_ticket()
+    veteran = {
+        **REPLY["ticket"],
+        "priority": "veteran",
+        "priority_label_zh": "退役军人优先",
+        "priority_label_en": "Veteran",
+    }
+    [job] = flow.issued({**REPLY, "ticket": veteran})
+    assert job.note.startswith("【退役军人优先】")
+    assert flow.priority_label("veteran").en == "Priority: Veteran"
+
+
 def test_paper_ticket_wording_is_the_halls(config, clock):
     flow = settings_flow(
         config, clock, print_materials=0, print_priority=False, print_note_zh="请留意叫号"

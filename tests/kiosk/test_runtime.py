@@ -118,8 +118,11 @@ async def test_card_service_ticket_printed(tmp_path):
         await k.until(lambda: k.flow.screen == Screen.TICKET, "the ticket screen")
         ticket = k.flow.visit.ticket
         assert ticket["number"] == "E001" and ticket["ahead"] == 0
-        assert ticket["priority"] in ("elderly", None)
+        # The class the server granted (its reply), shown and printed as the hall words it.
+        assert ticket["priority"] == "elderly"
+        assert k.flow.priority_label(ticket["priority"]).zh == "老年人优先"
         [printed] = k.runtime.printed
+        assert printed.note.startswith("【老年人优先】")
         assert printed.number == "E001" and printed.qr_data.endswith(ticket["token"])
         assert any("E001" in line for line in k.model.lines) and k.model.cuts == 1
         assert k.model.qr_codes and ticket["token"].encode() in k.model.qr_codes[0]
@@ -203,6 +206,53 @@ async def test_appointment_check_in_by_qr_and_by_card(tmp_path):
             await k.until(lambda: k.flow.screen == Screen.TICKET, "checked in by card")
             assert len(k.runtime.printed) == 2
         assert booked2["appointment"]["id"] != appointment
+
+
+async def test_the_ticket_shows_the_class_the_server_granted_not_the_one_assumed(tmp_path):
+    """A kiosk whose own copy of the hall config is stale (it thinks a booking checks in as
+    "elderly", and knows no "appointment" class) still shows and prints what the hall granted,
+    in the hall's words; a booking past its check-in window ends as an ordinary ticket."""
+    clock = Clock(T0)
+    async with running_server(tmp_path, clock=clock) as hall:
+        slot = dt.datetime(2026, 11, 27, 9, 0, tzinfo=ZONE)
+        async with hall.device("navigator-1") as booker:
+            for card in (YOUNG, ELDER):
+                await booker.command(
+                    C.BookAppointment(service="liuguan.residence_permit", slot_start=slot),
+                    resident_id={"number": card.number, "doc_type": "id"},
+                )
+        config = hall.config
+        stale = config.model_copy(
+            update={
+                "appointments": config.appointments.model_copy(update={"priority": "elderly"}),
+                "priority_classes": [c for c in config.priority_classes if c.name != "appointment"],
+            }
+        )
+        clock.now = slot - dt.timedelta(minutes=5)
+        async with Kiosk(hall, hall.device(), today=slot.date()) as k:
+            k.flow.config = stale
+            k.flow.priority_labels.pop("appointment")
+            k.card(YOUNG)
+            await k.until(lambda: k.flow.screen == Screen.TICKET, "checked in by card")
+            ticket = k.flow.visit.ticket
+            assert k.flow.visit.checked_in and ticket["priority"] == "appointment"
+            label = k.flow.priority_label(ticket["priority"])
+            assert (label.zh, label.en) == ("预约优先", "Priority: Appointment")
+            assert k.runtime.printed[-1].note.startswith("【预约优先】")
+            k.do(k.flow.home())
+
+            clock.now = slot + dt.timedelta(minutes=11)  # past the late grace
+            k.card(ELDER)
+            await k.until(lambda: k.flow.screen == Screen.NOTICE, "too late")
+            k.do(k.flow.notice_next())
+            await k.to_guide("liuguan.residence_permit")
+            k.do(k.flow.take_ticket())
+            await k.until(lambda: k.flow.screen == Screen.TICKET, "the ordinary ticket")
+            ticket = k.flow.visit.ticket
+            # Not the booking's class: the elderly one the kiosk asked for, granted as such.
+            assert not k.flow.visit.checked_in and ticket["priority"] == "elderly"
+            assert k.runtime.printed[-1].note.startswith("【老年人优先】")
+            assert "预约" not in k.runtime.printed[-1].note
 
 
 async def test_server_away_pauses_and_recovers(tmp_path):

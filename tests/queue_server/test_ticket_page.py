@@ -132,6 +132,7 @@ def test_the_page_follows_a_ticket_live_from_issue_to_call(hall, browser, tmp_pa
     wait_text(browser, "hall", hall.hall.config.hall.name_zh)
     wait_attribute(browser, "conn", "data-state", "live")
     assert not browser.find_element(By.ID, "call").is_displayed()
+    assert not browser.find_element(By.ID, "priority").is_displayed()  # normal: no badge
     screenshot(browser, tmp_path, "waiting")
 
     # The phone loses its connection and the window calls the ticket ahead (before or after the
@@ -169,6 +170,23 @@ def test_the_page_follows_a_ticket_live_from_issue_to_call(hall, browser, tmp_pa
     wait_text(browser, "state", "已办结")
     wait_text(browser, "advice", "业务已办结，感谢您的耐心等候。")
     screenshot(browser, tmp_path, "done")
+
+
+def test_a_priority_ticket_shows_the_class_the_hall_granted(hall, browser, tmp_path):
+    kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
+    mine = hall.run(
+        kiosk.command(
+            C.IssueTicket(service=SERVICE, priority="elderly"),
+            resident_id={"number": "11010119500101001X", "doc_type": "id"},
+        )
+    )
+    browser.get(hall.page_url(mine["resident_token"]))
+    wait_text(browser, "number", mine["ticket"]["number"])
+    assert wait_text(browser, "priority", "老年人优先")
+    wait_text(browser, "state", "排队中")
+    screenshot(browser, tmp_path, "priority")
+    browser.find_element(By.ID, "lang").click()
+    wait_text(browser, "priority", "Priority: Elderly")
 
 
 def test_a_missed_ticket_is_said_in_plain_words(hall, browser, tmp_path):
