@@ -288,6 +288,17 @@ def render_ticket(
 # -- status --------------------------------------------------------------------------------------
 
 
+def print_error_kind(exc: BaseException) -> str:
+    """A failed print as the same words as ``PrinterStatus.problem`` (plus ``no_answer``)."""
+    if isinstance(exc, PaperOut):
+        return "paper_out"
+    if isinstance(exc, CoverOpen):
+        return "cover_open"
+    if isinstance(exc, PrinterNoAnswer | TimeoutError):
+        return "no_answer"
+    return "fault"
+
+
 @dataclass(frozen=True)
 class PrinterStatus:
     """The four ``DLE EOT`` answers, decoded."""
@@ -337,6 +348,17 @@ class PrinterStatus:
             if getattr(self, name)
         ]
         return ", ".join(flags) or "ready"
+
+    @property
+    def problem(self) -> str | None:
+        """What stops printing, as the word terminals and consoles use (None: ready)."""
+        if self.cover_open:
+            return "cover_open"
+        if self.paper_end:
+            return "paper_out"
+        if self.error or self.cutter_error or self.unrecoverable or self.offline:
+            return "fault"
+        return None
 
     def raise_for_problem(self, when: str) -> None:
         if self.cover_open:

@@ -13,8 +13,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from devices.errors import CoverOpen, PaperOut, PrinterError, PrinterNoAnswer
-from devices.printer import Ticket
+from devices.errors import PrinterError
+from devices.printer import Ticket, print_error_kind
 from devices.runner import DeviceEvent, EventKind
 from kiosk.flow import (
     Cancel,
@@ -39,27 +39,6 @@ PARTS = {"id": "reader", "qr": "scanner", "printer": "printer"}
 # The flow's printer problems as the word a manager's console translates.
 PRINTER_DETAIL = {"no_answer": "offline", "fault": "fault", "paper_out": "paper_out",
                   "cover_open": "cover_open"}  # fmt: skip
-
-
-def printer_problem(status) -> str | None:
-    """A PrinterStatus as the flow's problem key (None: ready)."""
-    if status.cover_open:
-        return "cover_open"
-    if status.paper_end:
-        return "paper_out"
-    if status.error or status.cutter_error or status.unrecoverable or status.offline:
-        return "fault"
-    return None
-
-
-def print_error_kind(exc: BaseException) -> str:
-    if isinstance(exc, PaperOut):
-        return "paper_out"
-    if isinstance(exc, CoverOpen):
-        return "cover_open"
-    if isinstance(exc, PrinterNoAnswer | TimeoutError):
-        return "no_answer"
-    return "fault"
 
 
 class KioskRuntime:
@@ -113,7 +92,7 @@ class KioskRuntime:
         elif kind == EventKind.CODE_SCANNED:
             self.do(flow.code_scanned(str(event.payload)))
         elif kind == EventKind.PRINTER_STATUS:
-            self.do(flow.printer_status(printer_problem(event.payload)))
+            self.do(flow.printer_status(event.payload.problem))
         elif kind == EventKind.DEVICE_LOST:
             faults.error("device %s lost: %s", event.device, event.payload)
             if event.device == "printer":

@@ -18,8 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from devices.errors import CoverOpen, PaperOut, PrinterNoAnswer
-from devices.printer import Ticket
+from devices.printer import Ticket, print_error_kind
 from devices.runner import DeviceEvent, EventKind
 from navigator.flow import Book, CancelBooking, Effect, NavigatorFlow, Print, Query, ReportFault
 from queue_server.client import ClientError, HallClient, ServerError
@@ -33,26 +32,6 @@ REFRESH_S = 0.5
 # The booking slip: no queue line (a booking has no place in a queue yet); "time" is the slot.
 SLIP_LAYOUT = ("hall", "number", "service", "time", "qr", "note")
 PARTS = ("printer", "scanner", "reader")
-
-
-def printer_problem(status) -> str | None:
-    if status.cover_open:
-        return "cover_open"
-    if status.paper_end:
-        return "paper_out"
-    if status.error or status.cutter_error or status.unrecoverable or status.offline:
-        return "fault"
-    return None
-
-
-def print_error_kind(exc: BaseException) -> str:
-    if isinstance(exc, PaperOut):
-        return "paper_out"
-    if isinstance(exc, CoverOpen):
-        return "cover_open"
-    if isinstance(exc, PrinterNoAnswer | TimeoutError):
-        return "no_answer"
-    return "fault"
 
 
 class NavigatorRuntime:
@@ -109,7 +88,7 @@ class NavigatorRuntime:
         elif kind == EventKind.CODE_SCANNED:
             self.do(flow.code_scanned(str(event.payload)))
         elif kind == EventKind.PRINTER_STATUS:
-            problem = printer_problem(event.payload)
+            problem = event.payload.problem
             self.set_health("printer", problem is None, problem or "")
             self.do(flow.printer_status(problem))
         elif kind == EventKind.DEVICE_LOST:

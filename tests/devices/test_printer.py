@@ -23,6 +23,7 @@ from devices.printer import (
     PrinterStatus,
     Ticket,
     open_printer,
+    print_error_kind,
     render_ticket,
     sample_ticket,
 )
@@ -154,6 +155,17 @@ def test_status_bits():
     cutter = PrinterStatus(bytes([0x1A, 0x52, 0x1A, 0x12]))
     with pytest.raises(PrinterFault):
         cutter.raise_for_problem("test")
+    # The word terminals report: the cover before the paper, the paper before a bare error.
+    assert [s.problem for s in (idle, cover, out, near, cutter)] == [
+        None, "cover_open", "paper_out", None, "fault"
+    ]  # fmt: skip
+
+
+def test_print_error_kinds():
+    kinds = [PaperOut("x"), CoverOpen("x"), PrinterNoAnswer("x"), TimeoutError(), PrinterFault("x")]
+    assert [print_error_kind(e) for e in kinds] == [
+        "paper_out", "cover_open", "no_answer", "no_answer", "fault"
+    ]  # fmt: skip
 
 
 # -- a fake network printer on 127.0.0.1 --------------------------------------------------------
