@@ -180,11 +180,25 @@ class GuideScreen(KioskScreen):
 
 class FormScreen(KioskScreen):
     editing = StringProperty("")
+    # Elderly mode edits one field at a time: ``typing`` while a field is open (touched in the
+    # list, closed with 完成). The two modes below are what the kv lays out by.
+    typing = BooleanProperty(False)
+    keyboard_mode = BooleanProperty(False)  # elderly, typing: the keyboard across the screen
+    list_mode = BooleanProperty(False)  # elderly, not typing: the field list alone
+    has_prev = BooleanProperty(False)
+    has_next = BooleanProperty(False)
     _editor_key: tuple | None = None
+
+    def on_pre_enter(self, *_):
+        # Each visit to the form starts at its list (render ran just before, maybe still typing).
+        self.typing = self.keyboard_mode = False
+        self.list_mode = App.get_running_app().elderly
 
     def render(self, app, flow):
         fields = flow.form_fields()
         keys = [f.key for f in fields]
+        self.keyboard_mode = app.elderly and self.typing
+        self.list_mode = app.elderly and not self.typing
         if self.editing not in keys:
             # Start at the first field the card did not fill.
             self.editing = next(
@@ -218,6 +232,9 @@ class FormScreen(KioskScreen):
                     selected=f.key == self.editing,
                 )
             )
+        at = keys.index(self.editing) if self.editing in keys else -1
+        self.has_prev = at > 0
+        self.has_next = 0 <= at < len(keys) - 1
         self._render_editor(app, flow)
 
     def _render_editor(self, app, flow):
@@ -234,7 +251,7 @@ class FormScreen(KioskScreen):
         kind = field.type.value
         self.ids.editing_value.text = mask_number(value) if kind == "id_number" and value else value
         # Typing changes the value only: keep the keyboard under the resident's finger.
-        editor_key = (field.key, lang, app.elderly, app.unit, flow.visit.service)
+        editor_key = (field.key, lang, app.elderly, app.unit, flow.visit.service, self.typing)
         if editor.children and editor_key == self._editor_key:
             return
         self._editor_key = editor_key
@@ -481,6 +498,24 @@ class KioskApp(App):
     def edit_field(self, key: str) -> None:
         screen = self.root.ids.manager.get_screen("form")
         screen.editing = key
+        screen.typing = True
+        self.flow.touch()
+        self._shown = None
+        self.refresh()
+
+    def step_field(self, delta: int) -> None:
+        """上一项/下一项 in elderly mode's keyboard: the next field without going back to the list."""
+        screen = self.root.ids.manager.get_screen("form")
+        keys = [f.key for f in self.flow.form_fields()]
+        if screen.editing in keys:
+            at = keys.index(screen.editing) + delta
+            if 0 <= at < len(keys):
+                self.edit_field(keys[at])
+
+    def done_field(self) -> None:
+        """完成: back to elderly mode's field list (and its 提交 button)."""
+        screen = self.root.ids.manager.get_screen("form")
+        screen.typing = False
         self.flow.touch()
         self._shown = None
         self.refresh()

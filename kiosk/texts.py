@@ -103,6 +103,10 @@ _RAW: dict[str, tuple[str, str]] = {
     "field_too_long": ("最多 {n} 个字", "At most {n} characters"),
     "field_select": ("请选择一项", "Choose one"),
     "done": ("完成", "Done"),
+    # Elderly mode edits one field at a time, the keyboard the whole width (see docs/kiosk.md).
+    "form_prev_field": ("上一项", "Previous"),
+    "form_next_field": ("下一项", "Next"),
+    "form_tap_field": ("请点要填写的一项", "Touch the line you want to fill in"),
     # card needed
     "need_card_title": ("本事项需要刷身份证", "This service needs your ID card"),
     "need_card_prompt": (

@@ -294,6 +294,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     # Chinese on the on-screen keyboard: pinyin, then the candidate on the bar.
     keyboard = form.ids.editor.children[0]
     result["ime_chinese_first"] = keyboard.chinese
+    result["key_size"] = tuple(find(keyboard.keys, key="q").size)
     await type_in_chinese(app, keyboard, "chaoyangqu", "朝阳区")
     await type_in_chinese(app, keyboard, "jinzhan", "金盏")
     await type_keys(app, lambda: keyboard, "1")
@@ -414,12 +415,53 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     await on_screen(app, "form")
     await shot("form-elderly")
     form = screen(app, "form")
+    # The list alone first (no keyboard to squeeze it); a touch opens the field full screen.
+    result["elderly_list_first"] = form.list_mode and form.ids.editor_column.opacity == 0
     await press(app, find(form.ids.fields, key="current_address"), "address field")
     await frames()
-    await type_keys(app, lambda: form.ids.editor.children[0], "chaoyang")
-    result["elderly_candidates"] = candidates(form.ids.editor.children[0])
+    keyboard = form.ids.editor.children[0]
+    result["elderly_key_size"] = tuple(find(keyboard.keys, key="q").size)
+    result["elderly_list_hidden"] = form.ids.field_list.width == 0
+    result["elderly_submit_hidden"] = form.ids.form_buttons.height == 0
+    await type_keys(app, lambda: keyboard, "chaoyang")
+    result["elderly_candidates"] = candidates(keyboard)
     await shot("form-chinese-elderly")
-    await press(app, screen(app, "form").ids.skip_button)
+    await press(app, find(keyboard.bar, text="朝阳"), "candidate 朝阳")
+    await type_in_chinese(app, keyboard, "qu", "区")
+    await type_keys(app, lambda: keyboard, "8")
+    await type_in_chinese(app, keyboard, "hao", "号")
+    result["elderly_typed"] = app.flow.visit.form.get("current_address")
+    await press(app, form.ids.next_field_button, "下一项")
+    await frames()
+    result["elderly_next_field"] = form.editing
+    await type_keys(app, lambda: form.ids.editor.children[0], "13900139000")
+    await frames()
+    await shot("form-digits-elderly")
+    await press(app, form.ids.done_button, "完成")
+    await frames()
+    result["elderly_done"] = form.list_mode and not form.keyboard_mode
+    result["elderly_phone"] = app.flow.visit.form.get("phone")
+    await shot("form-filled-elderly")
+    # Portrait: the same two steps, the keyboard the full width under the field.
+    from kivy.core.window import Window
+
+    Window.size = (1080, 1920)
+    await until(app, lambda: app.portrait and tuple(app.root.size) == (1080, 1920), "portrait")
+    await frames()
+    await press(app, find(form.ids.fields, key="current_address"), "address field (portrait)")
+    await frames()
+    keyboard = form.ids.editor.children[0]
+    result["portrait_elderly_key_size"] = tuple(find(keyboard.keys, key="q").size)
+    await type_keys(app, lambda: keyboard, "jinzhan")
+    await frames()
+    await shot("portrait-form-elderly")
+    await press(app, form.ids.done_button, "完成 (portrait)")
+    await frames()
+    await shot("portrait-form-list-elderly")
+    Window.size = (1920, 1080)
+    await until(app, lambda: not app.portrait and tuple(app.root.size) == (1920, 1080), "landscape")
+    await frames()
+    await press(app, form.ids.skip_button)
     await on_screen(app, "ticket")
     result["ticket4"] = screen(app, "ticket").ids.number.text
     result["priority4"] = screen(app, "ticket").ids.priority.text

@@ -50,6 +50,17 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
     assert r["typed"] == {"phone": "13800138000", "current_address": "朝阳区金盏1号"}
     assert r["composing_shown"] == "朝阳区金盏1 hao" and "号" in r["candidates_shown"]
     assert r["elderly_candidates"][0] == "朝阳" and len(r["elderly_candidates"]) == 4
+    # Elderly mode: the list alone, then one field with the keyboard across the screen; its
+    # keys at least as large as normal mode's on both sides, and 1.2× as tall or more.
+    assert r["elderly_list_first"] and r["elderly_list_hidden"] and r["elderly_submit_hidden"]
+    (w, h), (ew, eh) = r["key_size"], r["elderly_key_size"]
+    assert ew >= w and eh >= h, (r["key_size"], r["elderly_key_size"])
+    assert eh >= 1.2 * h and ew >= 1.5 * w, (r["key_size"], r["elderly_key_size"])
+    assert r["elderly_typed"] == "朝阳区8号"
+    assert r["elderly_next_field"] == "phone" and r["elderly_phone"] == "13900139000"
+    assert r["elderly_done"]
+    pw, ph = r["portrait_elderly_key_size"]
+    assert pw >= w and ph >= h, (r["key_size"], r["portrait_elderly_key_size"])
     assert r["ticket1"] == "E001" and r["ticket1_ahead"] == "前面还有 0 人"
     assert r["wiped_after_finish"]
     # The form went with the ticket: the window that called it reads it.
@@ -94,11 +105,12 @@ def test_a_resident_goes_through_every_path(display, tmp_path):
         "search-chinese",
     }
     en = {"welcome", "bureaus", "services", "guide", "form", "need-card", "ticket"}
-    elderly = {"bureaus", "services", "guide", "form", "form-chinese", "ticket",
-               "ticket-elderly-en"}  # fmt: skip
+    elderly = {"bureaus", "services", "guide", "form", "form-chinese", "form-digits",
+               "form-filled", "ticket", "ticket-elderly-en"}  # fmt: skip
     expected = {f"{n}-zh" for n in zh} | {f"{n}-en" for n in en}
     expected |= {f"{n}-elderly" if not n.endswith("-en") else n for n in elderly}
     expected |= {"portrait-welcome", "portrait-bureaus", "portrait-search"}
+    expected |= {"portrait-form-elderly", "portrait-form-list-elderly"}
     check_shots(r["shots"], expected)
 
 
