@@ -6,25 +6,11 @@ flow (kiosk.flow) only hands ``Text`` values to the screens, which pick the resi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ui.text import PRINTER_PROBLEMS, Text, table
 
+__all__ = ["PRINTER_PROBLEMS", "T", "Text"]
 
-@dataclass(frozen=True)
-class Text:
-    zh: str
-    en: str
-
-    def get(self, lang: str) -> str:
-        return self.zh if lang == "zh" else self.en
-
-    def format(self, **values: object) -> Text:
-        return Text(self.zh.format(**values), self.en.format(**values))
-
-    def with_desk(self, zh: str, en: str) -> Text:
-        """Name the hall's help desk (``[kiosk] help_desk_zh/en``) where the text says {desk}."""
-        return Text(self.zh.replace("{desk}", zh), self.en.replace("{desk}", en))
-
-
+# This app's own words; the ones both terminals share are in ui.text.SHARED_RAW.
 _RAW: dict[str, tuple[str, str]] = {
     # welcome
     "welcome_title": ("欢迎办理", "Welcome"),
@@ -35,7 +21,6 @@ _RAW: dict[str, tuple[str, str]] = {
     ),
     "start": ("开始", "Start"),
     "start_no_card": ("不刷卡，直接开始", "Start without a card"),
-    "lang_button": ("English", "中文"),
     "ime_hint": (
         "打拼音，点上方的字；点“ABC”输入字母",
         "Type pinyin, tap a character above; ABC types letters",
@@ -44,50 +29,25 @@ _RAW: dict[str, tuple[str, str]] = {
         "点“中文”用拼音输入汉字",
         "Tap 中文 to type Chinese by pinyin",
     ),
-    "elderly_on": ("长辈模式", "Large print"),
-    "elderly_off": ("退出长辈模式", "Standard size"),
     "elderly_offered": (
         "已为您开启长辈模式（大字、慢节奏），可随时关闭",
         "Large-print mode is on for you; you can turn it off at any time",
     ),
-    "greeting": ("您好，{name}", "Hello, {name}"),
     "card_read": ("已读取身份证", "ID card read"),
-    "demo_card": ("模拟刷卡", "Simulate card"),
     "demo_elderly_card": ("模拟长辈刷卡", "Simulate senior's card"),
     # choosing
-    "choose_bureau": ("请选择办事部门", "Choose a department"),
     "choose_service": ("请选择要办理的事项", "Choose a service"),
-    "search": ("搜索事项", "Search"),
-    "search_title": ("输入拼音首字母搜索", "Type pinyin initials or English"),
-    "search_hint": ("例如：居住证 → jzz", "e.g. residence permit → jzz or resid"),
-    "search_none": ("没有找到，请换个词试试", "Nothing found; try another word"),
-    "prev_page": ("上一页", "Previous"),
-    "next_page": ("下一页", "Next"),
-    "page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
-    "back": ("返回", "Back"),
-    "home": ("回首页", "Home"),
-    "clear": ("清空", "Clear"),
-    "delete": ("删除", "Delete"),
-    "space": ("空格", "Space"),
     # guide
     "guide_title": ("办事指南", "Service guide"),
-    "materials": ("请带齐以下材料", "Please bring"),
     "on_file": ("已存档，可免交", "on file, not needed"),
-    "e_copy_ok": ("可用电子证照", "e-copy accepted"),
     "bring": ("□ 我带了", "□ I have it"),
     "bringing": ("√ 我带了", "√ I have it"),
     "tick_hint": (
         "带了哪些材料？点“我带了”勾选，窗口提前知道",
         "Tick what you have with you; the window will know before you come",
     ),
-    "instant": ("当场办结", "Finished on the spot"),
-    "not_instant": ("{days} 个工作日内办结", "Finished within {days} working days"),
     "fill_form": ("填写表单", "Fill in the form"),
     "take_ticket": ("取号", "Take a ticket"),
-    "guide_caveat": (
-        "具体材料和流程以窗口受理为准",
-        "The window's requirements prevail",
-    ),
     # form
     "form_title": ("自助填表", "Fill in the form"),
     "form_from_card": ("已读卡", "from card"),
@@ -127,9 +87,7 @@ _RAW: dict[str, tuple[str, str]] = {
         "没有带身份证？请到{desk}，工作人员帮您取号。",
         "No ID card with you? Please go to the {desk}; staff will help you.",
     ),
-    "finish": ("完成", "Finish"),
     # idle
-    "idle_countdown": ("{s} 秒后返回首页", "Back to the start in {s} s"),
     "still_here": ("我还在，继续", "I'm still here"),
     # faults
     "paused_title": ("暂停取号", "Tickets paused"),
@@ -156,20 +114,17 @@ _RAW: dict[str, tuple[str, str]] = {
         "for it.\nFor a paper ticket, please go to the {desk}.",
     ),
     "refused_title": ("暂时不能取号", "No ticket this time"),
-    "card_error_title": ("身份证没有读出来", "Your ID card was not read"),
     "card_help": (
         '请把身份证平放在读卡区中央，不要移动，等待"嘀"声。\n'
         '仍然不行：请到{desk}，或点击"不刷卡，直接开始"。',
         "Lay the card flat in the middle of the reader and hold it still until it beeps.\n"
         'Still not working: go to the {desk}, or touch "Start without a card".',
     ),
-    "bad_code_title": ("无法识别这个二维码", "This QR code is not recognised"),
     "bad_code_body": (
         "请扫描预约短信或预约页面上的二维码，或刷身份证签到。",
         "Scan the QR code of your booking, or place your ID card to check in.",
     ),
     "checkin_then_normal": ("取普通号", "Take an ordinary ticket"),
-    "ok": ("知道了", "OK"),
     "unknown_outcome": (
         "连接中断，不确定是否已取到号。请到{desk}查询，不要重复取号。",
         "The connection dropped; it is not certain whether a ticket was issued. "
@@ -177,12 +132,4 @@ _RAW: dict[str, tuple[str, str]] = {
     ),
 }
 
-T: dict[str, Text] = {key: Text(zh, en) for key, (zh, en) in _RAW.items()}
-
-PRINTER_PROBLEMS: dict[str, Text] = {
-    "paper_out": Text("缺纸", "out of paper"),
-    "cover_open": Text("盖子没有关好", "open (cover)"),
-    "no_answer": Text("没有响应", "not answering"),
-    "fault": Text("故障", "faulty"),
-    "starting": Text("正在准备", "starting up"),
-}
+T: dict[str, Text] = table(_RAW)

@@ -6,28 +6,14 @@ hands only ``Text`` values to the screens, which pick the resident's language.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ui.text import PRINTER_PROBLEMS, Text, table
 
+__all__ = ["PRINTER_PROBLEMS", "T", "Text"]
 
-@dataclass(frozen=True)
-class Text:
-    zh: str
-    en: str
-
-    def get(self, lang: str) -> str:
-        return self.zh if lang == "zh" else self.en
-
-    def format(self, **values: object) -> Text:
-        return Text(self.zh.format(**values), self.en.format(**values))
-
-
+# This app's own words; the ones both terminals share are in ui.text.SHARED_RAW.
 _RAW: dict[str, tuple[str, str]] = {
     # header and home
     "title": ("导航信息机", "Hall guide"),
-    "lang_button": ("English", "中文"),
-    "elderly_on": ("长辈模式", "Large print"),
-    "elderly_off": ("退出长辈模式", "Standard size"),
-    "greeting": ("您好，{name}", "Hello, {name}"),
     "home_title": ("您好，请问要办什么事？", "Hello, what can we help you with?"),
     "home_find": ("找事项 · 看指南", "Find a service"),
     "home_find_sub": ("按部门或拼音查找，看要带的材料", "By department or search; what to bring"),
@@ -42,30 +28,11 @@ _RAW: dict[str, tuple[str, str]] = {
         "Your ticket: hold its QR code to the scanner below",
     ),
     "demo_scan": ("模拟扫码", "Simulate scan"),
-    "demo_card": ("模拟刷卡", "Simulate card"),
     # choosing
-    "choose_bureau": ("请选择办事部门", "Choose a department"),
     "choose_service": ("请选择事项", "Choose a service"),
     "choose_book": ("预约哪个事项？", "Book which service?"),
-    "search": ("搜索事项", "Search"),
-    "search_title": ("输入拼音首字母搜索", "Type pinyin initials or English"),
-    "search_hint": ("例如：居住证 → jzz", "e.g. residence permit → jzz or resid"),
-    "search_none": ("没有找到，请换个词试试", "Nothing found; try another word"),
-    "prev_page": ("上一页", "Previous"),
-    "next_page": ("下一页", "Next"),
-    "page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
-    "back": ("返回", "Back"),
-    "home": ("回首页", "Home"),
-    "clear": ("清空", "Clear"),
-    "delete": ("删除", "Delete"),
-    "space": ("空格", "Space"),
     # guide and live queue
-    "materials": ("请带齐以下材料", "Please bring"),
-    "e_copy_ok": ("可用电子证照", "e-copy accepted"),
-    "instant": ("当场办结", "Finished on the spot"),
-    "not_instant": ("{days} 个工作日内办结", "Finished within {days} working days"),
     "fees": ("收费：{fees}", "Fee: {fees}"),
-    "guide_caveat": ("具体材料和流程以窗口受理为准", "The window's requirements prevail"),
     "live_title": ("现在排队", "Queue now"),
     "live_waiting": ("等候 {n} 人", "{n} waiting"),
     "live_wait": ("预计等 {m} 分钟", "About {m} min wait"),
@@ -157,9 +124,6 @@ _RAW: dict[str, tuple[str, str]] = {
         "To check in, scan this code at a self-service kiosk at your booked time.\n"
         "Cannot come? Please cancel and free the place.",
     ),
-    "finish": ("完成", "Finish"),
-    # idle
-    "idle_countdown": ("{s} 秒后返回首页", "Back to the start in {s} s"),
     # faults
     "paused_title": ("暂停服务", "Service paused"),
     "paused_body": (
@@ -168,12 +132,10 @@ _RAW: dict[str, tuple[str, str]] = {
         "Please wait, or ask at the information desk.",
     ),
     "refused_title": ("没有办成", "That did not work"),
-    "bad_code_title": ("无法识别这个二维码", "This QR code is not recognised"),
     "bad_code_body": (
         "请扫描号票或预约凭证上的二维码。",
         "Scan the QR code on your ticket or booking slip.",
     ),
-    "card_error_title": ("身份证没有读出来", "Your ID card was not read"),
     "card_help": (
         '请把身份证平放在读卡区中央，不要移动，等待"嘀"声。仍然不行请到咨询台。',
         "Lay the card flat in the middle of the reader and hold it still until it beeps. "
@@ -184,15 +146,6 @@ _RAW: dict[str, tuple[str, str]] = {
         "The connection dropped; it is not certain whether it went through. "
         "Please ask at the information desk rather than trying again.",
     ),
-    "ok": ("知道了", "OK"),
 }
 
-T: dict[str, Text] = {key: Text(zh, en) for key, (zh, en) in _RAW.items()}
-
-PRINTER_PROBLEMS: dict[str, Text] = {
-    "paper_out": Text("缺纸", "out of paper"),
-    "cover_open": Text("盖子没有关好", "open (cover)"),
-    "no_answer": Text("没有响应", "not answering"),
-    "fault": Text("故障", "faulty"),
-    "starting": Text("正在准备", "starting up"),
-}
+T: dict[str, Text] = table(_RAW)

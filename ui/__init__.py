@@ -1,8 +1,9 @@
-"""Shared pieces of Yikou's Kivy apps (signage now; kiosk and navigator later).
+"""Shared pieces of Yikou's Kivy apps (signage, kiosk, navigator).
 
     ui.fonts   find and register the Chinese font (Noto Sans CJK SC) by path lookup
     ui.theme   colours and type scale for screens read from across a hall
     ui.bridge  run an asyncio client beside a Kivy app, handing updates to the Kivy clock
+    ui.text    the two-language Text type and the words the kiosk and navigator share (no Kivy)
 
 Importing ``ui`` itself imports nothing heavy; ``ui.theme`` is plain data, ``ui.fonts`` and
 ``ui.bridge`` import Kivy only inside the functions that need it.
