@@ -26,7 +26,6 @@ Times come from the injected ``clock`` (monotonic seconds) and ``today`` (the ha
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import enum
 import logging
@@ -38,10 +37,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from content import Catalog, Service
-from devices.identity import DocumentType, Identity, Sex, is_valid_gb11643, mask_name
+from devices.identity import Identity, Sex, is_valid_gb11643
 from kiosk.settings import KioskSettings
 from kiosk.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
+from ui.terminal import TerminalFlow, age_on, appointment_id
 
 log = logging.getLogger(__name__)
 
@@ -169,26 +169,8 @@ class Visit:
     previous: Screen | None = None  # for back()
 
 
-DOC_TYPES = {
-    DocumentType.RESIDENT_ID: "id",
-    DocumentType.SOCIAL_SECURITY: "id",
-    DocumentType.HMT_PERMIT: "hk_macau_taiwan",
-    DocumentType.FOREIGN_PR_2017: "foreign_permanent",
-    DocumentType.FOREIGN_PR_2023: "foreign_permanent",
-}
-APPOINTMENT_RE = re.compile(r"(?:^|[/=:#?&])(AP\d{1,12})$")
 PHONE_RE = re.compile(r"^1\d{10}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def age_on(birth: dt.date, today: dt.date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-
-
-def appointment_id(code: str) -> str | None:
-    """The appointment id a scanned code carries (``AP26``, or a URL ending in it)."""
-    match = APPOINTMENT_RE.search(code.strip())
-    return match.group(1) if match else None
 
 
 def card_value(identity: Identity, key: str) -> str:
@@ -203,8 +185,11 @@ def card_value(identity: Identity, key: str) -> str:
     return "" if value is None else str(value)
 
 
-class KioskFlow:
+class KioskFlow(TerminalFlow):
     """The state machine of one kiosk; every input method returns the effects to carry out."""
+
+    screens = Screen
+    fault_effect = ReportFault
 
     def __init__(
         self,
@@ -224,14 +209,7 @@ class KioskFlow:
         # Which reusable documents the hall already holds for this resident (by material key):
         # the server's answer to LookUpOnFile, unless a hook is given (tests, other stores).
         self.on_file = on_file
-        queued = [s for q in config.queues for s in q.services]
-        self.services: list[Service] = [
-            catalog.service(sid) for sid in dict.fromkeys(queued) if sid in catalog
-        ]
-        self._service_ids = {s.id for s in self.services}
-        self.bureaus = [
-            b for b in catalog.bureaus if any(s.bureau == b.code for s in self.services)
-        ]
+        self._offer(catalog, config)
         classes = {c.name: c for c in config.priority_classes}
         self.elderly_class = (
             "elderly" if "elderly" in classes and classes["elderly"].self_service else None
@@ -265,11 +243,6 @@ class KioskFlow:
         return Text(zh, f"Priority: {label.en}")
 
     @property
-    def service(self) -> Service | None:
-        sid = self.visit.service
-        return self.catalog.service(sid) if sid else None
-
-    @property
     def page_size(self) -> int:
         return self.settings.page_size_elderly if self.elderly else self.settings.page_size
 
@@ -281,28 +254,6 @@ class KioskFlow:
         if self.screen == Screen.SEARCH:
             return self.search_results()
         return []
-
-    def pages(self) -> int:
-        return max(1, math.ceil(len(self._choices()) / self.page_size))
-
-    def visible(self) -> list:
-        """The bureaus or services shown on this page."""
-        start = self.visit.page * self.page_size
-        return self._choices()[start : start + self.page_size]
-
-    def search_results(self) -> list[Service]:
-        text = self.visit.search_text.strip()
-        if not text:
-            return []
-        found = self.catalog.search(text, limit=40)
-        return [s for s in found if s.id in self._service_ids]
-
-    def greeting(self) -> str:
-        identity = self.visit.identity
-        if identity is None:
-            return ""
-        name = identity.name if self.lang == "zh" else (identity.name_en or identity.name)
-        return self.t("greeting", name=mask_name(name))
 
     def needs_card(self, service: Service) -> bool:
         """Does a ticket for ``service`` need the ID card here? The catalog's
@@ -446,10 +397,6 @@ class KioskFlow:
         self._entered = self.clock()
         self._last_touch = self._entered
 
-    def touch(self) -> None:
-        """Any touch anywhere: the resident is still there."""
-        self._last_touch = self.clock()
-
     def wipe(self) -> None:
         """Forget the resident: identity, form, ticket, language, mode. Back to welcome."""
         self.visit = Visit()
@@ -457,25 +404,6 @@ class KioskFlow:
         self.elderly = False
         self.screen = Screen.PAUSED if not self.server_up else Screen.WELCOME
         self._entered = self._last_touch = self.clock()
-
-    def tick(self) -> list[Effect]:
-        """Called about once a second: the idle timeout."""
-        left = self.remaining()
-        if left is not None and left <= 0:
-            log.info("kiosk: visit ended by the timeout on the %s screen", self.screen.value)
-            self.wipe()
-        return []
-
-    def toggle_lang(self) -> list[Effect]:
-        self.touch()
-        self.lang = "en" if self.lang == "zh" else "zh"
-        return []
-
-    def set_elderly(self, on: bool) -> list[Effect]:
-        self.touch()
-        self.elderly = on
-        self.visit.page = 0
-        return []
 
     def start(self) -> list[Effect]:
         if self.screen not in (Screen.WELCOME, Screen.TICKET, Screen.NOTICE):
@@ -486,12 +414,6 @@ class KioskFlow:
             self._go(Screen.PAUSED)
             return []
         self._go(Screen.BUREAUS)
-        return []
-
-    def home(self) -> list[Effect]:
-        if self.screen == Screen.WORKING:
-            return []
-        self.wipe()
         return []
 
     def back(self) -> list[Effect]:
@@ -514,32 +436,6 @@ class KioskFlow:
             self.touch()
         else:
             self._go(target)
-        return []
-
-    def next_page(self) -> list[Effect]:
-        self.touch()
-        if self.visit.page + 1 < self.pages():
-            self.visit.page += 1
-        return []
-
-    def prev_page(self) -> list[Effect]:
-        self.touch()
-        if self.visit.page > 0:
-            self.visit.page -= 1
-        return []
-
-    def choose_bureau(self, code: str) -> list[Effect]:
-        if self.screen != Screen.BUREAUS or code not in {b.code for b in self.bureaus}:
-            return []
-        self.visit.bureau = code
-        self._go(Screen.SERVICES)
-        return []
-
-    def open_search(self) -> list[Effect]:
-        if self.screen not in (Screen.BUREAUS, Screen.SERVICES):
-            return []
-        self.visit.search_text = ""
-        self._go(Screen.SEARCH)
         return []
 
     def type_key(self, key: str) -> list[Effect]:
@@ -649,15 +545,6 @@ class KioskFlow:
         self.visit.submit_form = False
         return self._take()
 
-    def resident_id(self) -> dict[str, str] | None:
-        identity = self.visit.identity
-        if identity is None:
-            return None
-        return {
-            "doc_type": DOC_TYPES.get(identity.document_type, "other"),
-            "number": identity.number,
-        }
-
     def _printer_refusal(self) -> list[Effect]:
         kind = self.printer_problem or "fault"
         problem = PRINTER_PROBLEMS.get(kind, PRINTER_PROBLEMS["fault"])
@@ -740,14 +627,6 @@ class KioskFlow:
         self.visit.pending = effect
         self._go(Screen.WORKING)
         return [effect]
-
-    def printer_status(self, problem: str | None) -> list[Effect]:
-        """None: ready; else a PRINTER_PROBLEMS key. Reported to the manager on change."""
-        effects: list[Effect] = []
-        if problem != self.printer_problem and problem not in (None, "starting"):
-            effects.append(ReportFault("printer", problem, "printer status changed"))
-        self.printer_problem = problem
-        return effects
 
     def connection(self, up: bool) -> list[Effect]:
         was = self.server_up
@@ -882,12 +761,6 @@ class KioskFlow:
             self.screen = Screen.PAUSED
         return []
 
-    def notice_ok(self) -> list[Effect]:
-        if self.screen != Screen.NOTICE:
-            return []
-        self.wipe()
-        return []
-
     def notice_next(self) -> list[Effect]:
         """The notice's second button (e.g. "take an ordinary ticket")."""
         target = self.visit.notice_next
@@ -902,10 +775,6 @@ class KioskFlow:
         self._go(Screen.NOTICE)
 
     # --- for tests and audits ---------------------------------------------------------------
-
-    def personal_state(self) -> dict[str, Any]:
-        """Everything that would be personal, to check that a wipe left nothing."""
-        return dataclasses.asdict(self.visit) | {"lang": self.lang, "elderly": self.elderly}
 
 
 def _is_date(value: str) -> bool:

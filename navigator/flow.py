@@ -26,7 +26,6 @@ see (queue lengths, estimates, who is being served) is in ``flow.live``, which i
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import enum
 import logging
@@ -37,11 +36,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from content import Catalog, Service
-from devices.identity import DocumentType, Identity, mask_name
+from content import Catalog
+from devices.identity import Identity
 from navigator.settings import NavigatorSettings
 from navigator.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
+from ui.terminal import TerminalFlow, age_on, appointment_id
 
 log = logging.getLogger(__name__)
 
@@ -194,22 +194,8 @@ class MapView:
     target: int | None
 
 
-DOC_TYPES = {
-    DocumentType.RESIDENT_ID: "id",
-    DocumentType.SOCIAL_SECURITY: "id",
-    DocumentType.HMT_PERMIT: "hk_macau_taiwan",
-    DocumentType.FOREIGN_PR_2017: "foreign_permanent",
-    DocumentType.FOREIGN_PR_2023: "foreign_permanent",
-}
-APPOINTMENT_RE = re.compile(r"(?:^|[/=:#?&])(AP\d{1,12})$")
 # The kiosk prints the ticket page's address: <public url>/t/<ticket id>.<expiry>.<signature>.
 TICKET_TOKEN_RE = re.compile(r"(?:^|/t/)([0-9A-Za-z_-]{1,40})\.(\d{1,12})\.([0-9A-Za-z_-]{8,64})$")
-
-
-def appointment_id(code: str) -> str | None:
-    """The appointment id a scanned code carries (``AP26``, or a URL ending in it)."""
-    match = APPOINTMENT_RE.search(code.strip())
-    return match.group(1) if match else None
 
 
 def ticket_of(code: str) -> tuple[str, int] | None:
@@ -224,10 +210,6 @@ def ticket_of(code: str) -> tuple[str, int] | None:
     return match.group(1), int(match.group(2))
 
 
-def age_on(birth: dt.date, today: dt.date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-
-
 def way(
     start: tuple[float, float], end: tuple[float, float], aisle: float
 ) -> list[tuple[float, float]]:
@@ -240,8 +222,11 @@ def way(
     return out
 
 
-class NavigatorFlow:
+class NavigatorFlow(TerminalFlow):
     """The state machine of one navigator; every input method returns the effects to carry out."""
+
+    screens = Screen
+    fault_effect = ReportFault
 
     def __init__(
         self,
@@ -261,14 +246,7 @@ class NavigatorFlow:
         self.wall = wall
         self.today = today
         self.has_printer = has_printer
-        queued = [s for q in config.queues for s in q.services]
-        self.services: list[Service] = [
-            catalog.service(sid) for sid in dict.fromkeys(queued) if sid in catalog
-        ]
-        self._service_ids = {s.id for s in self.services}
-        self.bureaus = [
-            b for b in catalog.bureaus if any(s.bureau == b.code for s in self.services)
-        ]
+        self._offer(catalog, config)
         hall_settings = config.service_settings()
         self.bookable = {
             s.id
@@ -298,11 +276,6 @@ class NavigatorFlow:
         text = T[key]
         return (text.format(**values) if values else text).get(self.lang)
 
-    @property
-    def service(self) -> Service | None:
-        sid = self.visit.service
-        return self.catalog.service(sid) if sid else None
-
     def service_name(self, service_id: str) -> str:
         if service_id in self.catalog:
             return self.catalog.service(service_id).name(self.lang)
@@ -331,28 +304,8 @@ class NavigatorFlow:
             return self.free_slots()
         return []
 
-    def pages(self) -> int:
-        return max(1, math.ceil(len(self._choices()) / self.page_size))
-
-    def visible(self) -> list:
-        start = self.visit.page * self.page_size
-        return self._choices()[start : start + self.page_size]
-
-    def search_results(self) -> list[Service]:
-        text = self.visit.search_text.strip()
-        if not text:
-            return []
-        return [s for s in self.catalog.search(text, limit=40) if s.id in self._service_ids]
-
     def free_slots(self) -> list[dict[str, Any]]:
         return [s for s in self.visit.slots or [] if s.get("free", 0) > 0]
-
-    def greeting(self) -> str:
-        identity = self.visit.identity
-        if identity is None:
-            return ""
-        name = identity.name if self.lang == "zh" else (identity.name_en or identity.name)
-        return self.t("greeting", name=mask_name(name))
 
     def materials(self) -> list[tuple[str, bool]]:
         service = self.service
@@ -490,9 +443,6 @@ class NavigatorFlow:
             self.visit.page = 0
         self._entered = self._last_touch = self.clock()
 
-    def touch(self) -> None:
-        self._last_touch = self.clock()
-
     def wipe(self) -> None:
         """Forget the resident: identity, ticket, booking, language, mode. Back home."""
         self.visit = Visit()
@@ -500,31 +450,6 @@ class NavigatorFlow:
         self.elderly = False
         self.screen = Screen.HOME if self.server_up else Screen.PAUSED
         self._entered = self._last_touch = self.clock()
-
-    def tick(self) -> list[Effect]:
-        """About once a second: the idle timeout."""
-        left = self.remaining()
-        if left is not None and left <= 0:
-            log.info("navigator: visit ended by the timeout on the %s screen", self.screen.value)
-            self.wipe()
-        return []
-
-    def toggle_lang(self) -> list[Effect]:
-        self.touch()
-        self.lang = "en" if self.lang == "zh" else "zh"
-        return []
-
-    def set_elderly(self, on: bool) -> list[Effect]:
-        self.touch()
-        self.elderly = on
-        self.visit.page = 0
-        return []
-
-    def home(self) -> list[Effect]:
-        if self.screen == Screen.WORKING:
-            return []
-        self.wipe()
-        return []
 
     def back(self) -> list[Effect]:
         self.touch()
@@ -545,18 +470,6 @@ class NavigatorFlow:
         self._go(target, remember=False)
         return []
 
-    def next_page(self) -> list[Effect]:
-        self.touch()
-        if self.visit.page + 1 < self.pages():
-            self.visit.page += 1
-        return []
-
-    def prev_page(self) -> list[Effect]:
-        self.touch()
-        if self.visit.page > 0:
-            self.visit.page -= 1
-        return []
-
     def open(self, name: str) -> list[Effect]:
         """From home: ``bureaus``, ``queues``, ``map`` or ``book_services``."""
         targets = {
@@ -574,20 +487,6 @@ class NavigatorFlow:
         if target == Screen.MAP:
             self.visit.map_service = self.visit.map_window = None
         self._go(target)
-        return []
-
-    def choose_bureau(self, code: str) -> list[Effect]:
-        if self.screen != Screen.BUREAUS or code not in {b.code for b in self.bureaus}:
-            return []
-        self.visit.bureau = code
-        self._go(Screen.SERVICES)
-        return []
-
-    def open_search(self) -> list[Effect]:
-        if self.screen not in (Screen.BUREAUS, Screen.SERVICES):
-            return []
-        self.visit.search_text = ""
-        self._go(Screen.SEARCH)
         return []
 
     def type_key(self, key: str) -> list[Effect]:
@@ -700,14 +599,6 @@ class NavigatorFlow:
         )
         return []
 
-    def printer_status(self, problem: str | None) -> list[Effect]:
-        """None: ready; else a PRINTER_PROBLEMS key. Reported on change."""
-        effects: list[Effect] = []
-        if problem != self.printer_problem and problem not in (None, "starting"):
-            effects.append(ReportFault("printer", problem, "printer status changed"))
-        self.printer_problem = problem
-        return effects
-
     def connection(self, up: bool) -> list[Effect]:
         was = self.server_up
         self.server_up = up
@@ -719,15 +610,6 @@ class NavigatorFlow:
         return []
 
     # --- booking ------------------------------------------------------------------------------
-
-    def resident_id(self) -> dict[str, str] | None:
-        identity = self.visit.identity
-        if identity is None:
-            return None
-        return {
-            "doc_type": DOC_TYPES.get(identity.document_type, "other"),
-            "number": identity.number,
-        }
 
     def open_booking(self) -> list[Effect]:
         service = self.visit.service
@@ -899,12 +781,6 @@ class NavigatorFlow:
             self.wipe()
         return []
 
-    def notice_ok(self) -> list[Effect]:
-        if self.screen != Screen.NOTICE:
-            return []
-        self.wipe()
-        return []
-
     def _notice(self, title: Text, body: Text) -> None:
         self.visit.notice_title, self.visit.notice_body = title, body
         self._go(Screen.NOTICE)
@@ -913,7 +789,3 @@ class NavigatorFlow:
         return PRINTER_PROBLEMS.get(self.printer_problem or "fault", PRINTER_PROBLEMS["fault"])
 
     # --- for tests and audits ---------------------------------------------------------------
-
-    def personal_state(self) -> dict[str, Any]:
-        """Everything that would be personal, to check that a wipe left nothing."""
-        return dataclasses.asdict(self.visit) | {"lang": self.lang, "elderly": self.elderly}
