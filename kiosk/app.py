@@ -17,21 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
-import logging
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from queue_server import protocol as P
-from queue_server.client import AuthFailed, HallClient
+from queue_server.client import HallClient
 from queue_server.config import HallConfig
-
-log = logging.getLogger(__name__)
+from ui.terminal_app import hall_now, hall_today, run_main, run_terminal, setup_window
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -67,30 +60,9 @@ class Options:
     maxfps: int = 30
 
 
-def hall_today(config: HallConfig) -> dt.date:
-    return dt.datetime.now(ZoneInfo(config.hall.timezone)).date()
-
-
-def hall_now(config: HallConfig) -> dt.datetime:
-    return dt.datetime.now(ZoneInfo(config.hall.timezone)).replace(tzinfo=None)
-
-
 def setup_kivy(options: Options) -> None:
-    from signage.app import Options as SignageOptions
-    from signage.app import setup_kivy as signage_setup
-
-    signage_setup(
-        SignageOptions(
-            config=options.config,
-            settings=None,  # type: ignore[arg-type]  # only the window keys are read
-            size=options.size,
-            fullscreen=options.fullscreen,
-            maxfps=options.maxfps,
-        )
-    )
-    from kivy.config import Config
-
-    Config.set("kivy", "exit_on_escape", "0")  # a resident's Esc must not close the kiosk
+    # A resident's Esc must not close the kiosk.
+    setup_window(options.size, options.fullscreen, options.maxfps, exit_on_escape=False)
 
 
 async def run_kiosk(
@@ -150,28 +122,7 @@ async def run_kiosk(
     app.notifier = notifier
     app.on_built = on_built
 
-    async def connect() -> None:
-        try:
-            await client.connect(timeout=3600 * 24 * 365)
-        except AuthFailed:
-            log.error("the server refused this kiosk's device token")
-            app.stop()
-            raise
-
-    for worker in workers:
-        worker.start()
-    connecting = asyncio.create_task(connect(), name="kiosk-connect")
-    try:
-        await app.async_run(async_lib="asyncio")
-    finally:
-        connecting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, AuthFailed):
-            await connecting
-        await runtime.close()
-        await client.close()
-        for worker in workers:
-            await asyncio.to_thread(worker.stop)
-        flow.wipe()
+    await run_terminal(app, client, runtime, workers, name="kiosk")
     return app
 
 
@@ -192,35 +143,9 @@ def options_from_args(args: argparse.Namespace, config: HallConfig) -> Options:
 def run(args: argparse.Namespace) -> int:
     from content import default_catalog
     from kiosk.settings import load_settings
-    from queue_server.cli import credentials_path
-    from queue_server.config import load_config
-    from queue_server.errors import ConfigError
-    from signage.app import read_token, server_url
 
-    try:
-        config = load_config(args.config)
+    def prepare(config: HallConfig) -> Options:
         load_settings(config.kiosk, default_catalog())  # a bad [kiosk] section stops here
-        options = options_from_args(args, config)
-    except (ConfigError, ValueError) as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 2
-    token_file = args.token_file or credentials_path(args.config)
-    try:
-        token = read_token(token_file, args.device_id)
-    except (OSError, KeyError) as exc:
-        print(f"kiosk: no device token: {exc}", file=sys.stderr)
-        return 2
-    url = args.server or server_url(config)
-    client = HallClient(url, P.DeviceAuth(device_id=args.device_id, token=token), backoff_max=5.0)
-    os.environ.setdefault("KIVY_NO_ARGS", "1")
-    try:
-        asyncio.run(run_kiosk(options, client))
-    except KeyboardInterrupt:
-        return 0
-    except AuthFailed as exc:
-        print(f"kiosk: the server refused the device token: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:  # a malformed device URL
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return options_from_args(args, config)
+
+    return run_main(args, "kiosk", prepare, run_kiosk)

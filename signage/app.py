@@ -24,7 +24,6 @@ import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from content.signage import Screen, Signage, load_signage
 from queue_server import protocol as P
@@ -35,6 +34,7 @@ from signage.feed import SignageFeed
 from signage.settings import SignageSettings
 from signage.voice import CommandPlayer, EspeakSynth, FileSink, Voice, make_player
 from ui.bridge import ClientThread, Inbox, run_app_with
+from ui.terminal_app import hall_now, setup_window
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,6 @@ def read_token(path: Path, device_id: str) -> str:
     return text.strip()
 
 
-def hall_now(config: HallConfig) -> dt.datetime:
-    return dt.datetime.now(ZoneInfo(config.hall.timezone)).replace(tzinfo=None)
-
-
 def make_state(config: HallConfig, settings: SignageSettings) -> SignageState:
     return SignageState(
         queue_names={q.prefix: q.name_zh for q in config.queues},
@@ -175,18 +171,7 @@ def make_voice(options: Options) -> tuple[Voice | None, tuple[bool, str] | None]
 
 def setup_kivy(options: Options) -> None:
     """Set Kivy's environment and window before Kivy is imported anywhere."""
-    os.environ.setdefault("KIVY_NO_ARGS", "1")
-    os.environ.setdefault("KIVY_NO_FILELOG", "1")
-    from kivy.config import Config
-
-    width, height = options.size
-    Config.set("graphics", "width", str(width))
-    Config.set("graphics", "height", str(height))
-    Config.set("graphics", "fullscreen", "auto" if options.fullscreen else "0")
-    Config.set("graphics", "resizable", "1")
-    Config.set("graphics", "maxfps", str(options.maxfps))
-    Config.set("input", "mouse", "mouse,disable_multitouch")
-    Config.set("kivy", "exit_on_escape", "1")
+    setup_window(options.size, options.fullscreen, options.maxfps, exit_on_escape=True)
 
 
 async def run_signage(
