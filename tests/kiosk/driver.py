@@ -16,11 +16,8 @@ import datetime as dt
 import faulthandler
 import json
 import os
-import statistics
 import sys
-import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 
 from devices.sim import SAMPLE_CARDS
@@ -30,143 +27,26 @@ from queue_server.engine import commands as C
 from tests.kiosk.server_proc import ClockedHall, server_process
 from tests.queue_server.storage_support import ZONE
 from tests.signage.support import CuttableProxy
+from tests.ui import terminal_driver
+from tests.ui.terminal_driver import (
+    find,
+    frames,
+    on_screen,
+    press,
+    screen,
+    start_app,
+    type_keys,
+    until,
+)
 
-T0 = time.monotonic()
 START = dt.datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)  # a Thursday
 SLOT = dt.datetime(2026, 11, 27, 9, 0, tzinfo=ZONE)  # Friday's first slot
 YOUNG_NUMBER = SAMPLE_CARDS["resident_expiring"].number
 
 
-APP_TASK: asyncio.Task | None = None  # the app: every wait fails at once if it ends
-
-
-async def guarded(future: asyncio.Future, timeout: float | None = None) -> None:
-    """Await ``future``; if the app stops first, raise what stopped it."""
-    waits = {future} if APP_TASK is None else {future, APP_TASK}
-    done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    if future in done:
-        return future.result()
-    if APP_TASK in done:
-        APP_TASK.result()
-        raise AssertionError("the app stopped")
-    raise TimeoutError
-
-
-def log(text: str) -> None:
-    print(f"{time.monotonic() - T0:7.2f}s {text}", file=sys.__stderr__, flush=True)
-
-
-async def until(app, predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Wait until ``predicate`` holds, checked on every Kivy clock frame."""
-    from kivy.clock import Clock
-
-    future = asyncio.get_running_loop().create_future()
-
-    def check(_dt) -> bool:
-        if future.done():
-            return False
-        try:
-            if predicate():
-                future.set_result(None)
-                return False
-        except Exception as exc:  # a broken predicate fails the wait
-            future.set_exception(exc)
-            return False
-        return True
-
-    event = Clock.schedule_interval(check, 0)
-    started = time.monotonic()
-    try:
-        await guarded(future, timeout)
-        log(f"waited {time.monotonic() - started:.2f}s for {what}")
-    except TimeoutError:
-        raise AssertionError(
-            f"timed out after {timeout}s waiting for {what} (screen {app.flow.screen})"
-        ) from None
-    finally:
-        event.cancel()
-
-
-async def frames(n: int = 3) -> None:
-    """Let the clock run ``n`` frames (layouts settle), counted, not timed."""
-    from kivy.clock import Clock
-
-    for _ in range(n):
-        future = asyncio.get_running_loop().create_future()
-        Clock.schedule_once(lambda _dt, f=future: f.done() or f.set_result(None), 0)
-        await guarded(future, 30)
-
-
-async def on_screen(app, name: str) -> None:
-    await until(app, lambda: app.screen_name == name and app.flow.screen.value == name, name)
-    await frames()
-
-
-def screen(app, name: str):
-    return app.root.ids.manager.get_screen(name)
-
-
-async def press(app, widget, what: str = "") -> None:
-    """Touch the widget's centre and lift, as a finger would."""
-    from kivy.tests.common import UnitTestTouch
-
-    if widget.get_root_window() is None:
-        chain, w = [], widget
-        while w is not None and w is not w.parent:
-            chain.append(type(w).__name__)
-            w = w.parent
-        raise AssertionError(f"{what or widget} is not on screen: {chain}")
-    assert not widget.disabled, f"{what or widget} is disabled"
-    from kivy.uix.scrollview import ScrollView
-
-    parent = widget.parent
-    while parent is not None and parent is not parent.parent:
-        if isinstance(parent, ScrollView):  # scroll it into view first, as a finger would
-            parent.scroll_to(widget, animate=False)
-            await frames(2)
-            break
-        parent = parent.parent
-    x, y = widget.to_window(*widget.center)
-    log(f"press {what or widget} at {x:.0f},{y:.0f} size {widget.size} pos {widget.pos}")
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
-    await frames(1)
-
-
-def find(parent, **attrs):
-    for child in parent.walk(restrict=True):
-        if all(getattr(child, k, None) == v for k, v in attrs.items()):
-            return child
-    raise AssertionError(f"no widget with {attrs} under {parent}")
-
-
-def image_stats(app) -> dict:
-    image = app.root.export_as_image()
-    pixels = image.texture.pixels
-    sample = [pixels[i] + pixels[i + 1] + pixels[i + 2] for i in range(0, len(pixels) - 4, 4 * 211)]
-    return {
-        "size": list(image.texture.size),
-        "variance": statistics.pvariance(sample),
-        "levels": len(set(sample)),
-    }
-
-
-class Shots:
-    def __init__(self, app, outdir: Path):
-        self.app, self.outdir, self.taken = app, outdir, {}
-
-    async def __call__(self, name: str) -> None:
-        await frames(2)
-        path = self.outdir / f"kiosk-{name}.png"
-        self.app.root.export_to_png(str(path))
-        self.taken[name] = {"path": str(path), **image_stats(self.app)}
-
-
-async def type_keys(app, keyboard: Callable, keys: str) -> None:
-    """Press the keys of ``keyboard()`` (looked up again for each key) one by one."""
-    for key in keys:
-        await press(app, find(keyboard(), key=key), f"key {key}")
+class Shots(terminal_driver.Shots):
+    prefix = "kiosk"
+    settle = 2
 
 
 def candidates(keyboard) -> list[str]:
@@ -637,14 +517,10 @@ async def run(scenario: str, outdir: Path) -> dict:
         options = Options(config=hall.config, size=(1920, 1080), maxfps=10)
         clock = {"today": START.date()}
         built = asyncio.get_running_loop().create_future()
-        global APP_TASK
-        app_task = APP_TASK = asyncio.create_task(
-            run_kiosk(options, client, on_built=built.set_result, today=lambda: clock["today"])
+        app_task = await start_app(
+            run_kiosk(options, client, on_built=built.set_result, today=lambda: clock["today"]),
+            built,
         )
-        done, _ = await asyncio.wait({built, app_task}, return_when=asyncio.FIRST_COMPLETED)
-        if built not in done:
-            app_task.result()
-            raise AssertionError("the app ended before it was built")
         app = built.result()
         try:
             return await body(hall, app, outdir, proxy, clock)

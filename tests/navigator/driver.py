@@ -17,11 +17,8 @@ import datetime as dt
 import faulthandler
 import json
 import os
-import statistics
 import sys
-import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 
 from devices.sim import SAMPLE_CARDS, PtyPair, ScannerSimulator
@@ -31,133 +28,27 @@ from queue_server.engine import commands as C
 from tests.kiosk.server_proc import ClockedHall, server_process
 from tests.queue_server.storage_support import ZONE
 from tests.signage.support import CuttableProxy
+from tests.ui import terminal_driver
+from tests.ui.terminal_driver import (
+    find,
+    frames,
+    on_screen,
+    press,
+    screen,
+    start_app,
+    type_keys,
+    until,
+)
 
-T0 = time.monotonic()
 START = dt.datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)  # a Thursday
 SERVICE = "liuguan.residence_permit"
 YOUNG = SAMPLE_CARDS["resident_expiring"]
 ELDER = SAMPLE_CARDS["resident"]
 
-APP_TASK: asyncio.Task | None = None  # the app: every wait fails at once if it ends
 
-
-async def guarded(future: asyncio.Future, timeout: float | None = None) -> None:
-    waits = {future} if APP_TASK is None else {future, APP_TASK}
-    done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    if future in done:
-        return future.result()
-    if APP_TASK in done:
-        APP_TASK.result()
-        raise AssertionError("the app stopped")
-    raise TimeoutError
-
-
-def log(text: str) -> None:
-    print(f"{time.monotonic() - T0:7.2f}s {text}", file=sys.__stderr__, flush=True)
-
-
-async def until(app, predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Wait until ``predicate`` holds, checked on every Kivy clock frame."""
-    from kivy.clock import Clock
-
-    future = asyncio.get_running_loop().create_future()
-
-    def check(_dt) -> bool:
-        if future.done():
-            return False
-        try:
-            if predicate():
-                future.set_result(None)
-                return False
-        except Exception as exc:
-            future.set_exception(exc)
-            return False
-        return True
-
-    event = Clock.schedule_interval(check, 0)
-    try:
-        await guarded(future, timeout)
-    except TimeoutError:
-        raise AssertionError(
-            f"timed out after {timeout}s waiting for {what} (screen {app.flow.screen})"
-        ) from None
-    finally:
-        event.cancel()
-
-
-async def frames(n: int = 3) -> None:
-    from kivy.clock import Clock
-
-    for _ in range(n):
-        future = asyncio.get_running_loop().create_future()
-        Clock.schedule_once(lambda _dt, f=future: f.done() or f.set_result(None), 0)
-        await guarded(future, 30)
-
-
-async def on_screen(app, name: str) -> None:
-    await until(app, lambda: app.screen_name == name and app.flow.screen.value == name, name)
-    await frames()
-
-
-def screen(app, name: str):
-    return app.root.ids.manager.get_screen(name)
-
-
-async def press(app, widget, what: str = "") -> None:
-    """Touch the widget's centre and lift, as a finger would."""
-    from kivy.tests.common import UnitTestTouch
-    from kivy.uix.scrollview import ScrollView
-
-    if widget.get_root_window() is None:
-        raise AssertionError(f"{what or widget} is not on screen")
-    assert not widget.disabled, f"{what or widget} is disabled"
-    parent = widget.parent
-    while parent is not None and parent is not parent.parent:
-        if isinstance(parent, ScrollView):
-            parent.scroll_to(widget, animate=False)
-            await frames(2)
-            break
-        parent = parent.parent
-    x, y = widget.to_window(*widget.center)
-    log(f"press {what or widget} at {x:.0f},{y:.0f}")
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
-    await frames(1)
-
-
-def find(parent, **attrs):
-    for child in parent.walk(restrict=True):
-        if all(getattr(child, k, None) == v for k, v in attrs.items()):
-            return child
-    raise AssertionError(f"no widget with {attrs} under {parent}")
-
-
-def image_stats(app) -> dict:
-    image = app.root.export_as_image()
-    pixels = image.texture.pixels
-    sample = [pixels[i] + pixels[i + 1] + pixels[i + 2] for i in range(0, len(pixels) - 4, 4 * 211)]
-    return {
-        "size": list(image.texture.size),
-        "variance": statistics.pvariance(sample),
-        "levels": len(set(sample)),
-    }
-
-
-class Shots:
-    def __init__(self, app, outdir: Path):
-        self.app, self.outdir, self.taken = app, outdir, {}
-
-    async def __call__(self, name: str) -> None:
-        await frames(3)
-        path = self.outdir / f"navigator-{name}.png"
-        self.app.root.export_to_png(str(path))
-        self.taken[name] = {"path": str(path), **image_stats(self.app)}
-
-
-async def type_keys(app, keyboard: Callable, keys: str) -> None:
-    for key in keys:
-        await press(app, find(keyboard(), key=key), f"key {key}")
+class Shots(terminal_driver.Shots):
+    prefix = "navigator"
+    settle = 3
 
 
 async def choose(app, name: str, ident: str) -> None:
@@ -652,20 +543,16 @@ async def run(scenario: str, outdir: Path) -> dict:
             )
             clock = {"now": START}
             built = asyncio.get_running_loop().create_future()
-            global APP_TASK
-            app_task = APP_TASK = asyncio.create_task(
+            app_task = await start_app(
                 run_navigator(
                     options,
                     client,
                     on_built=built.set_result,
                     today=lambda: clock["now"].date(),
                     wall=lambda: clock["now"].timestamp(),
-                )
+                ),
+                built,
             )
-            done, _ = await asyncio.wait({built, app_task}, return_when=asyncio.FIRST_COMPLETED)
-            if built not in done:
-                app_task.result()
-                raise AssertionError("the app ended before it was built")
             app = built.result()
             try:
                 return await body(hall, app, outdir, scanner, proxy, clock)
