@@ -7,7 +7,6 @@ module imports Kivy. Layout lives in ``kiosk/kv/*.kv`` (one file per screen, loa
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,15 +27,12 @@ from kivy.uix.label import Label
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from devices.identity import mask_number
-from devices.runner import EventKind
-from devices.sim import SAMPLE_CARDS
 from kiosk.flow import KioskFlow
 from kiosk.flow import Screen as S
 from ui.fonts import register_fonts
 from ui.ime import warm as warm_pinyin
 from ui.keyboard import ImeKeyboard, OnScreenKeyboard
-
-log = logging.getLogger(__name__)
+from ui.terminal_gui import TerminalAppMixin
 
 HERE = Path(__file__).resolve().parent
 KV_FILES = (
@@ -356,7 +352,7 @@ class KioskRoot(BoxLayout):
     pass
 
 
-class KioskApp(App):
+class KioskApp(TerminalAppMixin, App):
     lang = StringProperty("zh")
     elderly = BooleanProperty(False)
     unit = NumericProperty(1080)
@@ -440,19 +436,6 @@ class KioskApp(App):
         if self.on_built is not None:
             self.on_built(self)
 
-    def on_stop(self):
-        self._stopped = True  # no more redraws: kv rules need a running app
-        if self._ticker is not None:
-            self._ticker.cancel()
-        if self.notifier is not None:
-            self.notifier.stopping()
-
-    def _measure(self, *_):
-        width, height = Window.size
-        self.unit = max(min(width, height), 1)
-        self.portrait = height > width
-        self._restyle()
-
     def _restyle(self):
         self.scale = 1.3 if self.elderly else 1.0
         u, k = self.unit, self.scale
@@ -468,32 +451,9 @@ class KioskApp(App):
 
     # --- the flow -------------------------------------------------------------------------------
 
-    def act(self, name: str, *args) -> None:
-        """A touch handler from kv: one flow input, its effects to the runtime."""
-        log.debug("touch: %s", name)
-        effects = getattr(self.flow, name)(*args)
-        self.runtime.do(effects)
-
-    def changed(self) -> None:
-        """The flow changed (from the runtime): redraw on the next frame."""
-        self._trigger()
-
-    def device_event(self, event) -> None:
-        if event.kind == EventKind.CARD_READ and self.simulated.get("reader"):
-            self.reader.remove()  # the simulated resident lifts the card after the read
-        self.runtime.device_event(event)
-
-    def demo_card(self, which: str = "resident_expiring") -> None:
-        """Place a sample card on the simulated reader (the real worker reads it)."""
-        if self.simulated.get("reader"):
-            self.reader.place(SAMPLE_CARDS[which])
-
     def demo_scan(self, code: str) -> None:
         if self.simulated.get("scanner"):
             self.scanner.scan(code)
-
-    def toggle_elderly(self) -> None:
-        self.act("set_elderly", not self.flow.elderly)
 
     def edit_field(self, key: str) -> None:
         screen = self.root.ids.manager.get_screen("form")
@@ -537,21 +497,6 @@ class KioskApp(App):
     def choose_option(self, value: str) -> None:
         screen = self.root.ids.manager.get_screen("form")
         self.act("set_field", screen.editing, value)
-
-    def _touched(self, *_):
-        self.flow.touch()
-        if self.countdown_text:
-            self.countdown_text = ""
-
-    def _tick(self, *_):
-        if self._stopped:
-            return
-        if self.runtime is not None:
-            self.runtime.tick()
-        if self.notifier is not None:
-            self.notifier.pet()
-        left = self.flow.countdown()
-        self.countdown_text = "" if left is None else self.flow.t("idle_countdown", s=left)
 
     def _signature(self) -> tuple:
         f, v = self.flow, self.flow.visit

@@ -30,11 +30,10 @@ from kivy.uix.button import Button
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 from kivy.uix.widget import Widget
 
-from devices.runner import EventKind
-from devices.sim import SAMPLE_CARDS
 from navigator.flow import NavigatorFlow
 from navigator.flow import Screen as S
 from navigator.texts import T
+from ui.terminal_gui import TerminalAppMixin
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +554,7 @@ class NavigatorRoot(BoxLayout):
     pass
 
 
-class NavigatorApp(App):
+class NavigatorApp(TerminalAppMixin, App):
     lang = StringProperty("zh")
     elderly = BooleanProperty(False)
     unit = NumericProperty(1080)
@@ -645,19 +644,6 @@ class NavigatorApp(App):
         if self.on_built is not None:
             self.on_built(self)
 
-    def on_stop(self):
-        self._stopped = True
-        if self._ticker is not None:
-            self._ticker.cancel()
-        if self.notifier is not None:
-            self.notifier.stopping()
-
-    def _measure(self, *_):
-        width, height = Window.size
-        self.unit = max(min(width, height), 1)
-        self.portrait = height > width
-        self._restyle()
-
     def _restyle(self):
         self.scale = 1.3 if self.elderly else 1.0
         u, k = self.unit, self.scale
@@ -670,45 +656,9 @@ class NavigatorApp(App):
 
     # --- the flow -------------------------------------------------------------------------------
 
-    def act(self, name: str, *args) -> None:
-        """A touch handler from kv: one flow input, its effects to the runtime."""
-        log.debug("touch: %s", name)
-        effects = getattr(self.flow, name)(*args)
-        self.runtime.do(effects)
-
-    def changed(self) -> None:
-        self._trigger()
-
-    def device_event(self, event) -> None:
-        if event.kind == EventKind.CARD_READ and self.simulated.get("reader"):
-            self.reader.remove()  # the simulated resident lifts the card after the read
-        self.runtime.device_event(event)
-
-    def demo_card(self, which: str = "resident_expiring") -> None:
-        if self.simulated.get("reader"):
-            self.reader.place(SAMPLE_CARDS[which])
-
     def demo_scan(self, code: str = "") -> None:
         if self.simulated.get("scanner") and (code or self.demo_code):
             self.scanner.scan(code or self.demo_code)
-
-    def toggle_elderly(self) -> None:
-        self.act("set_elderly", not self.flow.elderly)
-
-    def _touched(self, *_):
-        self.flow.touch()
-        if self.countdown_text:
-            self.countdown_text = ""
-
-    def _tick(self, *_):
-        if self._stopped:
-            return
-        if self.runtime is not None:
-            self.runtime.tick()
-        if self.notifier is not None:
-            self.notifier.pet()
-        left = self.flow.countdown()
-        self.countdown_text = "" if left is None else self.flow.t("idle_countdown", s=left)
 
     def _signature(self) -> tuple:
         f, v = self.flow, self.flow.visit

@@ -6,6 +6,7 @@
     ui.text    the two-language Text type and the words the kiosk and navigator share (no Kivy)
     ui.terminal  the part of the kiosk's and the navigator's flows they share (no Kivy)
     ui.terminal_app  window setup (also signage's), running a terminal app, its main command
+    ui.terminal_gui  the Kivy app behaviour the kiosk and navigator share (a mixin)
 
 Importing ``ui`` itself imports nothing heavy; ``ui.theme`` is plain data, ``ui.fonts`` and
 ``ui.bridge`` import Kivy only inside the functions that need it.

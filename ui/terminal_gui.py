@@ -1,0 +1,72 @@
+"""The Kivy app behaviour the kiosk's and the navigator's apps share (kiosk.gui.KioskApp,
+navigator.gui.NavigatorApp): touches into the flow, device events, the simulated devices' demo
+buttons, the half-second tick (idle timeout, visible countdown, the systemd watchdog) and the
+window's type scale. Each app keeps its own properties, screens, ``_restyle`` and ``refresh``.
+
+Imports Kivy only inside ``_measure`` (which runs in a built app).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from devices.runner import EventKind
+from devices.sim import SAMPLE_CARDS
+
+
+class TerminalAppMixin:
+    """Mixed in before ``kivy.app.App``; the app sets ``flow``, ``runtime``, ``reader``,
+    ``scanner``, ``simulated``, ``notifier``, ``_trigger``, ``_ticker`` and ``_stopped``."""
+
+    def act(self, name: str, *args) -> None:
+        """A touch handler from kv: one flow input, its effects to the runtime."""
+        logging.getLogger(type(self).__module__).debug("touch: %s", name)
+        effects = getattr(self.flow, name)(*args)
+        self.runtime.do(effects)
+
+    def changed(self) -> None:
+        """The flow changed (from the runtime): redraw on the next frame."""
+        self._trigger()
+
+    def device_event(self, event) -> None:
+        if event.kind == EventKind.CARD_READ and self.simulated.get("reader"):
+            self.reader.remove()  # the simulated resident lifts the card after the read
+        self.runtime.device_event(event)
+
+    def demo_card(self, which: str = "resident_expiring") -> None:
+        """Place a sample card on the simulated reader (the real worker reads it)."""
+        if self.simulated.get("reader"):
+            self.reader.place(SAMPLE_CARDS[which])
+
+    def toggle_elderly(self) -> None:
+        self.act("set_elderly", not self.flow.elderly)
+
+    def on_stop(self):
+        self._stopped = True  # no more redraws: kv rules need a running app
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self.notifier is not None:
+            self.notifier.stopping()
+
+    def _measure(self, *_):
+        from kivy.core.window import Window
+
+        width, height = Window.size
+        self.unit = max(min(width, height), 1)
+        self.portrait = height > width
+        self._restyle()
+
+    def _touched(self, *_):
+        self.flow.touch()
+        if self.countdown_text:
+            self.countdown_text = ""
+
+    def _tick(self, *_):
+        if self._stopped:
+            return
+        if self.runtime is not None:
+            self.runtime.tick()
+        if self.notifier is not None:
+            self.notifier.pet()  # the systemd watchdog: the UI clock is still turning
+        left = self.flow.countdown()
+        self.countdown_text = "" if left is None else self.flow.t("idle_countdown", s=left)
