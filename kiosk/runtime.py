@@ -29,6 +29,7 @@ from kiosk.flow import (
 from queue_server import protocol as P
 from queue_server.client import ClientError, Disconnected, HallClient, ServerError
 from queue_server.engine import commands as C
+from ui.terminal_runtime import TerminalRuntime
 
 log = logging.getLogger(__name__)
 faults = logging.getLogger("kiosk.faults")  # what the hall manager's log watch picks up
@@ -41,7 +42,9 @@ PRINTER_DETAIL = {"no_answer": "offline", "fault": "fault", "paper_out": "paper_
                   "cover_open": "cover_open"}  # fmt: skip
 
 
-class KioskRuntime:
+class KioskRuntime(TerminalRuntime):
+    waiting_effects = Issue | CheckIn
+
     def __init__(
         self,
         flow: KioskFlow,
@@ -68,17 +71,6 @@ class KioskRuntime:
         self.health_reports: list[tuple[str, bool, str]] = []  # as sent (for tests)
 
     # --- inputs ---------------------------------------------------------------------------------
-
-    def do(self, effects: list[Effect]) -> None:
-        """Carry out a flow input's effects in the background; re-render now."""
-        self.on_change()
-        if effects:
-            self._spawn(self._run(effects))
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def device_event(self, event: DeviceEvent) -> None:
         """On the loop thread: one device event into the flow."""
@@ -171,29 +163,10 @@ class KioskRuntime:
         if not ok:
             faults.error("FAULT %s %s reported to the hall manager", part, detail)
 
-    async def wait_idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
     # --- effects --------------------------------------------------------------------------------
 
-    async def _run(self, effects: list[Effect]) -> None:
-        queue = list(effects)
-        while queue:
-            effect = queue.pop(0)
-            try:
-                more = await self._one(effect)
-            except Exception:  # a bug must not freeze the screen on "please wait"
-                log.exception("kiosk: effect %s failed", type(effect).__name__)
-                more = self.flow.unreachable() if isinstance(effect, Issue | CheckIn) else []
-            self.on_change()
-            self.sync_health()  # a failed print changes the printer's state
-            queue.extend(more)
+    def _after_effect(self) -> None:
+        self.sync_health()  # a failed print changes the printer's state
 
     async def _one(self, effect: Effect) -> list[Effect]:
         flow = self.flow

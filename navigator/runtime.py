@@ -23,6 +23,7 @@ from devices.runner import DeviceEvent, EventKind
 from navigator.flow import Book, CancelBooking, Effect, NavigatorFlow, Print, Query, ReportFault
 from queue_server.client import ClientError, HallClient, ServerError
 from queue_server.engine import commands as C
+from ui.terminal_runtime import TerminalRuntime
 
 log = logging.getLogger(__name__)
 faults = logging.getLogger("navigator.faults")  # what the hall manager's log watch picks up
@@ -34,7 +35,9 @@ SLIP_LAYOUT = ("hall", "number", "service", "time", "qr", "note")
 PARTS = ("printer", "scanner", "reader")
 
 
-class NavigatorRuntime:
+class NavigatorRuntime(TerminalRuntime):
+    waiting_effects = Book | CancelBooking
+
     def __init__(
         self,
         flow: NavigatorFlow,
@@ -62,18 +65,6 @@ class NavigatorRuntime:
         self.workers: list = []  # the device workers, whose health tick() passes on
 
     # --- inputs ---------------------------------------------------------------------------------
-
-    def do(self, effects: list[Effect]) -> None:
-        """Carry out a flow input's effects in the background; re-render now."""
-        self.on_change()
-        if effects:
-            self._spawn(self._run(effects))
-
-    def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     def device_event(self, event: DeviceEvent) -> None:
         """On the loop thread: one device event into the flow (and its health to the server)."""
@@ -179,28 +170,7 @@ class NavigatorRuntime:
             if message.get("type") in ("event", "snapshot"):
                 self._dirty.set()
 
-    async def wait_idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
     # --- effects --------------------------------------------------------------------------------
-
-    async def _run(self, effects: list[Effect]) -> None:
-        queue = list(effects)
-        while queue:
-            effect = queue.pop(0)
-            try:
-                more = await self._one(effect)
-            except Exception:  # a bug must not freeze the screen on "please wait"
-                log.exception("navigator: effect %s failed", type(effect).__name__)
-                more = self.flow.unreachable() if isinstance(effect, Book | CancelBooking) else []
-            self.on_change()
-            queue.extend(more)
 
     async def _one(self, effect: Effect) -> list[Effect]:
         flow = self.flow

@@ -7,6 +7,7 @@
     ui.terminal  the part of the kiosk's and the navigator's flows they share (no Kivy)
     ui.terminal_app  window setup (also signage's), running a terminal app, its main command
     ui.terminal_gui  the Kivy app behaviour the kiosk and navigator share (a mixin)
+    ui.terminal_runtime  carrying out a terminal flow's effects in the background (no Kivy)
 
 Importing ``ui`` itself imports nothing heavy; ``ui.theme`` is plain data, ``ui.fonts`` and
 ``ui.bridge`` import Kivy only inside the functions that need it.
