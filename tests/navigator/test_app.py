@@ -9,8 +9,6 @@ copied to docs/screenshots/ (the committed copies come from such a run).
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,28 +17,14 @@ from PIL import Image
 
 from tests.signage.support import ROOT, kivy_env
 from tests.signage.support import run_scenario as run_driver_scenario
+from tests.ui.app_support import check_shots
 
-DOCS = ROOT / "docs" / "screenshots"
 LIT = (26, 173, 77)  # navigator.gui.LIT as 8-bit RGB
 DARK = (140, 148, 163)  # navigator.gui.DARK_WINDOW
 
 
 def run_scenario(scenario: str, display: str, tmp_path: Path) -> dict:
     return run_driver_scenario("tests.navigator.driver", scenario, display, tmp_path, timeout=300)
-
-
-def check_shots(shots: dict, expected: set[str]) -> None:
-    assert expected <= set(shots), sorted(expected - set(shots))
-    for name, shot in shots.items():
-        path = Path(shot["path"])
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 15_000
-        size = (1080, 1920) if name.startswith("portrait") else (1920, 1080)
-        assert tuple(shot["size"]) == size, name
-        # A blank or single-colour frame has no spread; a drawn screen has text and panels.
-        assert shot["variance"] > 300 and shot["levels"] > 8, name
-        if os.environ.get("YIKOU_UPDATE_SCREENSHOTS") == "1":
-            DOCS.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, DOCS / path.name)
 
 
 def near(colour, expected, tolerance=40) -> bool:
