@@ -147,6 +147,7 @@ class NavigatorRuntime(TerminalRuntime):
                     reply = await self.client.query("snapshot")
                 except ClientError as exc:
                     log.info("navigator: live figures not refreshed: %s", exc)
+                    await asyncio.sleep(self.refresh_s)  # never a tight retry loop
                     await self.client.connected.wait()
                     self._dirty.set()
                     continue

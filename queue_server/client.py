@@ -157,7 +157,12 @@ class HallClient:
                         await self._send_subscribe(ws, stream)
                     self.connected.set()
                     self._set_state("connected")
-                    await reader
+                    try:
+                        await reader
+                    finally:
+                        # At once, not after the close handshake below: until then a caller
+                        # retrying on Disconnected would find "connected" and spin.
+                        self.connected.clear()
             except AuthFailed as exc:
                 if self._first is not None and not self._first.done():
                     self._first.set_exception(exc)
