@@ -1174,39 +1174,40 @@ class QueueServer:
         if msg.query not in ROLE_QUERIES[client.role]:
             self._send(client, _json(P.error("forbidden", msg.id, query=msg.query)))
             return
-        try:
-            result = await self.actor.call(
-                self.actor.query, msg.query, client.role, msg, client.ticket_id, client.counter
-            )
-        except _QueryError as exc:
-            self._send(client, _json(P.error(exc.code, msg.id, **exc.details)))
-            return
-        except EngineError as exc:
-            self._send(client, _json(P.Error(id=msg.id, **exc.to_dict())))
-            return
-        except StorageError:
-            self._send(client, _json(P.error("unavailable", msg.id)))
-            return
-        self._send(client, _json(P.Reply(id=msg.id, result=result)))
+        await self._answer(
+            client,
+            msg.id,
+            self.actor.query,
+            msg.query,
+            client.role,
+            msg,
+            client.ticket_id,
+            client.counter,
+        )
 
     async def _file_materials(self, client: Client, msg: P.FileMaterials) -> None:
         if client.role not in FILE_ROLES:
             self._send(client, _json(P.error("forbidden", msg.id, message="file_materials")))
             return
+        await self._answer(
+            client, msg.id, self.actor.file_materials, msg.ticket_id, list(msg.materials),
+            client.counter,
+        )  # fmt: skip
+
+    async def _answer(self, client: Client, msg_id, method, *args) -> None:
+        """Run ``method`` on the hall thread; send its result as the reply, or its refusal."""
         try:
-            result = await self.actor.call(
-                self.actor.file_materials, msg.ticket_id, list(msg.materials), client.counter
-            )
+            result = await self.actor.call(method, *args)
         except _QueryError as exc:
-            self._send(client, _json(P.error(exc.code, msg.id, **exc.details)))
+            self._send(client, _json(P.error(exc.code, msg_id, **exc.details)))
             return
         except EngineError as exc:
-            self._send(client, _json(P.Error(id=msg.id, **exc.to_dict())))
+            self._send(client, _json(P.Error(id=msg_id, **exc.to_dict())))
             return
         except StorageError:
-            self._send(client, _json(P.error("unavailable", msg.id)))
+            self._send(client, _json(P.error("unavailable", msg_id)))
             return
-        self._send(client, _json(P.Reply(id=msg.id, result=result)))
+        self._send(client, _json(P.Reply(id=msg_id, result=result)))
 
     async def _subscribe(self, client: Client, msg: P.Subscribe) -> None:
         allowed = ROLE_STREAMS[client.role]
