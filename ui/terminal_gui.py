@@ -1,14 +1,17 @@
 """The Kivy app behaviour the kiosk's and the navigator's apps share (kiosk.gui.KioskApp,
 navigator.gui.NavigatorApp): touches into the flow, device events, the simulated devices' demo
 buttons, the half-second tick (idle timeout, visible countdown, the systemd watchdog) and the
-window's type scale. Each app keeps its own properties, screens, ``_restyle`` and ``refresh``.
+window's type scale, and the properties both apps' kv files bind to. Each app keeps its own
+other properties, screens, ``_restyle`` and ``refresh``.
 
-Imports Kivy only inside ``_measure`` (which runs in a built app).
+Imported only by the two apps' gui modules, which import Kivy anyway.
 """
 
 from __future__ import annotations
 
 import logging
+
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from devices.runner import EventKind
 from devices.sim import SAMPLE_CARDS
@@ -16,7 +19,27 @@ from devices.sim import SAMPLE_CARDS
 
 class TerminalAppMixin:
     """Mixed in before ``kivy.app.App``; the app sets ``flow``, ``runtime``, ``reader``,
-    ``scanner``, ``simulated``, ``notifier``, ``_trigger``, ``_ticker`` and ``_stopped``."""
+    ``scanner``, ``simulated``, ``notifier``, ``_trigger``, ``_ticker`` and ``_stopped``, and
+    the default of ``screen_name``."""
+
+    # What the kv files bind to; the type sizes are set by _measure/_restyle.
+    lang = StringProperty("zh")
+    elderly = BooleanProperty(False)
+    unit = NumericProperty(1080)
+    portrait = BooleanProperty(False)
+    scale = NumericProperty(1.0)
+    fs_small = NumericProperty(28)
+    fs_body = NumericProperty(34)
+    fs_button = NumericProperty(44)
+    fs_title = NumericProperty(58)
+    fs_huge = NumericProperty(200)
+    greeting = StringProperty("")
+    countdown_text = StringProperty("")
+    page_text = StringProperty("")
+    has_pages = BooleanProperty(False)
+    search_text = StringProperty("")
+    demo = BooleanProperty(False)
+    hall_title = StringProperty("")
 
     def act(self, name: str, *args) -> None:
         """A touch handler from kv: one flow input, its effects to the runtime."""
