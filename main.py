@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Nothing personal in any log at any level (the websocket library's frame logs included).
+    from queue_server.logsafe import install
+
+    install()
     return int(args._module.run(args) or 0)
 
 

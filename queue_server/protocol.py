@@ -125,6 +125,9 @@ class CommandMsg(_Msg):
     command: Command
     # For issue_ticket, check_in, book_appointment and cancel_appointment: who the resident is.
     resident_id: ResidentId | None = None
+    # For cancel_appointment, instead of resident_id: the booking's own signed token (the
+    # ``token`` of the booking's reply), which proves the canceller holds the booking.
+    appointment_token: str | None = Field(default=None, max_length=256)
     # Only with issue_ticket, from a kiosk or navigator: the resident's form (see Form).
     form: Form | None = None
 
@@ -328,6 +331,10 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
     "unavailable": ("系统繁忙，请稍后再试", "The hall system is busy; try again shortly"),
     "bad_query": ("查询参数不正确", "The query is missing a parameter"),
     "identity_required": ("请填写证件号码", "A document number is required"),
+    "proof_invalid": (
+        "预约凭证无效，请出示预约时使用的证件",
+        "This booking code is not valid; use the document the booking was made with",
+    ),
     "internal_error": ("系统内部错误，请稍后再试", "Internal error; try again shortly"),
     "form_invalid": (
         "表格内容不正确或过长，请检查后重新提交",

@@ -349,8 +349,8 @@ CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
             },
         ),
         (
-            "A kiosk issues a ticket with the form the resident filled in (kiosk and navigator "
-            'sessions only; the reply then has `"form_stored": true`). `fields` are the '
+            "A kiosk issues a ticket with the form the resident filled in (kiosk sessions only; "
+            'the reply then has `"form_stored": true`). `fields` are the '
             "catalog service's form field keys; `materials`, its material keys the resident "
             "brings. See [Forms and materials on file](#forms-and-materials-on-file):",
             {
@@ -816,8 +816,10 @@ ENGINE_ERROR_NOTES = {
 
 PROTOCOL_ERROR_NOTES = {
     "bad_json": "The frame is not JSON (or not UTF-8).",
-    "bad_message": "Not an object, unknown `type`, a missing or extra field, a wrong value. "
-    "`details`: `field` (dotted path), `why`.",
+    "bad_message": "Not an object, unknown `type`, a missing or extra field, a wrong value "
+    '(of the wrong JSON type too: `true`, `"2"` or `2.0` where an integer is due: nothing '
+    "is converted), JSON nested deeper than the server reads, or text that is not Unicode (a "
+    "lone surrogate escape such as `\\ud800`). `details`: `field` (dotted path), `why`.",
     "unsupported_version": "`v` is not a version this server speaks. `details`: `supported`.",
     "too_large": f"The message is over {P.MAX_MESSAGE_BYTES} bytes. `details`: `limit`.",
     "not_authenticated": "Anything but `hello` before a `welcome`.",
@@ -830,12 +832,17 @@ PROTOCOL_ERROR_NOTES = {
     "named another window), submit a `form` or file materials. `details`: `command`, `query`, "
     "`streams`, `field` (`form`; `resident_id` for a window's `materials_on_file`) or "
     "`message`.",
-    "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped.",
+    "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped. "
+    "Or a login waited too long in line behind failed ones (see [Guessing](#guessing); "
+    "`details`: `retry_after`), or the web channel's address sent too many bookings.",
     "unavailable": "The database could not commit; the command did not happen. Retry later.",
     "bad_query": "The query lacks a parameter it needs. `details`: `field`.",
-    "identity_required": "A `web` session sent `book_appointment` or `cancel_appointment` "
-    "without `resident_id`; or a kiosk or navigator sent `materials_on_file` without "
+    "identity_required": "A `web` session sent `book_appointment` without `resident_id`; a "
+    "kiosk, navigator or web session sent `cancel_appointment` without `resident_id` or "
+    "`appointment_token`; or a kiosk or navigator sent `materials_on_file` without "
     "`resident_id`.",
+    "proof_invalid": "`cancel_appointment` with an `appointment_token` that is forged, expired "
+    "or for another booking. Nothing was cancelled.",
     "form_invalid": f"A `form` that breaks its limits (more than {P.FORM_MAX_FIELDS} fields, a "
     f"value over {P.FORM_MAX_VALUE} characters, over {P.FORM_MAX_TOTAL} characters in all, more "
     f"than {P.FORM_MAX_MATERIALS} materials, a key not like `id_card`, a value not text, yes/no "
@@ -966,7 +973,10 @@ HTTP routes (GET) on the same port:
 | `/api/services/<id>` | JSON: one service's guide (materials, steps, fees, form); 404 if the hall has no such service |
 | `/qr/<appointment id>.svg` | the QR code of an appointment id (SVG), for the booking page |
 
-Everything else is 404. Responses carry `Cache-Control: no-store`.
+Everything else is 404. Responses carry `Cache-Control: no-store`. Only `GET` and `HEAD` (the
+same status and headers, no body) are served: any other method gets 405 with `Allow: GET, HEAD`.
+The server reads no request bodies: a request that carries one (a `POST` with content) is closed
+without an answer.
 
 ## Envelope
 
@@ -1016,6 +1026,21 @@ the counter role and, if the config lists windows for it, that window). Without 
 role is `manager` (the login must have the manager role).
 
 {_fields_table(P.StaffAuth)}
+### Guessing
+
+Device tokens and staff passwords are checked with a memory-hard hash, so guessing them is
+slowed, not locked out. The server counts failed logins per address (more than
+{S.LoginThrottle.ADDRESS_LIMIT} in {S.LoginThrottle.WINDOW_S:.0f} s) and per credential (device
+id or login: more than {S.LoginThrottle.CREDENTIAL_LIMIT}). While an address or a credential is
+over its count, its logins are not refused but checked one at a time,
+{S.LoginThrottle.SPACING_S:g} s apart, in the order they came: the right password still gets in
+after its turn, a guesser gets one try a second. A login that would wait more than
+{S.LoginThrottle.MAX_WAIT_S:.0f} s in that line gets `rate_limited` (`details.retry_after`, in
+seconds). A credential the server has already accepted since it started never waits: terminals
+and staff behind one address (a hall's NAT, a mobile carrier) are not held up by a guesser
+among them. Resident tokens (an HMAC signature: nothing to guess) and the web channel are not
+throttled.
+
 ### resident
 
 A resident's phone or channel holds one signed token for one ticket: the kiosk's reply to
@@ -1034,8 +1059,11 @@ the services, the bookable days and the free slots, and `book_appointment` or
 `cancel_appointment` in the name of the document it sends with each command (`resident_id`;
 without it: `identity_required`). The server keys the document as for a kiosk and records the
 booking with channel `web`; a cancellation must come with the document the booking was made
-with. One address may send at most {S.WEB_COMMAND_LIMIT} such commands in
-{S.WEB_COMMAND_WINDOW_S:.0f} s (then `rate_limited`).
+with, or with the booking's own token (`appointment_token`, the `token` its booking's reply
+carried). One address may send at most {S.WEB_COMMAND_LIMIT} such commands in
+{S.WEB_COMMAND_WINDOW_S:.0f} s (then `rate_limited`): every `book_appointment` and
+`cancel_appointment` counts, accepted or refused by the hall (a refused cancellation is a
+guess); a command the role may not send at all is refused with `forbidden` and not counted.
 
 {_fields_table(P.WebAuth)}
 ## Roles
@@ -1137,6 +1165,15 @@ number.
                 )
                 + ". See [Privacy](#privacy).\n"
             )
+        if tag == "cancel_appointment":
+            w(
+                "\nA kiosk, navigator or web session acts for whoever stands before it, and "
+                "appointment ids are sequential: it must prove the resident, with the document "
+                "the booking was made with (`resident_id`) or with the booking's own signed "
+                "token (the message's `appointment_token`: the `token` of the booking's reply). "
+                "Without either: `identity_required`; a forged, expired or another booking's "
+                "token: `proof_invalid`; another resident's document: `not_found`.\n"
+            )
         w("\n" + _block("command", example) + "\n")
 
     w(
@@ -1220,7 +1257,7 @@ The `result` of a `reply` depends on the request.
 | `ticket` | a ticket was issued (`issue_ticket`, `check_in`) | the [ticket view](#ticket-view) |
 | `resident_token` | a ticket was issued | the ticket's [resident token](#resident) |
 | `ticket_url` | a ticket was issued | `<public_url>/t/<resident_token>`: what the ticket's QR code encodes |
-| `appointment` | `book_appointment` | `id`, `service`, `slot_start`, `slot_end` |
+| `appointment` | `book_appointment` | `id`, `service`, `slot_start`, `slot_end`, `token`: the booking's signed token (good until the slot ends), which proves a later `cancel_appointment` as `appointment_token` |
 | `form_stored` | a ticket was issued with a `form` | `true`: the form was committed with the ticket |
 
 """
@@ -1240,6 +1277,7 @@ The `result` of a `reply` depends on the request.
                         "service": "liuguan.residence_permit",
                         "slot_start": "2026-11-30T09:00:00+08:00",
                         "slot_end": "2026-11-30T09:30:00+08:00",
+                        "token": "AP26.1764466200.hR3fQ0a7Hc1cJX6t2n8kqg",
                     },
                 },
             },
@@ -1496,7 +1534,7 @@ def _limits() -> str:
 |---|---|---|
 | one client message | {P.MAX_MESSAGE_BYTES:,} bytes ({P.MAX_MESSAGE_BYTES // 1024} KiB) | `too_large` error; the connection carries on |
 | one websocket frame | 1 MiB | the connection is closed (code 1009) |
-| message rate per connection | {S.Client.RATE:g} a second sustained, bursts of {S.Client.BURST:g} | the excess is dropped; a `rate_limited` error (with `"id": null`) on the 1st, 100th and 200th dropped message |
+| message rate per connection | {S.Client.RATE:g} a second sustained, bursts of {S.Client.BURST:g} | the excess is dropped. A dropped request (a message with an `id`) is answered `rate_limited` with its `id`, so its sender can back off and retry; dropped messages without an `id` hear `rate_limited` (`"id": null`) on the 1st, 100th and 200th only |
 | a flood | more than 300 messages dropped in a row | the connection is closed (code 1008) |
 | time to authenticate | {S.HELLO_TIMEOUT:g} s | the connection is closed (code 4001) |
 | unsent messages owed to a slow client | {S.MAX_BUFFER // 1024:,} KiB | the connection is dropped; the client resumes by seq |
@@ -1543,7 +1581,7 @@ def _forms() -> str:
 What a self-service kiosk collects travels with the ticket, and what a window has checked is
 remembered for the resident's next visit. docs/privacy.md says what is kept, where and how long.
 
-1. A kiosk (or navigator) sends the resident's `form` in the `command` that carries
+1. A kiosk sends the resident's `form` in the `command` that carries
    `issue_ticket` (see [`command`](#command)). The server seals it (AES-256-GCM, a key of the
    hall) and stores it under the issued ticket in the same transaction as the ticket: a reply
    with `"form_stored": true` means both are on disk. A refused command stores nothing. The form

@@ -117,8 +117,12 @@ ROLE_QUERIES: dict[str, set[str]] = {
     "resident": {"snapshot", "ticket", "services", "slots", "bookable_days"},
     "web": {"services", "slots", "bookable_days"},
 }
-# Roles that may submit a resident's form with issue_ticket (the self-service terminals).
-FORM_ROLES = {"kiosk", "navigator"}
+# Roles that may submit a resident's form with issue_ticket: the self-service kiosk (the
+# navigator books and checks in; it issues no tickets, so it has no form to send).
+FORM_ROLES = {"kiosk"}
+# Sessions that act for whoever stands before them (a terminal, anyone on the web): a
+# cancel_appointment must prove the resident (_cancel_refusal).
+PROOF_ROLES = {"kiosk", "navigator", "web"}
 # Roles that may file materials for the ticket they serve (the file_materials message).
 FILE_ROLES = {"counter"}
 # Web-channel commands one address may send in WEB_COMMAND_WINDOW_S (bookings, cancellations).
@@ -479,7 +483,7 @@ class Client:
 
 
 class LoginFailures:
-    """Failed logins per address in a sliding minute; past the limit, logins wait it out."""
+    """Failures per key in a sliding window; ``blocked`` once a key has ``LIMIT`` of them."""
 
     LIMIT = 20
     WINDOW_S = 60.0
@@ -487,21 +491,24 @@ class LoginFailures:
     def __init__(self) -> None:
         self._seen: dict[str, collections.deque[float]] = {}
 
-    def _recent(self, address: str) -> collections.deque[float]:
-        times = self._seen.setdefault(address, collections.deque())
+    def _recent(self, key: str) -> collections.deque[float]:
+        times = self._seen.setdefault(key, collections.deque())
         horizon = time.monotonic() - self.WINDOW_S
         while times and times[0] < horizon:
             times.popleft()
         if not times:
-            self._seen.pop(address, None)
+            self._seen.pop(key, None)
         return times
 
-    def blocked(self, address: str) -> bool:
-        return len(self._recent(address)) >= self.LIMIT
+    def count(self, key: str) -> int:
+        return len(self._recent(key))
 
-    def record(self, address: str) -> None:
-        self._recent(address)
-        self._seen.setdefault(address, collections.deque()).append(time.monotonic())
+    def blocked(self, key: str) -> bool:
+        return self.count(key) >= self.LIMIT
+
+    def record(self, key: str) -> None:
+        self._recent(key)
+        self._seen.setdefault(key, collections.deque()).append(time.monotonic())
 
 
 class AddressBudget(LoginFailures):
@@ -511,6 +518,54 @@ class AddressBudget(LoginFailures):
     def __init__(self, limit: int, window_s: float) -> None:
         super().__init__()
         self.LIMIT, self.WINDOW_S = limit, window_s
+
+
+class LoginThrottle:
+    """Slows password and device-token guessing without locking anyone out.
+
+    Failed logins are counted per address (``ADDRESS_LIMIT`` a minute) and per credential (the
+    device id or staff login, ``CREDENTIAL_LIMIT`` a minute). While a key is over its limit its
+    logins are not refused but checked one at a time, ``SPACING_S`` apart, in arrival order: a
+    correct password still gets in after its turn, while guessing drops to one try a second per
+    address and per login (and so does the scrypt work a guesser can make the server do). A
+    login that would wait more than ``MAX_WAIT_S`` is refused with ``rate_limited`` and its
+    ``retry_after``. Credentials this server has verified before (its cache) never wait, so the
+    terminals and staff behind one NAT are not held up by a guesser among them; resident tokens
+    (an HMAC, nothing to guess) and the web channel are not throttled at all."""
+
+    ADDRESS_LIMIT = 20
+    CREDENTIAL_LIMIT = 10
+    WINDOW_S = 60.0
+    SPACING_S = 1.0
+    MAX_WAIT_S = 30.0
+
+    def __init__(self) -> None:
+        self._failures = LoginFailures()
+        self._failures.WINDOW_S = self.WINDOW_S
+        self._next_free: dict[str, float] = {}
+
+    def _over(self, key: str) -> bool:
+        limit = self.ADDRESS_LIMIT if key.startswith("address:") else self.CREDENTIAL_LIMIT
+        return self._failures.count(key) >= limit
+
+    def reserve(self, keys: tuple[str, ...]) -> float | None:
+        """Seconds this login must wait before its check (0: at once); None: refuse it."""
+        now = time.monotonic()
+        for key in [k for k, t in self._next_free.items() if t < now]:
+            del self._next_free[key]  # their lane is idle again
+        hot = [key for key in keys if self._over(key)]
+        if not hot:
+            return 0.0
+        slot = max(now, *(self._next_free.get(key, now) for key in hot))
+        if slot - now > self.MAX_WAIT_S:
+            return None
+        for key in hot:
+            self._next_free[key] = slot + self.SPACING_S
+        return slot - now
+
+    def failed(self, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            self._failures.record(key)
 
 
 def _address(ws: ServerConnection) -> str:
@@ -554,7 +609,7 @@ class QueueServer:
         self.recent: collections.deque[V.Event] = collections.deque(maxlen=RECENT_EVENTS)
         self.pending: asyncio.Queue | None = None
         self._auth_cache: dict[tuple[str, str], str] = {}
-        self._login_failures = LoginFailures()
+        self._logins = LoginThrottle()
         self._web_commands = AddressBudget(WEB_COMMAND_LIMIT, WEB_COMMAND_WINDOW_S)
         # Device terminals and the health of their parts as last reported (device_status).
         self.devices: dict[str, dict[str, Any]] = {
@@ -889,8 +944,16 @@ class QueueServer:
             return
         try:
             data = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
+        except RecursionError:  # valid JSON, "[[[[..." nested deeper than we read
+            self._send(client, _json(P.error("bad_message", why="nested too deep")))
+            return
+        except ValueError:
             self._send(client, _json(P.error("bad_json")))
+            return
+        if _lone_surrogate(data):
+            # A "\ud800" escape decodes to text no UTF-8 encoder takes: an answer quoting it
+            # (its id) could not be sent. Refused whole, without echoing anything of it.
+            self._send(client, _json(P.error("bad_message", why="text is not valid Unicode")))
             return
         msg_id = _id_of(data)
         if not isinstance(data, dict) or data.get("v") != P.VERSION:
@@ -900,7 +963,9 @@ class QueueServer:
             self._send(client, _json(P.error(code, msg_id, supported=P.VERSION)))
             return
         try:
-            msg = P.CLIENT_ADAPTER.validate_python(data)
+            # Strict: nothing is converted (true is no window number, nor "2" or 2.0). From the
+            # JSON text, as strict mode reads times from JSON strings but not from Python ones.
+            msg = P.CLIENT_ADAPTER.validate_json(raw, strict=True)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -980,11 +1045,14 @@ class QueueServer:
 
     # --- authentication ----------------------------------------------------------------------
 
+    def _auth_key(self, who: str, secret: str) -> tuple[str, str]:
+        return (who, hashlib.sha256(secret.encode()).hexdigest())
+
     async def _verify(self, who: str, secret: str, stored: str) -> bool:
         # scrypt is slow by design: remember what verified, and run it off the event loop. A
         # hall's screens all reconnect at once after a restart with the same token: they share
         # one check instead of queueing thousands of identical ones.
-        key = (who, hashlib.sha256(secret.encode()).hexdigest())
+        key = self._auth_key(who, secret)
         if self._auth_cache.get(key) == stored:
             return True
         flight = self._auth_checks.get((key, stored))
@@ -998,6 +1066,35 @@ class QueueServer:
             self._auth_cache[key] = stored
         return ok
 
+    def _credential(self, auth: P.DeviceAuth | P.StaffAuth) -> tuple[str, str, str | None, Any]:
+        """(who, the secret sent, its stored hash or None for an unknown one, the entry)."""
+        if isinstance(auth, P.DeviceAuth):
+            device = next((d for d in self.config.devices if d.id == auth.device_id), None)
+            stored = device.token_hash if device else None
+            return f"device:{auth.device_id}", auth.token, stored, device
+        staff = next((s for s in self.config.staff if s.login == auth.login), None)
+        stored = staff.password_hash if staff else None
+        return f"staff:{auth.login}", auth.password, stored, staff
+
+    async def _check_secret(self, client: Client, msg: P.Hello, address: str) -> Any | None:
+        """The device or staff entry the hello's secret opens, None if it opens none, or False
+        once refused outright (too many guesses; the refusal is sent here)."""
+        who, secret, stored, entry = self._credential(msg.auth)
+        known = stored is not None and self._auth_cache.get(self._auth_key(who, secret)) == stored
+        keys = (f"address:{address}", who)
+        if not known:
+            wait = self._logins.reserve(keys)
+            if wait is None:
+                retry = round(self._logins.MAX_WAIT_S)
+                self._send(client, _json(P.error("rate_limited", msg.id, retry_after=retry)))
+                return False
+            if wait:
+                await asyncio.sleep(wait)
+        if stored is not None and await self._verify(who, secret, stored):
+            return entry
+        self._logins.failed(keys)
+        return None
+
     async def _hello(self, client: Client, msg: P.Hello) -> None:
         if client.role is not None:
             self._send(client, _json(P.error("already_authenticated", msg.id)))
@@ -1005,19 +1102,14 @@ class QueueServer:
         auth = msg.auth
         role: str | None = None
         address = _address(client.ws)
-        if self._login_failures.blocked(address):
-            # Each wrong guess costs a scrypt; an address guessing fast gets no more of them.
-            self._send(client, _json(P.error("rate_limited", msg.id)))
-            return
-        if isinstance(auth, P.DeviceAuth):
-            device = next((d for d in self.config.devices if d.id == auth.device_id), None)
-            if device and await self._verify(f"device:{device.id}", auth.token, device.token_hash):
-                role, client.name = device.role, device.id
-        elif isinstance(auth, P.StaffAuth):
-            staff = next((s for s in self.config.staff if s.login == auth.login), None)
-            if staff and await self._verify(
-                f"staff:{staff.login}", auth.password, staff.password_hash
-            ):
+        if isinstance(auth, P.DeviceAuth | P.StaffAuth):
+            entry = await self._check_secret(client, msg, address)
+            if entry is False:
+                return
+            if entry is not None and isinstance(auth, P.DeviceAuth):
+                role, client.name = entry.role, entry.id
+            elif entry is not None:
+                staff = entry
                 if auth.counter is None and "manager" in staff.roles:
                     role = "manager"
                 elif auth.counter is not None and "counter" in staff.roles:
@@ -1043,7 +1135,6 @@ class QueueServer:
                 self._send(client, _json(P.error("token_expired", msg.id)))
                 return
         if role is None:
-            self._login_failures.record(address)
             self._send(client, _json(P.error("auth_failed", msg.id)))
             return
         client.role, client.lang = role, msg.lang
@@ -1090,8 +1181,8 @@ class QueueServer:
                 )
                 else None
             )
-        if role == "web" and identity is None:
-            return None  # a booking is real-name, and one cancels only one's own
+        if role == "web" and identity is None and kind != "cancel_appointment":
+            return None  # a booking is real-name (a cancellation's proof is checked before)
         updates: dict[str, Any] = {}
         if kind in ("issue_ticket", "check_in", "book_appointment"):
             updates["channel"] = {"counter": "window", "manager": "staff"}.get(role, role)
@@ -1111,16 +1202,42 @@ class QueueServer:
             )
         return command.model_copy(update=updates) if updates else command
 
+    def _cancel_refusal(self, client: Client, msg: P.CommandMsg) -> str | None:
+        """Why a terminal or web session may not cancel this booking, or None. The session is a
+        device or anyone on the web, not the resident: the cancellation must prove the resident,
+        by their document (the engine matches its key with the booking's) or by the booking's
+        own signed token. Appointment ids are sequential, so an id alone proves nothing."""
+        if client.role not in PROOF_ROLES or msg.command.type != "cancel_appointment":
+            return None
+        if msg.resident_id is not None:
+            return None
+        if msg.appointment_token is None:
+            return "identity_required"
+        try:
+            proven = read_token(
+                self.secret, msg.appointment_token, self.actor.store.clock(), purpose="appointment"
+            )
+        except TokenError:
+            return "proof_invalid"
+        return None if proven == msg.command.appointment else "proof_invalid"
+
     async def _command(self, client: Client, msg: P.CommandMsg) -> None:
-        if client.role == "web":
-            if msg.command.type in ROLE_COMMANDS["web"] and msg.resident_id is None:
+        kind = msg.command.type
+        if client.role == "web" and kind in ROLE_COMMANDS["web"]:
+            if kind == "book_appointment" and msg.resident_id is None:
                 self._send(client, _json(P.error("identity_required", msg.id)))
                 return
+            # Every booking and cancellation counts, refused ones too (a refused cancellation
+            # is a guess); what the role may not send at all is refused before, uncounted.
             address = _address(client.ws)
             if self._web_commands.blocked(address):
                 self._send(client, _json(P.error("rate_limited", msg.id)))
                 return
             self._web_commands.record(address)
+        refusal = self._cancel_refusal(client, msg)
+        if refusal is not None:
+            self._send(client, _json(P.error(refusal, msg.id)))
+            return
         form: dict[str, Any] | None = None
         if msg.form is not None:
             if client.role not in FORM_ROLES:
@@ -1167,6 +1284,10 @@ class QueueServer:
                     "service": ev.service,
                     "slot_start": ev.slot_start.isoformat(),
                     "slot_end": ev.slot_end.isoformat(),
+                    # Proves a later cancellation (appointment_token) without the document.
+                    "token": make_token(
+                        self.secret, ev.appointment_id, ev.slot_end, purpose="appointment"
+                    ),
                 }
         self._send(client, _json(P.Reply(id=msg.id, result=reply)))
 
@@ -1270,7 +1391,19 @@ class QueueServer:
     # --- HTTP on the same port ----------------------------------------------------------------
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        response = await self._route(request)
+        if request.method == "HEAD" and response is not None:
+            # The GET's status and headers (Content-Length included), without its body.
+            return Response(response.status_code, response.reason_phrase, response.headers, b"")
+        return response
+
+    async def _route(self, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        if request.method not in ("GET", "HEAD"):
+            # Read-only pages and the websocket's GET: any other method is not allowed. (A
+            # request with a body never gets here: the websocket library reads no bodies and
+            # closes such a connection unanswered.)
+            return _response(405, "text/plain", b"method not allowed\n", allow="GET, HEAD")
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None if path in ("/", "/ws") else _response(404, "text/plain", b"not found\n")
         if path == "/healthz":
@@ -1307,7 +1440,20 @@ def _id_of(data: Any) -> int | str | None:
     msg_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(msg_id, int | str | None) or isinstance(msg_id, bool):
         return None
+    if isinstance(msg_id, str) and _lone_surrogate(msg_id):
+        return None  # not text an answer could echo
     return msg_id
+
+
+def _lone_surrogate(data: Any) -> bool:
+    """Whether any text in decoded JSON holds a lone surrogate (from a ``\\udXXX`` escape)."""
+    if isinstance(data, str):
+        return not data.isascii() and any("\ud800" <= ch <= "\udfff" for ch in data)
+    if isinstance(data, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_lone_surrogate(v) for v in data)
+    return False
 
 
 def _carries_form(raw: str | bytes) -> bool:
@@ -1417,8 +1563,8 @@ def _static(name: str) -> Response:
     return _response(200, _TYPES.get(path.suffix, "application/octet-stream"), path.read_bytes())
 
 
-def _response(status: int, content_type: str, body: bytes) -> Response:
-    reasons = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
+def _response(status: int, content_type: str, body: bytes, *, allow: str | None = None) -> Response:
+    reasons = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
     headers = Headers(
         [
             ("Content-Type", content_type),
@@ -1427,6 +1573,8 @@ def _response(status: int, content_type: str, body: bytes) -> Response:
             ("Connection", "close"),
         ]
     )
+    if allow is not None:
+        headers["Allow"] = allow
     return Response(status, reasons.get(status, ""), headers, body)
 
 

@@ -262,12 +262,16 @@
     var id = $("cancel-id").value.trim().toUpperCase();
     var number = $("cancel-number").value.trim().toUpperCase();
     var out = $("cancel-result");
-    if (!validId(number)) { out.className = "error"; out.textContent = t().bad_id; return; }
-    request({
-      type: "command",
-      command: { type: "cancel_appointment", appointment: id },
-      resident_id: { doc_type: "id", number: number },
-    }, function (msg) {
+    var message = { type: "command", command: { type: "cancel_appointment", appointment: id } };
+    if (!number && state.booked && state.booked.id === id && state.booked.token) {
+      // The booking made on this page: its own signed token proves it, no number needed.
+      message.appointment_token = state.booked.token;
+    } else if (!validId(number)) {
+      out.className = "error"; out.textContent = t().bad_id; return;
+    } else {
+      message.resident_id = { doc_type: "id", number: number };
+    }
+    request(message, function (msg) {
       if (msg.type === "error") {
         out.className = "error";
         out.textContent = say(msg);

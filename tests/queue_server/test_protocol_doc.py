@@ -181,7 +181,7 @@ async def test_the_free_form_examples_have_the_keys_a_real_server_sends(tmp_path
             ),
             resident_id={"number": "110101198001010011"},
         )
-        assert keys(booked["appointment"]) == {"id", "service", "slot_start", "slot_end"}
+        assert keys(booked["appointment"]) == {"id", "service", "slot_start", "slot_end", "token"}
         assert booked["events"] == [{"type": "appointment_booked", "seq": booked["seq"]}]
 
         screen = hall.device("signage-main")
