@@ -243,7 +243,7 @@ def main() -> None:
             a = table["engine"]
             print(f"| {band} | {a.n} | {a.mean_wait:.1f} | " + " | ".join(cells) + " |")
     print(
-        f"\nDedicated windows (each service at one window) on the same residents: mean wait "
+        f"\nDedicated windows (each queue at windows of its own) on the same residents: mean wait "
         f"{dedicated.overall.mean:.1f}, p90 {dedicated.overall.p90:.1f}, utilisation spread "
         f"{dedicated.spread:.0f} points, overtime {dedicated.overtime_mean_min:.0f} min a day."
     )

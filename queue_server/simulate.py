@@ -9,8 +9,9 @@ writes PNGs. Policies, on the very same residents (common random numbers):
 
 - ``default``: the hall's dispatcher (``DefaultPolicy``: starvation bound, tiers, classes);
 - ``longest_wait``: the queueing literature's baseline, the longest-waiting eligible ticket;
-- ``dedicated``: every service at exactly one window (a re-skilled copy of the hall), default
-  dispatch: what the hall would be without comprehensive windows.
+- ``dedicated``: each queue (bureau) at windows of its own, as many as balance the expected
+  work (a re-skilled copy of the hall, ``halls.dedicated``), default dispatch: what the hall
+  would be without comprehensive windows.
 
 ``--advise`` tries every single (window, service) skill the hall lacks, added as a back-up, and
 reports the five that cut the mean wait most.
