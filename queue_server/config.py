@@ -280,6 +280,7 @@ class Webhook(_Model):
     events: list[str] = Field(default_factory=lambda: list(WEBHOOK_EVENTS), min_length=1)
     # "ahead" fires once per ticket when this many people (or fewer) are ahead of it.
     ahead_at: int = Field(default=3, ge=1, le=50)
+    # One POST's deadline, all of it: connect, TLS, request and the whole answer.
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     max_attempts: int = Field(default=6, ge=1, le=20)
     # First retry after this long, then twice as long each time (at most 300 s).
