@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
+import ssl
 import tomllib
 from enum import StrEnum
 from pathlib import Path
@@ -254,7 +256,8 @@ class ServerSettings(_Model):
     port: int = Field(default=8765, ge=0, le=65535)
     # The address residents' phones reach (printed in the ticket's QR code).
     public_url: str = "http://127.0.0.1:8765"
-    # Both set: the server speaks wss:// and https://.
+    # Both set: the server speaks wss:// and https:// (only: plain HTTP on the port is refused),
+    # so public_url must be https://. PEM files; a relative path is beside the config file.
     tls_cert: str | None = None
     tls_key: str | None = None
     # How often time acts on the hall (a new day, bookings past their grace).
@@ -264,7 +267,61 @@ class ServerSettings(_Model):
     def _tls_pair(self) -> ServerSettings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        if self.tls_cert is not None and not self.public_url.startswith("https://"):
+            # Every ticket's QR code would point at a scheme the port refuses.
+            raise ValueError(
+                f"public_url {self.public_url!r} must start with https:// when tls_cert is set "
+                "(the port then speaks only TLS)"
+            )
         return self
+
+
+def tls_context(settings: ServerSettings, *, source: str | None = None) -> ssl.SSLContext | None:
+    """The server's TLS context, or None without TLS. A certificate or key that cannot be used
+    (missing, unreadable, not PEM, a key of another certificate, a passphrase-protected key)
+    raises ``ConfigError`` naming the setting and the file. Only the server calls this: the
+    terminals share the config file but not the key."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    cert, key = settings.tls_cert, settings.tls_key
+
+    def refuse(name: str, message: str) -> ConfigError:
+        return ConfigError(message, field=f"server.{name}", source=source)
+
+    texts = {}
+    for name, path in (("tls_cert", cert), ("tls_key", key)):
+        try:
+            texts[name] = Path(path).read_text(encoding="latin-1")
+        except OSError as exc:
+            raise refuse(name, f"cannot read {path}: {exc.strerror}") from exc
+    if "-----BEGIN CERTIFICATE-----" not in texts["tls_cert"]:
+        raise refuse("tls_cert", f"{cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    if not re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----", texts["tls_key"]):
+        raise refuse("tls_key", f"{key} holds no PEM private key (-----BEGIN PRIVATE KEY-----)")
+    if "ENCRYPTED" in texts["tls_key"]:
+        # OpenSSL would otherwise ask for the passphrase on a terminal a service does not have.
+        raise refuse(
+            "tls_key", f"{key} is protected by a passphrase; the server needs it without one "
+            "(openssl pkey -in KEY -out NEW), readable by the server's user only",
+        )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_verify_locations(cafile=cert)  # parses every certificate in the file
+    except (ssl.SSLError, OSError) as exc:
+        raise refuse("tls_cert", f"{cert} is not a usable certificate: {_ssl_reason(exc)}") from exc
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key, password=lambda: b"")
+    except (ssl.SSLError, OSError) as exc:
+        raise refuse(
+            "tls_key", f"{key} does not match the certificate {cert} or is not a usable key: "
+            f"{_ssl_reason(exc)}",
+        ) from exc  # fmt: skip
+    return context
+
+
+def _ssl_reason(exc: Exception) -> str:
+    return str(getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc)
 
 
 WEBHOOK_EVENTS = ("issued", "ahead", "called", "done")
@@ -280,6 +337,7 @@ class Webhook(_Model):
     events: list[str] = Field(default_factory=lambda: list(WEBHOOK_EVENTS), min_length=1)
     # "ahead" fires once per ticket when this many people (or fewer) are ahead of it.
     ahead_at: int = Field(default=3, ge=1, le=50)
+    # One POST's deadline, all of it: connect, TLS, request and the whole answer.
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     max_attempts: int = Field(default=6, ge=1, le=20)
     # First retry after this long, then twice as long each time (at most 300 s).
@@ -452,7 +510,19 @@ def load_config(path: str | Path) -> HallConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from exc
     config = parse_config(data, source=str(path))
-    return resolve_storage_url(config, path.parent)
+    return resolve_tls_paths(resolve_storage_url(config, path.parent), path.parent)
+
+
+def resolve_tls_paths(config: HallConfig, base: Path) -> HallConfig:
+    """Make relative tls_cert and tls_key paths relative to the config file's folder."""
+    server = config.server
+    if server.tls_cert is None or server.tls_key is None:
+        return config
+    paths = {
+        name: str((base / value).resolve()) if not Path(value).is_absolute() else value
+        for name, value in (("tls_cert", server.tls_cert), ("tls_key", server.tls_key))
+    }
+    return config.model_copy(update={"server": server.model_copy(update=paths)})
 
 
 def resolve_storage_url(config: HallConfig, base: Path) -> HallConfig:

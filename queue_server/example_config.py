@@ -241,8 +241,8 @@ synchronous = "full"              # full: survives power loss; normal: survives 
 host = "0.0.0.0"
 port = 8765
 public_url = "http://127.0.0.1:8765"   # what residents' phones open from the ticket's QR code
-# tls_cert = "/etc/yikou/hall.crt"    # both set: wss:// and https://
-# tls_key = "/etc/yikou/hall.key"
+# tls_cert = "/etc/yikou/hall.crt"    # both set: wss:// and https:// only (PEM files, checked at
+# tls_key = "/etc/yikou/hall.key"     # start); public_url must then be https:// (docs/deploy.md)
 tick_seconds = 15
 """
 

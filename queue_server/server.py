@@ -29,7 +29,6 @@ import itertools
 import json
 import logging
 import signal
-import ssl
 import time
 import typing
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from queue_server import protocol as P
 from queue_server import stats as stats_mod
 from queue_server import views
 from queue_server.auth import verify_secret
-from queue_server.config import HallConfig, load_hall_config
+from queue_server.config import HallConfig, load_hall_config, tls_context
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.lifecycle import TicketState
@@ -653,10 +652,7 @@ class QueueServer:
 
     async def start(self) -> None:
         self.pending = asyncio.Queue()
-        tls = None
-        if self.config.server.tls_cert:
-            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            tls.load_cert_chain(self.config.server.tls_cert, self.config.server.tls_key)
+        tls = tls_context(self.config.server)  # ConfigError if the files cannot be used
         self._server = await serve(
             self._handle,
             self.host,
@@ -1595,6 +1591,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_hall_config(args.config)
+        tls_context(config.server, source=str(args.config))  # before the database is touched
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
@@ -1604,5 +1601,9 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 3
     server = QueueServer(config, store, host=args.host, port=args.port)
-    asyncio.run(server.serve_forever())
+    try:
+        asyncio.run(server.serve_forever())
+    except ConfigError as exc:  # the TLS files changed since they were checked
+        log.error("%s", exc)
+        return 2
     return 0

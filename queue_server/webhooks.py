@@ -6,9 +6,15 @@ Configured in the hall config (``[[webhooks]]``: url, secret, events, ...; see
 The hall never waits on a notifier. After each committed batch the server calls ``feed`` (plain,
 synchronous, no I/O): it turns the batch's events into payloads and appends them to each hook's
 bounded queue, dropping the oldest when a hook falls too far behind. One asyncio task per hook
-delivers its queue in order, each POST in a thread of the dispatcher's own pool (urllib, with the
-hook's timeout), retrying a failure (connection error, timeout, any non-2xx answer) with
-exponential backoff up to ``max_attempts``, then giving that delivery up and going on.
+delivers its queue in order, retrying a failure (connection error, timeout, any non-2xx answer)
+with exponential backoff up to ``max_attempts``, then giving that delivery up and going on.
+
+Each POST is plain asyncio (``post``: a small HTTP/1.1 client on asyncio streams) under one
+deadline, the hook's ``timeout_s``, for the whole exchange: connect, TLS handshake, request and
+the full answer. A per-read socket timeout (what urllib offers) never fires on a receiver that
+trickles its answer a byte at a time, and a POST blocked in a thread can be neither cancelled nor
+left behind: the interpreter joins the pool's threads at exit, so one such receiver kept a
+stopped server alive. With no threads, ``stop`` ends every POST it cancels at once.
 
 Events (the names used in ``events``): ``issued`` (ticket_issued), ``ahead`` (once per ticket,
 when ``ahead_at`` or fewer people are ahead of it), ``called`` (ticket_called and
@@ -20,13 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
+import ssl
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +44,15 @@ SIGNATURE_HEADER = "X-Yikou-Signature"
 EVENT_HEADER = "X-Yikou-Event"
 DELIVERY_HEADER = "X-Yikou-Delivery"
 MAX_BACKOFF_S = 300.0
+# How long ``stop`` lets a POST already under way finish before cancelling it.
+STOP_GRACE_S = 1.0
+# An answer's status line and each header line: longer is not HTTP we want to read.
+MAX_LINE = 8192
+MAX_HEADERS = 100
+
+
+class AnswerError(Exception):
+    """The receiver's answer is not HTTP/1.x as we read it (a failed attempt, like a timeout)."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -104,6 +118,121 @@ def payloads(
     return out
 
 
+async def post(
+    config: Webhook, item: dict[str, Any], body: bytes, tls: ssl.SSLContext | None = None
+) -> int:
+    """POST one signed delivery; the answer's status. Everything, from connecting to the last
+    byte of the answer, within ``config.timeout_s`` (``TimeoutError`` past it). ``tls``: the
+    context for https:// (default: the system's trusted certificates)."""
+    url = urllib.parse.urlsplit(config.url)
+    https = url.scheme == "https"
+    if https and tls is None:
+        tls = ssl.create_default_context()
+    host_header = url.netloc.rpartition("@")[2]  # never send userinfo
+    target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    head = "".join(
+        f"{name}: {value}\r\n"
+        for name, value in (
+            ("Host", host_header),
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("User-Agent", "yikou-webhooks/1"),
+            (SIGNATURE_HEADER, sign(config.secret, body)),
+            (EVENT_HEADER, item["event"]),
+            (DELIVERY_HEADER, item["id"]),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        )
+    )
+    request = f"POST {target} HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body
+    writer = None
+    async with asyncio.timeout(config.timeout_s):
+        try:
+            reader, writer = await asyncio.open_connection(
+                url.hostname,
+                url.port or (443 if https else 80),
+                ssl=tls if https else None,
+                server_hostname=url.hostname if https else None,
+                limit=MAX_LINE,
+            )
+            writer.write(request)
+            await writer.drain()
+            return await read_answer(reader)
+        finally:
+            # The whole answer is read (or the POST failed, timed out, was cancelled): close at
+            # once, waiting on no TLS goodbye (http.client sends none either).
+            if writer is not None:
+                writer.transport.abort()
+
+
+async def read_answer(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.x answer to the end (its body is discarded); its status. Bodies framed by
+    Content-Length, chunked, or by the end of the connection (we ask for ``Connection: close``)."""
+    while True:
+        status, headers = await _read_head(reader)
+        if not 100 <= status < 200:  # skip interim answers (100 Continue, 103 Early Hints)
+            break
+    if status in (204, 304):
+        return status
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        while True:
+            size_line = await _read_line(reader)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise AnswerError(f"bad chunk size {size_line[:40]!r}") from None
+            if size == 0:
+                while await _read_line(reader):  # trailers, up to the empty line
+                    pass
+                return status
+            await _discard(reader, size)
+            if await _read_line(reader):
+                raise AnswerError("a chunk longer than its size")
+    if "content-length" in headers:
+        try:
+            length = int(headers["content-length"])
+        except ValueError:
+            raise AnswerError(f"bad Content-Length {headers['content-length'][:40]!r}") from None
+        await _discard(reader, length)
+    else:
+        while await reader.read(1 << 16):
+            pass
+    return status
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    line = await _read_line(reader)
+    parts = line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise AnswerError(f"not an HTTP status line: {line[:40]!r}")
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADERS):
+        line = await _read_line(reader)
+        if not line:
+            return int(parts[1]), headers
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    raise AnswerError(f"more than {MAX_HEADERS} header lines")
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    """One CRLF-ended line without its ending; ``AnswerError`` if the answer ends first."""
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        raise AnswerError("the answer ended early") from exc
+    except asyncio.LimitOverrunError as exc:
+        raise AnswerError(f"a line longer than {MAX_LINE} bytes") from exc
+    return line.rstrip(b"\r\n")
+
+
+async def _discard(reader: asyncio.StreamReader, size: int) -> None:
+    while size > 0:
+        chunk = await reader.read(min(size, 1 << 16))
+        if not chunk:
+            raise AnswerError("the answer ended early")
+        size -= len(chunk)
+
+
 @dataclass
 class _Hook:
     config: Webhook
@@ -114,6 +243,7 @@ class _Hook:
     failed_attempts: int = 0
     given_up: int = 0
     dropped: int = 0
+    posting: bool = False  # a POST of this hook is under way
 
 
 class WebhookDispatcher:
@@ -124,9 +254,8 @@ class WebhookDispatcher:
         self.hooks = [_Hook(config=h) for h in hooks]
         self._tasks: list[asyncio.Task] = []
         self._progress = asyncio.Event()  # set after each delivery's outcome
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max(1, len(hooks)), thread_name_prefix="webhook"
-        )
+        self._stopping = False
+        self._tls: ssl.SSLContext | None = None  # made at the first https:// POST
 
     @property
     def ahead_at(self) -> int:
@@ -139,16 +268,23 @@ class WebhookDispatcher:
             for i, hook in enumerate(self.hooks)
         ]
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop delivering, in at most about ``grace_s`` whatever the receivers do: a POST under
+        way may finish within it, then is cancelled; waiting and queued deliveries are dropped
+        (the event log keeps the events)."""
+        self._stopping = True
+        busy = [t for t, h in zip(self._tasks, self.hooks, strict=True) if h.posting]
+        for task in self._tasks:
+            if task not in busy:
+                task.cancel()
+        if busy:
+            await asyncio.wait(busy, timeout=grace_s)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        # A POST hanging in a thread ends by its own timeout; nobody waits for it.
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        lost = sum(len(h.queue) for h in self.hooks)
+        if lost:
+            log.info("webhooks stopped with %d deliveries not sent", lost)
 
     def feed(self, events: list[V.Event], ahead: dict[str, dict[str, Any]] | None = None) -> None:
         """Queue the payloads of one committed batch. Never blocks, never raises on a full queue."""
@@ -184,7 +320,7 @@ class WebhookDispatcher:
                 hook.ready.set()
 
     async def _deliver_all(self, hook: _Hook) -> None:
-        while True:
+        while not self._stopping:
             while not hook.queue:
                 hook.ready.clear()
                 await hook.ready.wait()
@@ -193,20 +329,28 @@ class WebhookDispatcher:
 
     async def _deliver(self, hook: _Hook, item: dict[str, Any]) -> bool:
         body = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
-        loop = asyncio.get_running_loop()
+        if hook.config.url.startswith("https:") and self._tls is None:
+            self._tls = ssl.create_default_context()
         for attempt in range(1, hook.config.max_attempts + 1):
+            hook.posting = True
             try:
-                status = await loop.run_in_executor(self._pool, self._post, hook.config, item, body)
-            except Exception as exc:  # refused, reset, timed out: all are a failed attempt
+                status = await post(hook.config, item, body, self._tls)
+            except TimeoutError:
+                status, why = None, f"no whole answer within {hook.config.timeout_s} s"
+            except Exception as exc:  # refused, reset, garbled: all a failed attempt
                 status, why = None, f"{type(exc).__name__}: {exc}"
             else:
                 why = f"HTTP {status}"
+            finally:
+                hook.posting = False
             if status is not None and 200 <= status < 300:
                 hook.delivered += 1
                 self._progress.set()
                 return True
             hook.failed_attempts += 1
             self._progress.set()
+            if self._stopping:
+                return False
             if attempt == hook.config.max_attempts:
                 break
             delay = backoff(attempt, hook.config.backoff_s)
@@ -218,27 +362,6 @@ class WebhookDispatcher:
         log.warning("webhook %s: gave up %s after %d attempts",
                     hook.config.url, item["id"], hook.config.max_attempts)  # fmt: skip
         return False
-
-    @staticmethod
-    def _post(config: Webhook, item: dict[str, Any], body: bytes) -> int:
-        request = urllib.request.Request(
-            config.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "yikou-webhooks/1",
-                SIGNATURE_HEADER: sign(config.secret, body),
-                EVENT_HEADER: item["event"],
-                DELIVERY_HEADER: item["id"],
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=config.timeout_s) as response:
-                response.read()
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
 
     async def wait_until(self, predicate) -> list[dict[str, Any]]:
         """Wait until ``predicate(self.stats())`` holds (for tests and shutdown); the stats."""

@@ -215,3 +215,27 @@ def test_init_force_makes_an_existing_credentials_file_private(tmp_path):
     os.chmod(secrets_file, 0o644)
     write_example(path, force=True)
     assert stat.S_IMODE(os.stat(secrets_file).st_mode) == 0o600
+
+
+def test_tls_with_an_http_public_url_is_refused():
+    """With TLS on, the port refuses plain HTTP: an http:// public_url would put a dead address
+    in every ticket's QR code."""
+    tls = {"tls_cert": "/etc/yikou/hall.crt", "tls_key": "/etc/yikou/hall.key"}
+    error = _refused(server={**tls, "public_url": "http://hall.example.cn:8765"})
+    assert error.field == "server"
+    assert "public_url" in str(error) and "https://" in str(error)
+    assert make_config(server={**tls, "public_url": "https://hall.example.cn:8765"}).server.tls_cert
+    # Without TLS on this port an https:// public_url is fine (a proxy in front ends TLS).
+    assert make_config(server={"public_url": "https://hall.example.cn"}).server.tls_cert is None
+
+
+def test_relative_tls_paths_are_resolved_beside_the_config_file(tmp_path):
+    path = tmp_path / "hall.toml"
+    write_example(path)
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('public_url = "http://', 'public_url = "https://')
+    text = text.replace('# tls_cert = "/etc/yikou/hall.crt"', 'tls_cert = "tls/hall.crt"')
+    path.write_text(text.replace('# tls_key = "/etc/yikou/hall.key"', 'tls_key = "/k.key"'))
+    server = load_config(path).server
+    assert server.tls_cert == str((tmp_path / "tls" / "hall.crt").resolve())
+    assert server.tls_key == "/k.key"
