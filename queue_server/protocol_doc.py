@@ -950,8 +950,9 @@ Tickets are named by id (`20261126-E002`, unique) or by today's number (`E002`).
 ## Transport
 
 - One port serves both the websocket and HTTP (the `[server]` section of the hall config: `host`,
-  `port`). With `tls_cert` and `tls_key` set, it is `wss://` and `https://`; otherwise `ws://`
-  and `http://`.
+  `port`). With `tls_cert` and `tls_key` set, it is `wss://` and `https://` (and `public_url`,
+  which every ticket's QR code points at, must be `https://` too); otherwise `ws://` and
+  `http://`.
 - Websocket URL: `ws://HOST:PORT/ws` (or `wss://...`). The path `/` is accepted too; any other
   path is refused with HTTP 404.
 - Messages are JSON objects in UTF-8 text frames, one message per frame.

@@ -686,11 +686,15 @@ class QueueServer:
                 await task
             except asyncio.CancelledError:
                 pass
-        if self.webhooks is not None:
-            await self.webhooks.stop()
+        # The port closes at once; connections say goodbye while the webhooks' last POSTs get
+        # their short grace, side by side.
+        closing = []
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            closing.append(self._server.wait_closed())
+        if self.webhooks is not None:
+            closing.append(self.webhooks.stop())
+        await asyncio.gather(*closing)
         await asyncio.get_running_loop().run_in_executor(None, self.actor.close)
 
     async def serve_forever(self) -> None:
