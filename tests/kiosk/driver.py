@@ -514,7 +514,8 @@ async def run(scenario: str, outdir: Path) -> dict:
         url = f"ws://127.0.0.1:{await proxy.start()}/ws"
         auth = P.DeviceAuth(device_id="kiosk-1", token=hall.credentials["kiosk-1"])
         client = HallClient(url, auth, backoff_min=0.05, backoff_max=0.5, request_timeout=5)
-        options = Options(config=hall.config, size=(1920, 1080), maxfps=10)
+        # --demo: every device simulated, the sample-card buttons, 演示 on every screen.
+        options = Options(config=hall.config, demo=True, size=(1920, 1080), maxfps=10)
         clock = {"today": START.date()}
         built = asyncio.get_running_loop().create_future()
         app_task = await start_app(
