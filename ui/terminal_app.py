@@ -1,5 +1,7 @@
 """The app scaffolding the kiosk and the navigator share (and the window setup signage shares).
 
+``terminal_devices`` picks each device's URL (command line, the terminal's ``[[devices]]``
+entry, or a simulator only with ``--demo``) and refuses the start when one is named nowhere;
 ``setup_window`` sets Kivy's environment and window before Kivy is imported anywhere;
 ``run_terminal`` runs a terminal's Kivy app beside its hall client and device workers and takes
 it all down again; ``run_main`` is the ``python main.py kiosk|navigator`` command around them.
