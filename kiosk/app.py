@@ -3,12 +3,16 @@
     python main.py kiosk --config /etc/yikou/hall.toml
     python main.py kiosk --config hall.toml --reader samv:///dev/ttyUSB0 \\
         --printer 'usb://0416:5011?profile=gb18030-80' --scanner 'serial:///dev/ttyACM0'
+    python main.py kiosk --config hall.toml --demo
 
 The ``[kiosk]`` section of the configuration (kiosk/settings.py) sets the timeouts, whether a
 ticket needs the ID card, the help desk's name and the paper ticket's wording.
-Devices default to their simulators (``sim://``), with buttons on the welcome screen that place
-a sample card or scan a code through the simulated drivers. The machine connects to the queue
-server with its device token (``--device-id``'s entry of ``<config>.credentials`` by default).
+The devices' URLs come from this kiosk's ``[[devices]]`` entry (``reader``, ``printer``,
+``scanner``); a command-line flag overrides one. A device named nowhere stops the start (exit
+2, naming the setting) unless the kiosk is started with ``--demo``: then it is simulated
+(``sim://``), the welcome screen has buttons that place a sample card through the simulated
+reader, and every screen is marked 演示. The machine connects to the queue server with its
+device token (``--device-id``'s entry of ``<config>.credentials`` by default).
 Kivy is imported only when the kiosk starts (``run``), never when ``main.py`` builds its parser.
 Under systemd (``$NOTIFY_SOCKET``) it reports READY and pets the watchdog from the UI clock.
 """
@@ -24,7 +28,14 @@ from pathlib import Path
 
 from queue_server.client import HallClient
 from queue_server.config import HallConfig
-from ui.terminal_app import hall_now, hall_today, run_main, run_terminal, setup_window
+from ui.terminal_app import (
+    hall_now,
+    hall_today,
+    run_main,
+    run_terminal,
+    setup_window,
+    terminal_devices,
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,27 +48,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the device token: a file holding it, or a credentials file "
         "(default: <config>.credentials)",
     )
-    parser.add_argument("--reader", default="sim://", help="ID reader URL (default: simulator)")
-    parser.add_argument("--printer", default="sim://", help="ticket printer URL (simulator)")
+    parser.add_argument("--reader", help="ID reader URL (default: the [[devices]] entry's)")
+    parser.add_argument("--printer", help="ticket printer URL (default: the entry's)")
     parser.add_argument(
         "--printer-profile", help="printer profile (default: the URL's ?profile= or raster-80)"
     )
-    parser.add_argument("--scanner", default="sim://", help="QR scanner URL (simulator)")
+    parser.add_argument("--scanner", help="QR scanner URL (default: the entry's)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="a demonstration kiosk: simulate every device not named, show the sample-card "
+        "buttons, mark every screen 演示",
+    )
     parser.add_argument("--size", default="1920x1080", help="window size WxH (not fullscreen)")
     parser.add_argument("--fullscreen", action="store_true", help="fill the screen (terminal)")
 
 
 @dataclasses.dataclass
 class Options:
+    """What the kiosk runs with. A device URL left None comes from the device's ``[[devices]]``
+    entry, else (``demo`` only) from its simulator; else ConfigError, naming the setting."""
+
     config: HallConfig
     device_id: str = "kiosk-1"
-    reader: str = "sim://"
-    printer: str = "sim://"
+    reader: str | None = None
+    printer: str | None = None
     printer_profile: str | None = None
-    scanner: str = "sim://"
+    scanner: str | None = None
+    demo: bool = False
     size: tuple[int, int] = (1920, 1080)
     fullscreen: bool = False
     maxfps: int = 30
+
+    def __post_init__(self) -> None:
+        given = {"reader": self.reader, "printer": self.printer, "scanner": self.scanner}
+        urls = terminal_devices(self.config, self.device_id, "kiosk", given, demo=self.demo)
+        self.reader, self.printer, self.scanner = urls["reader"], urls["printer"], urls["scanner"]
 
 
 def setup_kivy(options: Options) -> None:
@@ -105,11 +131,10 @@ async def run_kiosk(
     scanner = open_scanner(options.scanner)
     printer = open_printer(options.printer, options.printer_profile)
     app.reader, app.scanner, app.printer = reader, scanner, printer
-    app.simulated = {
-        "reader": options.reader.startswith("sim:"),
-        "scanner": options.scanner.startswith("sim:"),
-        "printer": options.printer.startswith("sim:"),
-    }
+    app.mark_devices(
+        {"reader": options.reader, "scanner": options.scanner, "printer": options.printer},
+        demo=options.demo,
+    )
     workers = [
         ReaderWorker("id", reader, sink),
         ScannerWorker("qr", scanner, sink),
@@ -135,6 +160,7 @@ def options_from_args(args: argparse.Namespace, config: HallConfig) -> Options:
         printer=args.printer,
         printer_profile=args.printer_profile,
         scanner=args.scanner,
+        demo=args.demo,
         size=(int(width), int(height)),
         fullscreen=args.fullscreen,
     )
@@ -146,6 +172,6 @@ def run(args: argparse.Namespace) -> int:
 
     def prepare(config: HallConfig) -> Options:
         load_settings(config.kiosk, default_catalog())  # a bad [kiosk] section stops here
-        return options_from_args(args, config)
+        return options_from_args(args, config)  # and so does a device named nowhere
 
     return run_main(args, "kiosk", prepare, run_kiosk)

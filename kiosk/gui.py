@@ -402,7 +402,6 @@ class KioskApp(TerminalAppMixin, App):
         manager.transition = NoTransition()
         for screen, cls in SCREENS.items():
             manager.add_widget(cls(name=screen.value))
-        self.demo = any(self.simulated.get(k) for k in ("reader", "scanner"))
         Window.bind(size=self._measure, on_flip=self._on_flip)
         Window.bind(on_touch_down=self._touched)
         self._measure()
@@ -435,7 +434,7 @@ class KioskApp(TerminalAppMixin, App):
     # --- the flow -------------------------------------------------------------------------------
 
     def demo_scan(self, code: str) -> None:
-        if self.simulated.get("scanner"):
+        if self.demo_buttons and self.simulated.get("scanner"):
             self.scanner.scan(code)
 
     def edit_field(self, key: str) -> None:

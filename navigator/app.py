@@ -10,9 +10,13 @@ map, scans a ticket to see where it stands, and books an appointment with the ID
 code shown and printed). The ``[navigator]`` section of the configuration places the windows
 and this terminal on the floor plan (navigator/settings.py).
 
-Devices default to their simulators (``sim://``); ``--printer none`` for a terminal without a
-printer (the booking's QR code is then only shown). Kivy is imported only when the navigator
-starts (``run``). Under systemd it reports READY and pets the watchdog from the UI clock.
+The devices' URLs come from this terminal's ``[[devices]]`` entry (``reader``, ``printer``,
+``scanner``); a command-line flag overrides one; ``printer = "none"`` (``--printer none``) for a
+terminal without a printer (the booking's QR code is then only shown). A device named nowhere
+stops the start (exit 2, naming the setting) unless started with ``--demo``: then it is
+simulated, the demo buttons show and every screen is marked 演示. Kivy is imported only when
+the navigator starts (``run``). Under systemd it reports READY and pets the watchdog from the
+UI clock.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 
 from queue_server.client import AuthFailed, HallClient
 from queue_server.config import HallConfig
-from ui.terminal_app import hall_today, run_main, run_terminal, setup_window
+from ui.terminal_app import hall_today, run_main, run_terminal, setup_window, terminal_devices
 
 log = logging.getLogger(__name__)
 
@@ -42,36 +46,54 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the device token: a file holding it, or a credentials file "
         "(default: <config>.credentials)",
     )
-    parser.add_argument("--reader", default="sim://", help="ID reader URL (default: simulator)")
+    parser.add_argument("--reader", help="ID reader URL (default: the [[devices]] entry's)")
     parser.add_argument(
-        "--printer", default="sim://", help="slip printer URL (simulator); none: no printer"
+        "--printer", help="slip printer URL (default: the entry's); none: no printer"
     )
     parser.add_argument(
         "--printer-profile", help="printer profile (default: the URL's ?profile= or raster-80)"
     )
-    parser.add_argument("--scanner", default="sim://", help="QR scanner URL (simulator)")
+    parser.add_argument("--scanner", help="QR scanner URL (default: the entry's)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="a demonstration terminal: simulate every device not named, show the demo "
+        "buttons, mark every screen 演示",
+    )
     parser.add_argument(
         "--position", help="this terminal on the plan, X,Y as fractions (default: [navigator])"
     )
-    parser.add_argument("--demo-code", help="what the simulated scanner's demo button scans")
+    parser.add_argument(
+        "--demo-code", help="what the simulated scanner's demo button scans (with --demo)"
+    )
     parser.add_argument("--size", default="1920x1080", help="window size WxH (not fullscreen)")
     parser.add_argument("--fullscreen", action="store_true", help="fill the screen (terminal)")
 
 
 @dataclasses.dataclass
 class Options:
+    """What the navigator runs with. A device URL left None comes from the device's
+    ``[[devices]]`` entry, else (``demo`` only) from its simulator; else ConfigError, naming the
+    setting."""
+
     config: HallConfig
     config_dir: Path | None = None  # where a relative [navigator] map path starts
     device_id: str = "navigator-1"
-    reader: str = "sim://"
-    printer: str = "sim://"
+    reader: str | None = None
+    printer: str | None = None  # "none": no printer
     printer_profile: str | None = None
-    scanner: str = "sim://"
+    scanner: str | None = None
+    demo: bool = False
     position: tuple[float, float] | None = None
     demo_code: str = ""
     size: tuple[int, int] = (1920, 1080)
     fullscreen: bool = False
     maxfps: int = 30
+
+    def __post_init__(self) -> None:
+        given = {"reader": self.reader, "printer": self.printer, "scanner": self.scanner}
+        urls = terminal_devices(self.config, self.device_id, "navigator", given, demo=self.demo)
+        self.reader, self.printer, self.scanner = urls["reader"], urls["printer"], urls["scanner"]
 
 
 def setup_kivy(options: Options) -> None:
@@ -130,10 +152,10 @@ async def run_navigator(
     reader = open_reader(options.reader)
     scanner = open_scanner(options.scanner)
     app.reader, app.scanner = reader, scanner
-    app.simulated = {
-        "reader": options.reader.startswith("sim:"),
-        "scanner": options.scanner.startswith("sim:"),
-    }
+    app.mark_devices(
+        {"reader": options.reader, "scanner": options.scanner, "printer": options.printer},
+        demo=options.demo,
+    )
     workers = [ReaderWorker("id", reader, sink), ScannerWorker("qr", scanner, sink)]
     if has_printer:
         printer = open_printer(options.printer, options.printer_profile)
@@ -179,6 +201,7 @@ def options_from_args(args: argparse.Namespace, config: HallConfig) -> Options:
         printer=args.printer,
         printer_profile=args.printer_profile,
         scanner=args.scanner,
+        demo=args.demo,
         position=parse_position(args.position),
         demo_code=args.demo_code or "",
         size=(int(width), int(height)),
@@ -190,8 +213,7 @@ def run(args: argparse.Namespace) -> int:
     from navigator.settings import load_settings
 
     def prepare(config: HallConfig) -> Options:
-        options = options_from_args(args, config)
         load_settings(config)  # a bad [navigator] section stops here, named
-        return options
+        return options_from_args(args, config)  # and so does a device named nowhere
 
     return run_main(args, "navigator", prepare, run_navigator)

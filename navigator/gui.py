@@ -612,7 +612,6 @@ class NavigatorApp(TerminalAppMixin, App):
         manager.transition = NoTransition()
         for screen, cls in SCREENS.items():
             manager.add_widget(cls(name=screen.value))
-        self.demo = any(self.simulated.get(k) for k in ("reader", "scanner"))
         Window.bind(size=self._measure, on_flip=self._on_flip)
         Window.bind(on_touch_down=self._touched)
         self._measure()
@@ -640,7 +639,7 @@ class NavigatorApp(TerminalAppMixin, App):
     # --- the flow -------------------------------------------------------------------------------
 
     def demo_scan(self, code: str = "") -> None:
-        if self.simulated.get("scanner") and (code or self.demo_code):
+        if self.demo_buttons and self.simulated.get("scanner") and (code or self.demo_code):
             self.scanner.scan(code or self.demo_code)
 
     def _signature(self) -> tuple:

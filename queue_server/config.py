@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from queue_server.errors import ConfigError
 
@@ -187,17 +195,58 @@ class Staff(_Model):
         return value
 
 
+# The device URL schemes each terminal device opens (devices.reader.open_reader,
+# devices.printer.open_printer, devices.scanner.open_scanner): checked here so that a misspelt
+# URL stops the start naming its field, before any window opens.
+DEVICE_SCHEMES: dict[str, tuple[str, ...]] = {
+    "reader": ("samv", "pcsc", "sim"),
+    "printer": ("usb", "tcp", "serial", "file", "sim"),
+    "scanner": ("serial", "evdev", "sim"),
+}
+# The devices each terminal role has; a navigator's printer may be "none" (slips only shown).
+ROLE_DEVICES: dict[str, tuple[str, ...]] = {
+    "kiosk": ("reader", "printer", "scanner"),
+    "navigator": ("reader", "printer", "scanner"),
+    "signage": (),
+}
+
+
 class Device(_Model):
     id: Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,64}$")]
     role: str
     token_hash: str
+    # This terminal's devices by URL (docs/devices.md), e.g. reader = "samv:///dev/ttyUSB0".
+    # Left out, the terminal refuses to start unless started with --demo (then: simulators).
+    # "sim://" names a simulator on purpose; the screen then says 演示.
+    reader: str | None = None
+    printer: str | None = None
+    scanner: str | None = None
 
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:
-        if value not in ("kiosk", "navigator", "signage"):
+        if value not in ROLE_DEVICES:
             raise ValueError(f"role {value!r} is not kiosk, navigator or signage")
         return value
+
+    @field_validator("reader", "printer", "scanner")
+    @classmethod
+    def _device_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+        kind, role = info.field_name, info.data.get("role")
+        if url is None or role is None:  # no URL, or the role itself was refused
+            return url
+        if kind not in ROLE_DEVICES[role]:
+            raise ValueError(f"a {role} terminal has no {kind}")
+        if url == "none" and kind == "printer" and role == "navigator":
+            return url
+        scheme, sep, _ = url.partition("://")
+        schemes = DEVICE_SCHEMES[kind]
+        if not sep or scheme not in schemes:
+            extra = ", or none" if kind == "printer" and role == "navigator" else ""
+            raise ValueError(
+                f"{url!r} is not a {kind} URL: use {', '.join(s + '://' for s in schemes)}{extra}"
+            )
+        return url
 
 
 class Security(_Model):

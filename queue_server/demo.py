@@ -14,9 +14,10 @@ What runs:
   ``w<window>``); or, with ``--no-console``, nothing until ``--duration`` seconds pass or
   SIGINT/SIGTERM, then a summary;
 - with a display (``--kiosk``, the default when ``$DISPLAY`` is set and the console runs), the
-  real terminal apps in their own windows and processes, devices simulated: the kiosk, the main
-  call screen with its voice, and the navigation terminal (``navigator-1``; its demo button scans
-  the first ticket the simulated kiosk issued). Without a display none of them starts.
+  real terminal apps in their own windows and processes: the kiosk and the navigation terminal
+  (``navigator-1``; its demo button scans the first ticket the simulated kiosk issued) started
+  with ``--demo`` (devices simulated, every screen marked 演示), and the main call screen with
+  its voice. Without a display none of them starts.
 
 Every credential comes from the ``hall.toml.credentials`` file written beside the configuration.
 Each ticket has a phone page at ``http://127.0.0.1:PORT/t/<token>``; the banner shows one.
@@ -582,15 +583,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def start_kiosk(path: Path, url: str, directory: Path):
-    """The kiosk app (kiosk.app) in its own process, devices simulated; its log beside ours."""
-    return _start_app(["kiosk", "--config", str(path), "--server", url, "--size", "1280x800"],
-                      directory / "kiosk.log")  # fmt: skip
+    """The kiosk app (kiosk.app) in its own process, devices simulated (``--demo``: the demo
+    hall's configuration names no devices); its log beside ours."""
+    return _start_app(["kiosk", "--config", str(path), "--server", url, "--size", "1280x800",
+                       "--demo"], directory / "kiosk.log")  # fmt: skip
 
 
 def start_navigator(path: Path, url: str, directory: Path, demo_code: str | None = None):
-    """The navigation terminal (navigator.app) in its own process, devices simulated; its demo
-    scan button scans ``demo_code`` (a ticket the simulated kiosk issued)."""
-    arguments = ["navigator", "--config", str(path), "--server", url, "--size", "1280x720"]
+    """The navigation terminal (navigator.app) in its own process, devices simulated
+    (``--demo``); its demo scan button scans ``demo_code`` (a ticket the simulated kiosk
+    issued)."""
+    arguments = ["navigator", "--config", str(path), "--server", url, "--size", "1280x720",
+                 "--demo"]  # fmt: skip
     if demo_code:
         arguments += ["--demo-code", demo_code]
     return _start_app(arguments, directory / "navigator.log")

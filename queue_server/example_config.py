@@ -16,6 +16,20 @@ from queue_server.auth import hash_secret, new_token
 STAFF = [("w1", "窗口1", [1]), ("w2", "窗口2", [2]), ("w3", "窗口3", [3]),
          ("w4", "窗口4", [4]), ("w5", "窗口5", [5]), ("w6", "制证窗口", [6])]  # fmt: skip
 DEVICES = [("kiosk-1", "kiosk"), ("navigator-1", "navigator"), ("signage-main", "signage")]
+# Where each terminal's devices are (docs/devices.md). Left commented out, the terminal starts
+# only with --demo (simulators, every screen marked 演示): set them for a real hall.
+DEVICE_URLS = {
+    "kiosk": (
+        '# reader = "samv:///dev/ttyUSB0"\n'
+        '# printer = "usb://0416:5011?profile=gb18030-80"\n'
+        '# scanner = "serial:///dev/ttyACM0?suffix=crlf"\n'
+    ),
+    "navigator": (
+        '# reader = "samv:///dev/ttyUSB0"\n'
+        '# printer = "tcp://192.168.1.50:9100"     # or "none": the booking\'s QR code only shown\n'
+        '# scanner = "serial:///dev/ttyACM0?suffix=crlf"\n'
+    ),
+}
 
 TEMPLATE = """\
 # Yikou hall configuration (一口受理 大厅配置).
@@ -218,7 +232,9 @@ priority = "appointment"          # the class a checked-in booking gets
 # Staff logins. Passwords are stored only as scrypt hashes; the clear passwords were written
 # once to the .credentials file beside this one. Reset one with a new hash from auth.hash_secret.
 {staff}
-# Terminals authenticate with a device token (hash here, clear token in .credentials).
+# Terminals authenticate with a device token (hash here, clear token in .credentials). A kiosk's
+# and a navigator's devices are named by URL in their entries; a device named nowhere stops the
+# terminal unless it is started with --demo (docs/kiosk.md).
 {devices}
 [security]
 # Keys resident identities (HMAC of the ID number). Keep it secret; changing it forgets every
@@ -273,7 +289,7 @@ def example_config() -> tuple[str, dict[str, str]]:
         credentials[device_id] = token
         device_blocks.append(
             f'[[devices]]\nid = "{device_id}"\nrole = "{role}"\n'
-            f'token_hash = "{hash_secret(token)}"\n'
+            f'token_hash = "{hash_secret(token)}"\n' + DEVICE_URLS.get(role, "")
         )
     text = TEMPLATE.format(
         # An enquiry residents may take without their ID card (the kiosk's "no card" path).

@@ -1,5 +1,7 @@
 """The app scaffolding the kiosk and the navigator share (and the window setup signage shares).
 
+``terminal_devices`` picks each device's URL (command line, the terminal's ``[[devices]]``
+entry, or a simulator only with ``--demo``) and refuses the start when one is named nowhere;
 ``setup_window`` sets Kivy's environment and window before Kivy is imported anywhere;
 ``run_terminal`` runs a terminal's Kivy app beside its hall client and device workers and takes
 it all down again; ``run_main`` is the ``python main.py kiosk|navigator`` command around them.
@@ -21,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 from queue_server import protocol as P
 from queue_server.client import AuthFailed, HallClient
-from queue_server.config import HallConfig
+from queue_server.config import ROLE_DEVICES, HallConfig
+from queue_server.errors import ConfigError
 
 
 def hall_today(config: HallConfig) -> dt.date:
@@ -30,6 +33,53 @@ def hall_today(config: HallConfig) -> dt.date:
 
 def hall_now(config: HallConfig) -> dt.datetime:
     return dt.datetime.now(ZoneInfo(config.hall.timezone)).replace(tzinfo=None)
+
+
+DEVICE_WORDS = {"reader": "ID reader", "printer": "printer", "scanner": "QR scanner"}
+
+
+def terminal_devices(
+    config: HallConfig,
+    device_id: str,
+    role: str,
+    given: dict[str, str | None],
+    *,
+    demo: bool,
+) -> dict[str, str]:
+    """This terminal's device URLs: each from the command line (``given``), else from its
+    ``[[devices]]`` entry, else, only when started with ``--demo``, its simulator (``sim://``).
+
+    A device named nowhere outside a demo raises ConfigError naming the setting: a hall's
+    terminal must never issue tickets to simulated identities because a URL was forgotten.
+    """
+    index, entry = next(
+        ((i, d) for i, d in enumerate(config.devices) if d.id == device_id), (None, None)
+    )
+    if entry is not None and entry.role != role:
+        raise ConfigError(
+            f"{device_id} is a {entry.role}, not a {role}", field=f"devices[{index}].role"
+        )
+    urls: dict[str, str] = {}
+    for kind in ROLE_DEVICES[role]:
+        url = given.get(kind) or (getattr(entry, kind) if entry is not None else None)
+        if url is None:
+            if not demo:
+                raise ConfigError(_unnamed(device_id, role, kind, index))
+            url = "sim://"
+        urls[kind] = url
+    return urls
+
+
+def _unnamed(device_id: str, role: str, kind: str, index: int | None) -> str:
+    word = DEVICE_WORDS[kind]
+    if index is None:
+        where = f'devices: no entry with id = "{device_id}" names this {role}\'s {word}; add one'
+    else:
+        where = f"devices[{index}].{kind}: this {role}'s {word} is not set; set it"
+    return (
+        f'{where} with {kind} = "URL" (or pass --{kind} URL), or start with --demo to use '
+        "simulators"
+    )
 
 
 def setup_window(
@@ -101,7 +151,6 @@ def run_main(
     options (a ValueError or ConfigError stops here, named); ``start(options, client)`` runs."""
     from queue_server.cli import credentials_path
     from queue_server.config import load_config
-    from queue_server.errors import ConfigError
     from signage.app import read_token, server_url
 
     try:

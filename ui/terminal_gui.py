@@ -38,8 +38,18 @@ class TerminalAppMixin:
     page_text = StringProperty("")
     has_pages = BooleanProperty(False)
     search_text = StringProperty("")
+    # 演示 in the header of every screen: started with --demo, or any device simulated.
     demo = BooleanProperty(False)
+    # The sample-card and scan buttons: only with --demo, and only for a simulated device.
+    demo_buttons = BooleanProperty(False)
     hall_title = StringProperty("")
+
+    def mark_devices(self, urls: dict[str, str], *, demo: bool) -> None:
+        """Note which devices are simulators (by URL): a simulated terminal is marked 演示
+        whatever the command line said, and only an explicit demo gets the demo buttons."""
+        self.simulated = {kind: url.startswith("sim:") for kind, url in urls.items()}
+        self.demo = demo or any(self.simulated.values())
+        self.demo_buttons = demo and (self.simulated["reader"] or self.simulated["scanner"])
 
     def act(self, name: str, *args) -> None:
         """A touch handler from kv: one flow input, its effects to the runtime."""
@@ -58,7 +68,7 @@ class TerminalAppMixin:
 
     def demo_card(self, which: str = "resident_expiring") -> None:
         """Place a sample card on the simulated reader (the real worker reads it)."""
-        if self.simulated.get("reader"):
+        if self.demo_buttons and self.simulated.get("reader"):
             self.reader.place(SAMPLE_CARDS[which])
 
     def toggle_elderly(self) -> None:

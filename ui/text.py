@@ -43,6 +43,7 @@ SHARED_RAW: dict[str, tuple[str, str]] = {
     "elderly_off": ("退出长辈模式", "Standard size"),
     "greeting": ("您好，{name}", "Hello, {name}"),
     "demo_card": ("模拟刷卡", "Simulate card"),
+    "demo_badge": ("演示", "Demo"),
     "choose_bureau": ("请选择办事部门", "Choose a department"),
     "search": ("搜索事项", "Search"),
     "search_title": ("输入拼音首字母搜索", "Type pinyin initials or English"),

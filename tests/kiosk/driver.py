@@ -12,12 +12,14 @@ sleeping. The last line on stdout is ``RESULT {json}``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import faulthandler
 import json
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 from devices.sim import SAMPLE_CARDS
@@ -29,6 +31,7 @@ from tests.queue_server.storage_support import ZONE
 from tests.signage.support import CuttableProxy
 from tests.ui import terminal_driver
 from tests.ui.terminal_driver import (
+    demo_buttons_state,
     find,
     frames,
     on_screen,
@@ -137,6 +140,10 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict
     appointment = await book(hall, YOUNG_NUMBER)
     await ready(app)
     await shot("welcome-zh")
+    welcome = screen(app, "welcome")
+    result["demo_buttons"] = demo_buttons_state(
+        app, [welcome.ids.demo_card, welcome.ids.demo_elderly_card]
+    )
     root = app.root
 
     # 1. Card, bureau, service, guide, form, ticket.
@@ -501,20 +508,110 @@ async def faults(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict:
     return result
 
 
-SCENARIOS = {"main": main_paths, "faults": faults}
+async def production(hall: ClockedHall, app, outdir: Path, proxy, clock, rig: dict) -> dict:
+    """A hall's kiosk: its devices named in its [[devices]] entry (the real drivers, on ptys and
+    a TCP port) and started without --demo. No 演示 badge, no demo button; the reader, scanner
+    and printer the configuration names are the ones at work."""
+    shot = Shots(app, outdir)
+    result: dict = {"options": rig["options"], "app": [app.demo, app.demo_buttons]}
+    await ready(app)  # the configured TCP printer answered its status
+    welcome = screen(app, "welcome")
+    result["demo_buttons"] = demo_buttons_state(
+        app, [welcome.ids.demo_card, welcome.ids.demo_elderly_card]
+    )
+    await shot("production-welcome-zh")
+    app.demo_card("resident_expiring")  # what a demo button would do: nothing here
+    await frames(5)
+    result["after_demo_card"] = app.flow.screen.value
+    # The resident's card on the configured SAM_V reader.
+    rig["reader"].place(SAMPLE_CARDS["resident_expiring"])
+    await on_screen(app, "bureaus")
+    result["greeting"] = app.greeting
+    await shot("production-bureaus-zh")
+    rig["reader"].remove()
+    await card_gone(app)
+    await press(app, app.root.ids.lang_button, "English")
+    await until(app, lambda: app.lang == "en", "English")
+    await shot("production-bureaus-en")
+    # A code on the configured serial scanner.
+    rig["scanner"].scan("not a booking")
+    await on_screen(app, "notice")
+    result["scanned"] = app.flow.visit.notice_title.zh
+    result["shots"] = shot.taken
+    return result
+
+
+SCENARIOS = {"main": main_paths, "faults": faults, "production": production}
+
+
+@contextlib.contextmanager
+def hall_devices(outdir: Path) -> Iterator[dict]:
+    """A SAM_V reader and a serial scanner on ptys, a network printer on 127.0.0.1: the
+    devices of a real kiosk, behind the real drivers the kiosk opens by URL."""
+    from devices.sim import PtyPair, SamvSimulator, ScannerSimulator
+    from tests.devices.fake_printer import FakeTcpPrinter
+
+    reader_pty, scanner_pty = PtyPair(), PtyPair()
+    reader = SamvSimulator(reader_pty.master).start()
+    scanner = ScannerSimulator(scanner_pty.master)
+    printer = FakeTcpPrinter()
+    try:
+        yield {
+            "reader": reader,
+            "scanner": scanner,
+            "urls": {
+                "reader": f"samv://{reader_pty.path}",
+                "printer": f"{printer.url}?profile=gb18030-80",
+                "scanner": f"serial://{scanner_pty.path}",
+            },
+        }
+    finally:
+        reader.stop()
+        scanner.stop()
+        printer.close()
+        reader_pty.close()
+        scanner_pty.close()
+
+
+def production_options(outdir: Path, urls: dict[str, str]):
+    """The kiosk's options as ``main.py kiosk --config hall.toml`` makes them, from a hall
+    configuration whose kiosk-1 entry names ``urls``."""
+    import main
+    from kiosk.app import options_from_args
+    from queue_server.config import load_config
+    from tests.queue_server.server_support import write_hall_config
+    from tests.ui.app_support import set_devices
+
+    path = write_hall_config(outdir / "kiosk.toml", f"sqlite:///{outdir / 'unused.db'}")
+    set_devices(path, "kiosk-1", **urls)
+    args = main.build_parser().parse_args(["kiosk", "--config", str(path)])
+    options = options_from_args(args, load_config(path))
+    options.maxfps = 10
+    return options
 
 
 async def run(scenario: str, outdir: Path) -> dict:
     from kiosk.app import Options, run_kiosk
 
     body = SCENARIOS[scenario]
-    with server_process(outdir / "hall", START) as hall:
+    with contextlib.ExitStack() as stack:
+        hall = stack.enter_context(server_process(outdir / "hall", START))
         port = int(hall.url.rsplit(":", 1)[1].split("/")[0])
         proxy = CuttableProxy("127.0.0.1", port)
         url = f"ws://127.0.0.1:{await proxy.start()}/ws"
         auth = P.DeviceAuth(device_id="kiosk-1", token=hall.credentials["kiosk-1"])
         client = HallClient(url, auth, backoff_min=0.05, backoff_max=0.5, request_timeout=5)
-        options = Options(config=hall.config, size=(1920, 1080), maxfps=10)
+        extra: dict = {}
+        if scenario == "production":
+            rig = stack.enter_context(hall_devices(outdir))
+            options = production_options(outdir, rig["urls"])
+            rig["options"] = {
+                k: getattr(options, k) for k in ("reader", "printer", "scanner", "demo")
+            }
+            extra["rig"] = rig
+        else:
+            # --demo: every device simulated, the sample-card buttons, 演示 on every screen.
+            options = Options(config=hall.config, demo=True, size=(1920, 1080), maxfps=10)
         clock = {"today": START.date()}
         built = asyncio.get_running_loop().create_future()
         app_task = await start_app(
@@ -523,7 +620,7 @@ async def run(scenario: str, outdir: Path) -> dict:
         )
         app = built.result()
         try:
-            return await body(hall, app, outdir, proxy, clock)
+            return await body(hall, app, outdir, proxy, clock, **extra)
         finally:
             app.stop()
             await asyncio.wait_for(app_task, 30)

@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from queue_server.errors import ConfigError
 from tests.signage.support import ROOT, kivy_env
 from tests.signage.support import run_scenario as run_driver_scenario
 from tests.ui.app_support import check_shots
@@ -23,6 +26,8 @@ def run_scenario(scenario: str, display: str, tmp_path: Path) -> dict:
 
 def test_a_resident_goes_through_every_path(display, tmp_path):
     r = run_scenario("main", display, tmp_path)
+    # Started with --demo: the sample-card buttons, and 演示 on every screen (check_shots).
+    assert r["demo_buttons"] == {"shown": True, "enabled": True}
     # Card → bureau → service → guide → form (pre-filled from the card) → ticket.
     assert r["greeting"] == "您好，李*"
     assert all(r["prefilled"][k] for k in ("name", "id_number", "sex", "nation", "birth_date"))
@@ -115,6 +120,87 @@ def test_faults_a_resident_must_never_suffer(display, tmp_path):
     )  # fmt: skip
 
 
+def test_a_hall_kiosk_uses_the_devices_its_configuration_names(display, tmp_path):
+    r = run_scenario("production", display, tmp_path)
+    # main.py kiosk --config hall.toml: the URLs of kiosk-1's [[devices]] entry, no simulator.
+    urls = r["options"]
+    assert urls["reader"].startswith("samv:///dev/pts/") and not urls["demo"]
+    assert urls["printer"].startswith("tcp://127.0.0.1:") and urls["printer"].endswith("gb18030-80")
+    assert urls["scanner"].startswith("serial:///dev/pts/")
+    # No 演示 badge on any screen (check_shots), no demo button, and a demo card does nothing.
+    assert r["app"] == [False, False]
+    assert r["demo_buttons"] == {"shown": False, "enabled": False}
+    assert r["after_demo_card"] == "welcome"
+    # The card on the configured reader is read, the code on the configured scanner is seen.
+    assert r["greeting"] == "您好，李*"
+    assert r["scanned"] == "无法识别这个二维码"
+    check_shots(
+        r["shots"],
+        {"production-welcome-zh", "production-bureaus-zh", "production-bureaus-en"},
+        demo=False,
+    )
+
+
+def kiosk_command(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    from tests.queue_server.server_support import write_hall_config
+
+    config = tmp_path / "hall.toml"
+    if not config.exists():
+        write_hall_config(config, f"sqlite:///{tmp_path / 'h.db'}")
+    return subprocess.run(
+        [sys.executable, "main.py", "kiosk", "--config", str(config), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_a_kiosk_whose_devices_are_named_nowhere_refuses_to_start(tmp_path):
+    # The example hall's kiosk-1 entry names no device: without --demo, no simulator stands in.
+    result = kiosk_command(tmp_path)
+    assert result.returncode == 2, result.stderr
+    complaint = [line for line in result.stderr.splitlines() if line.startswith("kiosk:")]
+    assert complaint == [
+        "kiosk: devices[0].reader: this kiosk's ID reader is not set; set it with "
+        'reader = "URL" (or pass --reader URL), or start with --demo to use simulators'
+    ], result.stderr
+    assert "Traceback" not in result.stderr
+    # Flags name some devices: the first still missing is named.
+    result = kiosk_command(tmp_path, "--reader", "samv:///dev/ttyUSB0", "--printer", "sim://")
+    assert result.returncode == 2 and "devices[0].scanner: this kiosk's QR scanner" in result.stderr
+    # Another device id, with no entry at all.
+    result = kiosk_command(tmp_path, "--device-id", "kiosk-9")
+    assert result.returncode == 2
+    assert 'devices: no entry with id = "kiosk-9" names this kiosk\'s ID reader' in result.stderr
+    # The navigator's entry is not a kiosk's.
+    result = kiosk_command(tmp_path, "--device-id", "navigator-1", "--demo")
+    assert result.returncode == 2
+    assert "devices[1].role: navigator-1 is a navigator, not a kiosk" in result.stderr
+
+
+def test_flags_override_the_configured_devices_and_demo_fills_only_the_gaps(tmp_path):
+    import main
+    from kiosk.app import options_from_args
+    from queue_server.config import load_config
+    from tests.queue_server.server_support import write_hall_config
+    from tests.ui.app_support import set_devices
+
+    path = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
+    set_devices(path, "kiosk-1", reader="pcsc://", printer="tcp://192.0.2.9:9100")
+    config = load_config(path)
+
+    def options(*flags: str):
+        args = main.build_parser().parse_args(["kiosk", "--config", str(path), *flags])
+        o = options_from_args(args, config)
+        return o.reader, o.printer, o.scanner, o.demo
+
+    # The scanner is named nowhere: --demo simulates it, and only it.
+    assert options("--demo") == ("pcsc://", "tcp://192.0.2.9:9100", "sim://", True)
+    assert options("--scanner", "evdev:///dev/input/event3", "--printer", "file:///dev/usb/lp0") == (
+        "pcsc://", "file:///dev/usb/lp0", "evdev:///dev/input/event3", False,
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"devices\[0\]\.scanner"):
+        options()
+
+
 def test_the_command_line_needs_no_kivy_until_the_kiosk_starts(tmp_path):
     code = (
         "import sys, main\n"
@@ -123,13 +209,7 @@ def test_the_command_line_needs_no_kivy_until_the_kiosk_starts(tmp_path):
         "assert args.reader == 'sim://' and 'kivy' not in sys.modules, sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
-    from tests.queue_server.server_support import write_hall_config
-
-    config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
-    result = subprocess.run(
-        [sys.executable, "main.py", "kiosk", "--config", str(config)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = kiosk_command(tmp_path, "--demo")
     assert result.returncode == 2 and "no device token" in result.stderr
 
 

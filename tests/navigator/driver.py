@@ -538,6 +538,7 @@ async def run(scenario: str, outdir: Path) -> dict:
             options = Options(
                 config=hall.config,
                 scanner=f"serial://{pair.path}",
+                demo=True,  # the reader and printer simulated, the demo buttons shown
                 size=(1920, 1080),
                 maxfps=10,
             )

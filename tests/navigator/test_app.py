@@ -116,7 +116,7 @@ def test_the_command_line_needs_no_kivy_until_the_navigator_starts(tmp_path):
 
     config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
     result = subprocess.run(
-        [sys.executable, "main.py", "navigator", "--config", str(config)],
+        [sys.executable, "main.py", "navigator", "--config", str(config), "--demo"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 2 and "no device token" in result.stderr
@@ -129,6 +129,36 @@ def test_the_command_line_needs_no_kivy_until_the_navigator_starts(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2 and "navigator.windows" in result.stderr
     assert "window 99" in result.stderr
+
+
+def navigator_command(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "main.py", "navigator", "--config", str(config), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_a_navigator_whose_devices_are_named_nowhere_refuses_to_start(tmp_path):
+    from tests.queue_server.server_support import write_hall_config
+    from tests.ui.app_support import set_devices
+
+    config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
+    result = navigator_command(config)
+    assert result.returncode == 2, result.stderr
+    complaint = [line for line in result.stderr.splitlines() if line.startswith("navigator:")]
+    assert complaint == [
+        "navigator: devices[1].reader: this navigator's ID reader is not set; set it with "
+        'reader = "URL" (or pass --reader URL), or start with --demo to use simulators'
+    ], result.stderr
+    assert "Traceback" not in result.stderr
+    # A terminal without a printer says so ("none"); the scanner is still named nowhere.
+    set_devices(config, "navigator-1", reader="samv:///dev/ttyUSB0", printer="none")
+    result = navigator_command(config)
+    assert result.returncode == 2
+    assert "devices[1].scanner: this navigator's QR scanner is not set" in result.stderr
+    # Named on the command line, it gets as far as the device token.
+    result = navigator_command(config, "--scanner", "serial:///dev/ttyACM0")
+    assert result.returncode == 2 and "no device token" in result.stderr
 
 
 def test_demo_opens_the_navigator_beside_the_kiosk(display, tmp_path):

@@ -129,6 +129,29 @@ def _with(section: str, index: int, **changes) -> list:
         ({"staff": _with("staff", 0, counters=[42])}, "staff[0].counters", "no counter 42"),
         ({"staff": _with("staff", 0, roles=["boss"])}, "staff[0].roles", "'boss'"),
         ({"devices": _with("devices", 0, role="toaster")}, "devices[0].role", "'toaster'"),
+        # A terminal's device URLs: a known scheme for the kind, and only the role's devices.
+        (
+            {"devices": _with("devices", 0, reader="samvv:///dev/ttyUSB0")},
+            "devices[0].reader",
+            "'samvv:///dev/ttyUSB0' is not a reader URL: use samv://, pcsc://, sim://",
+        ),
+        (
+            {"devices": _with("devices", 0, scanner="/dev/ttyACM0")},
+            "devices[0].scanner",
+            "'/dev/ttyACM0' is not a scanner URL: use serial://, evdev://, sim://",
+        ),
+        # Only a navigator may have no printer: a kiosk prints every ticket.
+        (
+            {"devices": _with("devices", 0, printer="none")},
+            "devices[0].printer",
+            "'none' is not a printer URL: use usb://, tcp://, serial://, file://, sim://",
+        ),
+        (
+            {"devices": _with("devices", 2, reader="sim://")},
+            "devices[2].reader",
+            "a signage terminal has no reader",
+        ),
+        ({"devices": _with("devices", 1, scanner=7)}, "devices[1].scanner", "valid string"),
         ({"security": {"resident_key_secret": "short"}}, "security.resident_key_secret", "32"),
         ({"storage": {"synchronous": "off"}}, "storage.synchronous", "full, normal or extra"),
     ],
@@ -138,6 +161,25 @@ def test_bad_config_is_refused_naming_the_field(overrides, field, words):
     assert error.field == field
     assert words in str(error)
     assert str(error).startswith(f"{field}: ")
+
+
+def test_terminal_device_urls_load_and_old_entries_without_them_still_do():
+    config = make_config(
+        devices=[
+            {**config_data()["devices"][0], "reader": "samv:///dev/ttyUSB0",
+             "printer": "tcp://192.168.1.50:9100", "scanner": "serial:///dev/ttyACM0?suffix=crlf"},
+            {**config_data()["devices"][1], "printer": "none"},
+            config_data()["devices"][2],
+        ]
+    )  # fmt: skip
+    kiosk, navigator, signage = config.devices
+    assert (kiosk.reader, kiosk.printer, kiosk.scanner) == (
+        "samv:///dev/ttyUSB0", "tcp://192.168.1.50:9100", "serial:///dev/ttyACM0?suffix=crlf",
+    )  # fmt: skip
+    assert (navigator.reader, navigator.printer, navigator.scanner) == (None, "none", None)
+    assert (signage.reader, signage.printer, signage.scanner) == (None, None, None)
+    # The example's own entries name none: init's configuration loads as before.
+    assert all(d.reader is None for d in make_config().devices)
 
 
 def test_missing_normal_class_is_refused():

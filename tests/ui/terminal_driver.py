@@ -150,8 +150,28 @@ def image_stats(app) -> dict:
     }
 
 
+def badge_state(app) -> dict:
+    """The header's 演示 badge as a resident sees it: shown (drawn, with room) and its words."""
+    badge = app.root.ids.demo_badge
+    on_window = badge.get_root_window() is not None
+    return {
+        "shown": on_window and badge.opacity == 1 and badge.width > 0,
+        "text": badge.text,
+        "fits": badge.texture_size[0] <= badge.width and badge.texture_size[1] <= badge.height,
+    }
+
+
+def demo_buttons_state(app, buttons) -> dict:
+    """Whether any demo button is there to touch: drawn with an area, and enabled."""
+    return {
+        "shown": any(b.opacity > 0 and b.width > 0 and b.height > 0 for b in buttons),
+        "enabled": any(not b.disabled for b in buttons),
+    }
+
+
 class Shots:
-    """``await shots(name)``: the whole window to ``<outdir>/<prefix>-<name>.png``."""
+    """``await shots(name)``: the whole window to ``<outdir>/<prefix>-<name>.png``, with the
+    state of the 演示 badge at that moment."""
 
     prefix = "terminal"
     settle = 3  # frames to let the layout settle first
@@ -163,4 +183,8 @@ class Shots:
         await frames(self.settle)
         path = self.outdir / f"{self.prefix}-{name}.png"
         self.app.root.export_to_png(str(path))
-        self.taken[name] = {"path": str(path), **image_stats(self.app)}
+        self.taken[name] = {
+            "path": str(path),
+            "badge": badge_state(self.app),
+            **image_stats(self.app),
+        }
