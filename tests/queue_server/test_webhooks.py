@@ -69,13 +69,15 @@ class Receiver:
                     receiver.release.wait(30)
                     return  # no answer at all: the sender times out
                 status = 500 if action == "fail" else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
                 if status == 200:
+                    # Recorded before answering: once the sender has its 200 it may post the
+                    # next one, whose handler thread could otherwise record first.
                     with receiver.cond:
                         receiver.delivered.append(json.loads(body))
                         receiver.cond.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *args) -> None:
                 pass
