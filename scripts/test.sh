@@ -16,7 +16,10 @@ echo "test: ruff"
 
 echo "test: pytest"
 set +e
-.venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist), a test file to a worker: module fixtures (a display, a fuzzed
+# server) start once, and every test has its own server, port, database and directory.
+# YIKOU_TEST_WORKERS=0 runs in one process.
+.venv/bin/python -m pytest -n "${YIKOU_TEST_WORKERS:-2}" --dist loadfile "$@"
 rc=$?
 set -e
 # pytest exits 5 when it collected no test: that must fail the run, and it does (5 != 0).
