@@ -5,7 +5,7 @@
 
 Runs the Chaoyang street profile on the example hall under the three policies (the same
 residents for each), then prints every target of issue 10 §4 with its figure and whether it is
-met, the floor of the wait estimate (queue_server/sim/oracle.py, on a sample of tickets: the
+met, the floor of the wait estimate (sim/oracle.py, on a sample of tickets: the
 forks cost about 60 ms each) and the simulation speed (hall days a minute, one process;
 wall-clock and CPU time, since a shared machine's wall clock also counts other people's work).
 Paste the output into docs/benchmarks.md.
@@ -22,13 +22,13 @@ import statistics
 import time
 
 from queue_server.engine.dispatch import DefaultPolicy
-from queue_server.sim import halls
-from queue_server.sim.oracle import floor_by_ahead, floor_table, oracle_sample
-from queue_server.sim.profile import load_profile, resolve
-from queue_server.sim.report import paired_difference, summarise
-from queue_server.sim.runner import simulate
-from queue_server.simulate import run_policy
-from tests.queue_server.sim_support import erlang_c_wait, poisson_profile, pooled_hall
+from sim import halls
+from sim.cli import run_policy
+from sim.oracle import floor_by_ahead, floor_table, oracle_sample
+from sim.profile import load_profile, resolve
+from sim.report import paired_difference, summarise
+from sim.runner import simulate
+from tests.sim.support import erlang_c_wait, poisson_profile, pooled_hall
 
 
 def hindsight_floor(days) -> float:
@@ -217,7 +217,7 @@ def main() -> None:
     )
     if floor:
         print(
-            f"\nThe floor of the estimate (`queue_server/sim/oracle.py`): every "
+            f"\nThe floor of the estimate (`sim/oracle.py`): every "
             f"{args.oracle_every}th ticket of {args.oracle_days} days (seed {args.seed}), "
             f"{floor['engine'].n} tickets, forked at issue; {args.oracle_forks} resampled "
             f"futures each ({oracle_cpu:.0f} s CPU). Same tickets in every row; minutes.\n"

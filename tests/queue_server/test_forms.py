@@ -18,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 
 from queue_server import protocol as P
-from queue_server import protocol_doc
 from queue_server.client import ServerError
 from queue_server.config import Privacy
 from queue_server.engine import commands as C
@@ -33,6 +32,7 @@ from tests.queue_server.server_support import (
     raw_ask,
     raw_hello,
 )
+from tools import protocol_doc
 
 SERVICE = "liuguan.residence_registration"  # queue E: window 5 first, windows 4 and 6 back it up
 NUMBER = "11010519491231002X"

@@ -10,7 +10,7 @@ What runs:
 - simulated staff at every window but the console's (logins ``w2`` ... ``w6``), clients too:
   call, start and finish with random service times around each service's ``service_minutes``
   (also accelerated), now and then a recall or a no-show;
-- in the foreground, the staff console (``queue_server.console``) for ``--window`` (login
+- in the foreground, the staff console (``console.app``) for ``--window`` (login
   ``w<window>``); or, with ``--no-console``, nothing until ``--duration`` seconds pass or
   SIGINT/SIGTERM, then a summary;
 - with a display (``--kiosk``, the default when ``$DISPLAY`` is set and the console runs), the
@@ -50,10 +50,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import tomli_w
 
-from queue_server import protocol as P
-from queue_server.cli import credentials_path, write_example
-from queue_server.config import HallConfig, load_config, load_hall_config
-from queue_server.console import (
+from console.app import (
     ClientLink,
     ConsoleCore,
     HallLink,
@@ -64,6 +61,9 @@ from queue_server.console import (
     read_credentials,
     run_console,
 )
+from queue_server import protocol as P
+from queue_server.cli import credentials_path, write_example
+from queue_server.config import HallConfig, load_config, load_hall_config
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.lifecycle import CounterState, TicketState

@@ -32,7 +32,7 @@ from queue_server.engine import events as V
 from queue_server.engine.dispatch import DispatchPolicy
 from queue_server.engine.hall import Hall
 from queue_server.engine.lifecycle import CounterState
-from queue_server.sim.profile import Behaviour, Resolved, ServiceModel
+from sim.profile import Behaviour, Resolved, ServiceModel
 
 # What happens next, in the order of the heap's tie-break on equal times: the windows open
 # first, and a window finishing frees itself before an arrival at the same instant looks for an

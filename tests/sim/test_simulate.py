@@ -18,12 +18,12 @@ from main import main
 from queue_server.config import HallConfig
 from queue_server.engine.dispatch import DefaultPolicy, LongestWaitPolicy
 from queue_server.errors import ConfigError
-from queue_server.sim import halls
-from queue_server.sim.profile import load_profile, parse_profile, resolve
-from queue_server.sim.report import paired_difference, summarise
-from queue_server.sim.runner import day_rng, draw_day, simulate
-from queue_server.simulate import advise, candidate_skills, expected_load, run_policy
-from tests.queue_server.sim_support import erlang_c_wait, poisson_profile, pooled_hall
+from sim import halls
+from sim.cli import advise, candidate_skills, expected_load, run_policy
+from sim.profile import load_profile, parse_profile, resolve
+from sim.report import paired_difference, summarise
+from sim.runner import day_rng, draw_day, simulate
+from tests.sim.support import erlang_c_wait, poisson_profile, pooled_hall
 
 # --- queueing theory ---------------------------------------------------------------------------
 
@@ -413,7 +413,7 @@ def test_one_replay_gives_every_services_estimate_as_separate_replays_do(shipped
                     seen.append(one == {s: self.estimate_new(s, now) for s in self.queue_of})
             return events
 
-    from queue_server.sim import runner
+    from sim import runner
 
     original = runner.Hall
     runner.Hall = Spy
@@ -429,7 +429,7 @@ def test_a_forked_day_replays_the_waits_and_the_oracles_bound_the_estimate(shipp
     A fork that keeps everything gives exactly the wait that followed (the fork is faithful);
     under the longest-wait policy nobody who comes later goes first, so the clairvoyant fork
     (everyone now in the hall, with their true times; no later walk-in) gives it too."""
-    from queue_server.sim.oracle import floor_table, oracle_sample
+    from sim.oracle import floor_table, oracle_sample
 
     config, resolved = shipped
     records = oracle_sample(config, resolved, days=2, seed=4, every=12, forks=3, check_replay=True)

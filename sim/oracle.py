@@ -27,9 +27,9 @@ import statistics
 from dataclasses import dataclass, replace
 
 from queue_server.engine.lifecycle import CounterState
-from queue_server.sim.profile import Resolved, ServiceModel
-from queue_server.sim.report import AHEAD_BANDS, Accuracy, _ahead_band
-from queue_server.sim.runner import (
+from sim.profile import Resolved, ServiceModel
+from sim.report import AHEAD_BANDS, Accuracy, _ahead_band
+from sim.runner import (
     ARRIVE,
     CHECK_IN,
     FINISH,

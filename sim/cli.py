@@ -30,9 +30,9 @@ from pathlib import Path
 from queue_server.config import HallConfig, load_hall_config
 from queue_server.engine.dispatch import DefaultPolicy, DispatchPolicy, LongestWaitPolicy
 from queue_server.errors import ConfigError
-from queue_server.sim import halls
-from queue_server.sim.profile import Resolved, load_profile, resolve
-from queue_server.sim.report import (
+from sim import halls
+from sim.profile import Resolved, load_profile, resolve
+from sim.report import (
     Summary,
     markdown,
     paired_difference,
@@ -40,7 +40,7 @@ from queue_server.sim.report import (
     plot_waits_by_hour,
     summarise,
 )
-from queue_server.sim.runner import simulate
+from sim.runner import simulate
 
 POLICY_NAMES = ("default", "longest_wait", "dedicated")
 

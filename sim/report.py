@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from queue_server.sim.runner import DayResult, TicketRecord
+from sim.runner import DayResult, TicketRecord
 
 Z95 = 1.96
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from queue_server.config import HallConfig, parse_config
-from queue_server.sim.profile import Profile, parse_profile
+from sim.profile import Profile, parse_profile
 
 SERVICE = "liuguan.residence_registration"
 OPEN_HOURS = 21  # tickets 00:00-21:00; the windows then finish the queue before midnight

@@ -14,11 +14,7 @@ from zoneinfo import ZoneInfo
 import pexpect
 import pytest
 
-from queue_server import protocol as P
-from queue_server.cli import credentials_path
-from queue_server.client import AuthFailed
-from queue_server.config import HallConfig, load_config, load_hall_config
-from queue_server.console import (
+from console.app import (
     ClientLink,
     ConsoleCore,
     EngineLink,
@@ -35,7 +31,11 @@ from queue_server.console import (
     server_url,
     window_status,
 )
-from queue_server.demo import ClientTicketMachine, ServerThread, prepare_hall, use_port
+from demo.hall import ClientTicketMachine, ServerThread, prepare_hall, use_port
+from queue_server import protocol as P
+from queue_server.cli import credentials_path
+from queue_server.client import AuthFailed
+from queue_server.config import HallConfig, load_config, load_hall_config
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.hall import Hall

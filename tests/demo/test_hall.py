@@ -19,11 +19,8 @@ from zoneinfo import ZoneInfo
 import pexpect
 import pytest
 
-from queue_server import protocol as P
-from queue_server.cli import credentials_path
-from queue_server.config import load_config, parse_config
-from queue_server.console import EngineLink, RemoteHall, read_credentials
-from queue_server.demo import (
+from console.app import EngineLink, RemoteHall, read_credentials
+from demo.hall import (
     ClientTicketMachine,
     Demand,
     Issued,
@@ -35,6 +32,9 @@ from queue_server.demo import (
     summarise,
     use_port,
 )
+from queue_server import protocol as P
+from queue_server.cli import credentials_path
+from queue_server.config import load_config, parse_config
 from queue_server.engine import commands as C
 from queue_server.engine.hall import Hall
 from queue_server.engine.lifecycle import TicketState

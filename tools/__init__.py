@@ -1,0 +1,1 @@
+"""Tools that stand outside the hall's programs: document generators."""
