@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+from collections.abc import Iterable
 
 # name -> (module, one-line help). Order is the order of `--help`.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,16 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def available_commands() -> dict[str, tuple[str, str]]:
-    """The commands whose module exists in this checkout."""
-    return {
-        name: entry
-        for name, entry in COMMANDS.items()
-        if importlib.util.find_spec(entry[0]) is not None
-    }
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(configure: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The command line. Only the commands in ``configure`` (all when None) import their module
+    to add their options: ``--help`` and every other command import nothing of them."""
     parser = argparse.ArgumentParser(
         prog="main.py",
         description="Yikou (一口受理): the software of a community public-service hall.",
@@ -47,16 +41,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ...)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, help_text) in available_commands().items():
-        module = importlib.import_module(module_name)
+    wanted = set(COMMANDS if configure is None else configure)
+    for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module.configure(command_parser)
-        command_parser.set_defaults(_module=module)
+        if name in wanted:
+            module = importlib.import_module(module_name)
+            module.configure(command_parser)
+            command_parser.set_defaults(_module=module)
     return parser
 
 
+def _command_named(argv: list[str]) -> str | None:
+    """The command word of ``argv`` (the first argument that is not an option of main's own)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = _command_named(argv)
+    parser = build_parser([command] if command in COMMANDS else [])
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import prometheus_client as prom
-import qrcode
-import qrcode.image.svg
 from pydantic import ValidationError
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
@@ -1548,6 +1546,9 @@ def _qr_svg(text: str) -> Response:
     """A QR code of an appointment id (what a kiosk scans to check in), drawn as SVG."""
     if not (1 <= len(text) <= 64) or not all(c.isalnum() or c in "-_" for c in text):
         return _response(404, "text/plain", b"not found\n")
+    import qrcode  # here: the package imports PIL, which the server needs for nothing else
+    import qrcode.image.svg
+
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=20, border=2)
     return _response(200, "image/svg+xml", image.to_string(encoding="unicode").encode())
 

@@ -15,5 +15,5 @@ def test_help_lists_every_available_command():
         check=True,
         cwd=ROOT,
     ).stdout
-    for name in main.available_commands():
+    for name in main.COMMANDS:
         assert name in out
