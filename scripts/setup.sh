@@ -54,6 +54,6 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: installing Python dependencies"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[postgres,hardware,dev]'
+    .venv/bin/python -m pip install -q -e '.[postgres,hardware,screens,plots,dev]'
     echo "$want" > "$stamp"
 fi
