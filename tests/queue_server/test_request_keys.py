@@ -4,10 +4,11 @@ ticket, across a restart too (the key is stored in the command's own transaction
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
-from queue_server.errors import EngineError
+from queue_server.errors import EngineError, StorageError
 from queue_server.storage import Replayed, Store
 from tests.queue_server.storage_support import T0, db_url, make_config, new_hall_id
 
@@ -65,4 +66,30 @@ def test_old_request_keys_are_purged(url):
     assert store.purge_request_keys() == 0
     clock[0] = T0.replace(day=T0.day + 3)
     assert store.purge_request_keys() == 1
+    store.close()
+
+
+def test_memory_ahead_of_the_disk_is_never_used_while_the_database_is_away(tmp_path, monkeypatch):
+    """A write fails and so does the reload after it (the database went away mid-command): the
+    next command must not run on the memory that issued a ticket the disk never got."""
+    store = Store(make_config(hall_id=new_hall_id(), url=db_url("sqlite", tmp_path)))
+    issue = C.IssueTicket(service=SERVICE)
+    real_write, real_load = store._write, store._load
+
+    def lost_write(conn, events):
+        real_write(conn, events)
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    def unreachable():
+        raise StorageError("cannot read the hall's state: connection refused")
+
+    monkeypatch.setattr(store, "_write", lost_write)
+    monkeypatch.setattr(store, "_load", unreachable)
+    with pytest.raises(StorageError):
+        store.execute(issue)
+    monkeypatch.setattr(store, "_write", real_write)
+    monkeypatch.setattr(store, "_load", real_load)  # the database is back
+    first = store.hall.tickets[issued(store.execute(issue))]
+    assert first.number.endswith("001")  # the lost ticket's number is not skipped
+    assert [t.number for t in store.stored_tickets()] == [first.number]
     store.close()
