@@ -217,6 +217,16 @@ class RequestKeyRow(SQLModel, table=True):
 REQUEST_KEY_DAYS = 2
 
 
+_KNOWN_KEYS = select(
+    RequestKeyRow.__table__.c.key,
+    RequestKeyRow.__table__.c.first_seq,
+    RequestKeyRow.__table__.c.last_seq,
+).where(
+    RequestKeyRow.__table__.c.hall_id == bindparam("hall"),
+    RequestKeyRow.__table__.c.key.in_(bindparam("keys", expanding=True)),
+)  # built once: building a statement costs more than running it
+
+
 class Replayed(list):
     """The events a command committed on its first attempt, found by its request key: the
     outcome of a retry. They were published then; they are not news now."""
@@ -621,13 +631,8 @@ class Store:
 
     def _known_keys(self, conn: Connection, keys: Sequence[str | None]) -> dict[str, Replayed]:
         """The stored request keys among ``keys``, each with its command's events."""
-        table = RequestKeyRow.__table__
         wanted = [k for k in dict.fromkeys(keys) if k is not None]
-        rows = conn.execute(
-            select(table.c.key, table.c.first_seq, table.c.last_seq).where(
-                table.c.hall_id == self.hall_id, table.c.key.in_(wanted)
-            )
-        ).all()
+        rows = conn.execute(_KNOWN_KEYS, {"hall": self.hall_id, "keys": wanted}).all()
         known: dict[str, Replayed] = {}
         for key, first, last in rows:
             events = Replayed()
