@@ -1004,7 +1004,9 @@ Unknown fields are refused (`bad_message`): the schemas are closed.
 ### Retries and request keys
 
 Every `command` and `query` is answered (its result, a refusal, or `unavailable`) within
-`[server] command_timeout_s` of the hall config (5 s by default), whatever the database does.
+`[server] command_timeout_s` of the hall config (5 s by default) of the server taking it up,
+whatever the database does. A connection's messages are taken up one after another: a request
+pipelined behind others waits for their answers first.
 `unavailable` means the hall could not say in time: a command not yet begun by then is dropped
 and never happens; one that had begun may still commit.
 
