@@ -27,7 +27,13 @@ from kiosk.flow import (
     ReportFault,
 )
 from queue_server import protocol as P
-from queue_server.client import ClientError, Disconnected, HallClient, ServerError
+from queue_server.client import (
+    ClientError,
+    Disconnected,
+    HallClient,
+    ServerError,
+    new_request_key,
+)
 from queue_server.engine import commands as C
 from ui.terminal_runtime import TerminalRuntime
 
@@ -35,6 +41,10 @@ log = logging.getLogger(__name__)
 faults = logging.getLogger("kiosk.faults")  # what the hall manager's log watch picks up
 
 PRINT_TIMEOUT_S = 20.0
+# A ticket's command is tried this often while the hall says `unavailable` or the reply is lost,
+# pausing RETRY_PAUSE_S more each time, before the resident is told the outcome is unknown.
+ISSUE_ATTEMPTS = 3
+RETRY_PAUSE_S = 1.0
 # The device workers' names (kiosk.app) and the part each is to the hall manager.
 PARTS = {"id": "reader", "qr": "scanner", "printer": "printer"}
 # The flow's printer problems as the word a manager's console translates.
@@ -177,9 +187,7 @@ class KioskRuntime(TerminalRuntime):
                 command = C.CheckIn(appointment=effect.appointment)
             form = effect.form if isinstance(effect, Issue) else None
             try:
-                reply = await self.client.command(
-                    command, resident_id=effect.resident_id, form=form
-                )
+                reply = await self._ticket_command(command, effect.resident_id, form)
             except ServerError as exc:
                 log.info("kiosk: %s refused: %s", command.type, exc.code)
                 return flow.refused(exc.code, exc.message_zh, exc.message_en)
@@ -220,6 +228,29 @@ class KioskRuntime(TerminalRuntime):
             faults.error("FAULT %s %s: %s", effect.device, effect.kind, effect.detail)
             return []
         raise TypeError(f"unknown effect {effect!r}")
+
+    async def _ticket_command(
+        self, command: C.Command, resident_id: dict[str, str] | None, form: dict | None
+    ) -> dict:
+        """Send a command that makes a ticket, retried under ONE request key: an attempt the
+        hall committed after its reply was lost (or said `unavailable`) is answered to the
+        retry with that ticket, never a second one."""
+        key = new_request_key()
+        for attempt in range(1, ISSUE_ATTEMPTS + 1):
+            try:
+                return await self.client.command(
+                    command, resident_id=resident_id, form=form, request_key=key
+                )
+            except ServerError as exc:
+                if exc.code != "unavailable" or attempt == ISSUE_ATTEMPTS:
+                    raise
+                log.info("kiosk: %s unavailable, retrying", command.type)
+            except ClientError as exc:
+                if attempt == ISSUE_ATTEMPTS:
+                    raise
+                log.info("kiosk: %s not answered (%s), retrying", command.type, exc)
+            await asyncio.sleep(RETRY_PAUSE_S * attempt)  # a pause that grows: back off
+        raise AssertionError("unreachable")
 
     async def _cancel(self, effect: Cancel) -> bool:
         """Cancel with the ticket's own resident token (the kiosk role may not cancel)."""

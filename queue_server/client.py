@@ -32,6 +32,7 @@ import json
 import logging
 import random
 import ssl as ssl_module
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
@@ -45,6 +46,11 @@ from queue_server.engine.commands import Command
 log = logging.getLogger(__name__)
 
 ConnectionState = Literal["connected", "disconnected", "reconnecting"]
+
+
+def new_request_key() -> str:
+    """A fresh request key for one attempt to do something (see ``HallClient.command``)."""
+    return uuid.uuid4().hex
 
 
 class ClientError(Exception):
@@ -288,18 +294,23 @@ class HallClient:
         *,
         resident_id: dict[str, str] | None = None,
         form: dict[str, Any] | None = None,
+        request_key: str | None = None,
     ) -> dict[str, Any]:
         """Run an engine command. ``resident_id`` ({"number": ..., "doc_type": "id"}) is turned
         into the resident key by the server; the clear number goes no further. ``form``
         ({"fields": {key: value}, "materials": [key, ...]}, with ``issue_ticket`` from a kiosk
         or navigator) is stored sealed under the issued ticket, for the window that serves it;
-        the reply then says ``form_stored``."""
+        the reply then says ``form_stored``. ``request_key`` (``new_request_key()``): the same
+        on every retry of one attempt, so a retry after ``unavailable`` or a lost reply gets the
+        first attempt's result instead of doing it twice."""
         body = command.model_dump(mode="json") if not isinstance(command, dict) else command
         message: dict[str, Any] = {"type": "command", "command": body}
         if resident_id:
             message["resident_id"] = resident_id
         if form is not None:
             message["form"] = form
+        if request_key is not None:
+            message["request_key"] = request_key
         return await self.request(message)
 
     async def query(self, query: str, **fields: Any) -> dict[str, Any]:

@@ -291,6 +291,14 @@ class Storage(_Model):
     url: str = "sqlite:///yikou.db"
     # SQLite durability: "full" survives power loss, "normal" survives a process crash.
     synchronous: str = "full"
+    # Bounds on the database's waits (seconds), so a hung database ends in an error, not a hang:
+    # connecting (PostgreSQL; also TCP keepalives and tcp_user_timeout), waiting for a lock
+    # (PostgreSQL lock_timeout, the pool's wait; SQLite's busy timeout) and one statement
+    # (PostgreSQL statement_timeout). A stopped server still answers at the TCP level, so these
+    # alone cannot bound a wait: [server] command_timeout_s does, for every terminal.
+    connect_timeout_s: float = Field(default=5, ge=2)
+    lock_timeout_s: float = Field(default=10, gt=0)
+    statement_timeout_s: float = Field(default=30, gt=0)
 
     @field_validator("synchronous")
     @classmethod
@@ -311,6 +319,10 @@ class ServerSettings(_Model):
     tls_key: str | None = None
     # How often time acts on the hall (a new day, bookings past their grace).
     tick_seconds: float = Field(default=15, gt=0)
+    # A command or query gets its answer, or `unavailable`, within this many seconds, whatever
+    # the database does; /healthz answers (503 when the database does not) within its own.
+    command_timeout_s: float = Field(default=5, gt=0)
+    healthz_timeout_s: float = Field(default=2, gt=0)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerSettings:

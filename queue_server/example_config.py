@@ -252,6 +252,12 @@ materials_retention_days = 30
 [storage]
 url = "sqlite:///yikou.db"        # relative to this file; or postgresql+psycopg://user@host/db
 synchronous = "full"              # full: survives power loss; normal: survives a crash only
+# A PostgreSQL database must be UTF-8: createdb -E UTF8 -T template0 yikou
+# Bounds on the database's waits, in seconds (PostgreSQL: connect, lock, statement timeouts;
+# SQLite: lock_timeout_s is its busy timeout).
+connect_timeout_s = 5
+lock_timeout_s = 10
+statement_timeout_s = 30
 
 [server]
 host = "0.0.0.0"
@@ -260,6 +266,8 @@ public_url = "http://127.0.0.1:8765"   # what residents' phones open from the ti
 # tls_cert = "/etc/yikou/hall.crt"    # both set: wss:// and https:// only (PEM files, checked at
 # tls_key = "/etc/yikou/hall.key"     # start); public_url must then be https:// (docs/deploy.md)
 tick_seconds = 15
+command_timeout_s = 5     # every command and query: its answer, or "unavailable", within this
+healthz_timeout_s = 2     # /healthz: 503 when the database has not answered within this
 """
 
 

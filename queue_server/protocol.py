@@ -95,6 +95,7 @@ class ResidentId(BaseModel):
     number: str = Field(min_length=4, max_length=32)
 
 
+RequestKey = Annotated[str, Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 FieldKey = Annotated[str, Field(pattern=KEY_PATTERN, max_length=64)]
 MaterialKey = Annotated[str, Field(pattern=KEY_PATTERN, max_length=64)]
 FieldValue = Annotated[str, Field(max_length=FORM_MAX_VALUE)] | bool | int | float | None
@@ -130,6 +131,10 @@ class CommandMsg(_Msg):
     appointment_token: str | None = Field(default=None, max_length=256)
     # Only with issue_ticket, from a kiosk or navigator: the resident's form (see Form).
     form: Form | None = None
+    # Idempotency: a fresh random key per attempt to do something (a UUID's hex), the SAME key
+    # on every retry of it. A command whose key this session's terminal already used with this
+    # command type is not run again: the reply is the first attempt's (the same ticket).
+    request_key: RequestKey | None = None
 
     @model_validator(mode="after")
     def _aware_times(self) -> CommandMsg:

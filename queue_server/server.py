@@ -7,6 +7,10 @@ Shape (the websockets library's asyncio server around our sans-I/O engine):
 - ``HallActor`` owns the Store. Every engine and database access runs on its one thread, in
   order; commands arriving together are committed together (group commit) and nobody hears of a
   result before its transaction committed.
+- A hung database never hangs a terminal: a command or query is answered, or refused as
+  ``unavailable``, within ``[server] command_timeout_s``; a command whose caller gave up before
+  its batch began is dropped, and one that was already running is found again by its request
+  key (``storage.Replayed``). /healthz pings on a thread of its own, within its own deadline.
 - After each batch the server publishes the batch's events, each with its hall-wide ``seq``, to
   the subscribers of each stream, projected for that stream's audience (``queue_server.views``).
   Writes go straight to each connection's transport, as ``websockets.broadcast`` does, so a
@@ -55,7 +59,7 @@ from queue_server.engine.lifecycle import TicketState
 from queue_server.errors import ConfigError, EngineError, StorageError
 from queue_server.identity import resident_key
 from queue_server.privacy import FormUnreadable
-from queue_server.storage import Store
+from queue_server.storage import Replayed, Store
 from queue_server.tokens import TokenError, make_token, read_token
 from queue_server.webhooks import WebhookDispatcher
 
@@ -156,8 +160,9 @@ class BatchResult:
 class HallActor:
     """Runs the Store on a single thread: engine state is only ever touched there."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, timeout_s: float | None = None):
         self.store = store
+        self.timeout_s = timeout_s  # for call(); None: wait as long as the thread takes
         self.secret = store.config.security.resident_key_secret
         self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hall")
         self.ahead_limit = 0  # > 0 when a webhook wants "ahead" notices
@@ -165,16 +170,32 @@ class HallActor:
         self._day_seq: int | None = None  # the last seq read into _day_events
 
     async def call(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        """``fn(*args)`` on the hall's thread; StorageError when it has not answered within
+        ``timeout_s`` (the database hangs, or the thread still waits on it for an earlier job;
+        a job not begun by then is dropped)."""
+        flight = self.run(fn, *args)
+        if self.timeout_s is None:
+            return await flight
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await flight
+        except TimeoutError:
+            raise StorageError(f"no answer from the database within {self.timeout_s:g} s") from None
+
+    def run(self, fn, *args) -> asyncio.Future:
+        """``fn(*args)`` on the hall's thread, however long it takes (the group commit: a batch
+        that commits late is still published)."""
+        return asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def run_batch(
         self,
         commands: list[C.Command],
         watched: list[str],
         forms: list[dict[str, Any] | None] | None = None,
+        keys: list[str | None] | None = None,
     ) -> BatchResult:
         store = self.store
-        outcomes = store.execute_batch(commands, forms=forms)
+        outcomes = store.execute_batch(commands, forms=forms, keys=keys)
         committed_at = time.perf_counter()
         hall = store.hall
         now = store.clock()
@@ -188,7 +209,11 @@ class HallActor:
                     issued[ev.ticket.id] = views.ticket_view(hall, hall.tickets[ev.ticket.id], now)
                     issued[ev.ticket.id]["ahead"] = ev.ahead
                     issued[ev.ticket.id]["estimated_wait_s"] = ev.estimated_wait_s
-                elif isinstance(ev, V.TicketCalled) and ev.ticket_id in hall.tickets:
+                elif (
+                    isinstance(ev, V.TicketCalled)
+                    and ev.ticket_id in hall.tickets
+                    and not isinstance(outcome, Replayed)
+                ):
                     ticket = hall.tickets[ev.ticket_id]
                     waits.append((ev.at - ticket.queued_at).total_seconds())
         residents = {
@@ -216,11 +241,7 @@ class HallActor:
             return {}
 
     def _ahead(self, outcomes: list, now: dt.datetime) -> dict[str, dict[str, Any]]:
-        events = [
-            ev
-            for outcome in outcomes
-            for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
-        ]
+        events = _new_events(outcomes)
         if not events:
             return {}
         hall = self.store.hall
@@ -429,6 +450,9 @@ class HallActor:
     def ping(self) -> bool:
         return self.store.ping()
 
+    def purge_request_keys(self) -> int:
+        return self.store.purge_request_keys()
+
     def close(self) -> None:
         self.store.close()
         self.executor.shutdown(wait=True)
@@ -594,7 +618,10 @@ class QueueServer:
         port: int | None = None,
     ):
         self.config = config
-        self.actor = HallActor(store)
+        self.actor = HallActor(store, config.server.command_timeout_s)
+        # /healthz pings here, not on the hall's thread, which may be waiting on the database.
+        self._probe = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="healthz")
+        self._ping: asyncio.Future | None = None
         self.host = host if host is not None else config.server.host
         self.port = port if port is not None else config.server.port
         self.secret = config.security.resident_key_secret
@@ -693,6 +720,7 @@ class QueueServer:
         if self.webhooks is not None:
             closing.append(self.webhooks.stop())
         await asyncio.gather(*closing)
+        self._probe.shutdown(wait=False, cancel_futures=True)
         await asyncio.get_running_loop().run_in_executor(None, self.actor.close)
 
     async def serve_forever(self) -> None:
@@ -707,13 +735,14 @@ class QueueServer:
     # --- commands: group commit -------------------------------------------------------------
 
     async def submit(
-        self, command: C.Command, form: dict[str, Any] | None = None
+        self, command: C.Command, form: dict[str, Any] | None = None, key: str | None = None
     ) -> tuple[list[V.Event] | EngineError, BatchResult]:
         """Queue a command for the next group commit; its outcome once committed. ``form``: a
         resident's form, stored under the ticket an ``issue_ticket`` issues, in the same
-        transaction."""
+        transaction. ``key``: its request key (``_request_key``). Cancelled before its batch
+        begins (the caller gave up), the command is not run at all."""
         future = asyncio.get_running_loop().create_future()
-        await self.pending.put((command, future, form))
+        await self.pending.put((command, future, form, key))
         return await future
 
     async def _writer(self) -> None:
@@ -721,19 +750,25 @@ class QueueServer:
             batch = [await self.pending.get()]
             while not self.pending.empty() and len(batch) < BATCH_MAX:
                 batch.append(self.pending.get_nowait())
+            # Nobody waits for these any more (answered `unavailable`): they never happen.
+            batch = [entry for entry in batch if not entry[1].done()]
+            if not batch:
+                continue
             watched = [c.ticket_id for c in self.subscribers["resident"] if c.ticket_id]
-            forms = [form for _, _, form in batch]
+            forms = [form for _, _, form, _ in batch]
+            keys = [key for _, _, _, key in batch]
             try:
-                result = await self.actor.call(
+                result = await self.actor.run(
                     self.actor.run_batch,
-                    [cmd for cmd, _, _ in batch],
+                    [cmd for cmd, _, _, _ in batch],
                     watched,
                     forms if any(f is not None for f in forms) else None,
+                    keys if any(k is not None for k in keys) else None,
                 )
             except Exception as exc:  # the database is down: every caller hears it
                 # Only the error's text: never the commands (a form could be among them).
                 log.error("batch of %d commands failed: %s", len(batch), exc)
-                for _, future, _ in batch:
+                for _, future, _, _ in batch:
                     if not future.done():
                         future.set_exception(
                             exc if isinstance(exc, StorageError) else StorageError(str(exc))
@@ -742,19 +777,13 @@ class QueueServer:
             self._publish(result)
             if self.webhooks is not None:
                 self._feed_webhooks(result)
-            for (cmd, future, _), outcome in zip(batch, result.outcomes, strict=True):
-                self.m_commands.labels(
-                    cmd.type, "refused" if isinstance(outcome, EngineError) else "ok"
-                ).inc()
+            for (cmd, future, _, _), outcome in zip(batch, result.outcomes, strict=True):
+                self.m_commands.labels(cmd.type, _outcome_label(outcome)).inc()
                 if not future.done():
                     future.set_result((outcome, result))
 
     def _feed_webhooks(self, result: BatchResult) -> None:
-        events = [
-            ev
-            for outcome in result.outcomes
-            for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
-        ]
+        events = _new_events(result.outcomes)
         events.sort(key=lambda ev: ev.seq)
         try:
             self.webhooks.feed(events, result.ahead)
@@ -763,7 +792,8 @@ class QueueServer:
 
     async def _ticker(self) -> None:
         # The first tick at once: a fresh server opens the day before any terminal asks. The
-        # housekeeping after each: forms and filed materials past their retention go.
+        # housekeeping after each: forms and filed materials past their retention go, and
+        # request keys too old for any retry.
         while True:
             try:
                 await self.submit(C.Tick())
@@ -771,6 +801,10 @@ class QueueServer:
                 log.warning("tick failed: %s", exc)
             await asyncio.sleep(self.config.server.tick_seconds)
             await self.purge_private()
+            try:
+                await self.actor.call(self.actor.purge_request_keys)
+            except StorageError as exc:
+                log.warning("purging old request keys failed: %s", exc)
 
     async def purge_private(self) -> dict[str, int]:
         """Delete residents' forms and filed materials past their retention ([privacy])."""
@@ -788,11 +822,7 @@ class QueueServer:
     # --- publishing --------------------------------------------------------------------------
 
     def _publish(self, result: BatchResult) -> None:
-        events = [
-            ev
-            for outcome in result.outcomes
-            for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
-        ]
+        events = _new_events(result.outcomes)
         events.sort(key=lambda ev: ev.seq)
         public: list[tuple[int, bytes]] = []
         for ev in events:
@@ -974,6 +1004,8 @@ class QueueServer:
             return
         try:
             await self._dispatch(client, msg)
+        except StorageError:  # the database did not answer in time (a subscribe's snapshot)
+            self._send(client, _json(P.error("unavailable", msg_id)))
         except Exception:  # a bug met by one message: say so, keep the connection
             log.exception("%s from %s %s failed", msg.type, client.role, client.name)
             self._send(client, _json(P.error("internal_error", msg_id)))
@@ -1251,8 +1283,11 @@ class QueueServer:
             self._send(client, _json(P.error("forbidden", msg.id, command=msg.command.type)))
             return
         try:
-            outcome, result = await self.submit(command, form)
-        except StorageError:
+            async with asyncio.timeout(self.config.server.command_timeout_s):
+                outcome, result = await self.submit(command, form, _request_key(client, msg))
+        except (StorageError, TimeoutError):
+            # Not begun: it never will be. Begun: it may still commit, and a retry with the
+            # same request key then gets its result.
             self._send(client, _json(P.error("unavailable", msg.id)))
             return
         if isinstance(outcome, EngineError):
@@ -1388,6 +1423,18 @@ class QueueServer:
 
     # --- HTTP on the same port ----------------------------------------------------------------
 
+    async def _database_ok(self) -> bool:
+        """Does the database answer within ``healthz_timeout_s``? One ping at a time: while one
+        hangs, every probe waits on it (and says no at its deadline) rather than pile up."""
+        if self._ping is None or self._ping.done():
+            loop = asyncio.get_running_loop()
+            self._ping = loop.run_in_executor(self._probe, self.actor.ping)
+        try:
+            async with asyncio.timeout(self.config.server.healthz_timeout_s):
+                return await asyncio.shield(self._ping)
+        except TimeoutError:
+            return False
+
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         response = await self._route(request)
         if request.method == "HEAD" and response is not None:
@@ -1405,7 +1452,7 @@ class QueueServer:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None if path in ("/", "/ws") else _response(404, "text/plain", b"not found\n")
         if path == "/healthz":
-            db_ok = await self.actor.call(self.actor.ping)
+            db_ok = await self._database_ok()
             body = {
                 "status": "ok" if db_ok else "database unreachable",
                 "database": db_ok,
@@ -1417,7 +1464,10 @@ class QueueServer:
             }
             return _response(200 if db_ok else 503, "application/json", json.dumps(body).encode())
         if path == "/metrics":
-            counts = await self.actor.call(self.actor.counts)
+            try:
+                counts = await self.actor.call(self.actor.counts)
+            except StorageError:
+                return _response(503, "text/plain", b"the hall is waiting on its database\n")
             for state in ("waiting", "called", "serving", "done", "no_show", "cancelled"):
                 self.m_tickets.labels(state).set(counts.get(state, 0))
             return _response(200, prom.CONTENT_TYPE_LATEST, prom.generate_latest(self.registry))
@@ -1432,6 +1482,33 @@ class QueueServer:
         if path.startswith("/static/"):
             return _static(path.removeprefix("/static/"))
         return _response(404, "text/plain", b"not found\n")
+
+
+def _new_events(outcomes: list) -> list[V.Event]:
+    """A batch's newly committed events (a refusal's time-driven ones too; not a replay's)."""
+    return [
+        ev
+        for outcome in outcomes
+        if not isinstance(outcome, Replayed)
+        for ev in (outcome.events if isinstance(outcome, EngineError) else outcome)
+    ]
+
+
+def _outcome_label(outcome) -> str:
+    if isinstance(outcome, EngineError):
+        return "refused"
+    return "replayed" if isinstance(outcome, Replayed) else "ok"
+
+
+def _request_key(client: Client, msg: P.CommandMsg) -> str | None:
+    """The stored form of a command's request key: scoped to the terminal (a resident: the
+    ticket) and the command type, so a key never reaches what another session did; hashed, so
+    the database holds no terminal's name."""
+    if msg.request_key is None:
+        return None
+    who = client.ticket_id if client.role == "resident" else client.name
+    text = "\0".join((client.role or "", who or "", msg.command.type, msg.request_key))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _id_of(data: Any) -> int | str | None:

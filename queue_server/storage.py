@@ -11,6 +11,11 @@
 Nobody sees a result before it is committed. If anything fails after the engine changed its
 state, the state is rebuilt from the database, so memory never runs ahead of the disk. Every row
 carries its hall's id, so the halls of a district can share one PostgreSQL database.
+
+A command may carry a request key (the protocol's ``request_key``): it is stored in the
+command's own transaction, so a retry with the same key gets the first attempt's events back
+(``Replayed``) instead of running again, across restarts and even when the first attempt
+committed after its client had given up.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel, create_engine
@@ -195,6 +200,38 @@ class FormRow(SQLModel, table=True):
     sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class RequestKeyRow(SQLModel, table=True):
+    """A command's request key, written in the command's transaction, with the seqs of the
+    events it committed (first..last; 0..0 when none): a retry is answered from the log."""
+
+    __tablename__ = "request_keys"
+    __table_args__ = (Index("ix_request_keys_at", "hall_id", "at"),)
+    hall_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=64)
+    first_seq: int
+    last_seq: int
+    at: dt.datetime = Field(sa_type=Instant)
+
+
+# Request keys older than this are forgotten: a retry comes within minutes, tickets last a day.
+REQUEST_KEY_DAYS = 2
+
+
+_KNOWN_KEYS = select(
+    RequestKeyRow.__table__.c.key,
+    RequestKeyRow.__table__.c.first_seq,
+    RequestKeyRow.__table__.c.last_seq,
+).where(
+    RequestKeyRow.__table__.c.hall_id == bindparam("hall"),
+    RequestKeyRow.__table__.c.key.in_(bindparam("keys", expanding=True)),
+)  # built once: building a statement costs more than running it
+
+
+class Replayed(list):
+    """The events a command committed on its first attempt, found by its request key: the
+    outcome of a retry. They were published then; they are not news now."""
+
+
 class FiledMaterialRow(SQLModel, table=True):
     """A material a window checked and filed for a resident (by key, never the number), kept
     ``[privacy] materials_retention_days`` from the last filing."""
@@ -218,10 +255,20 @@ NOTICE_FIELDS = [c.name for c in NoticeRow.__table__.columns if c.name != "hall_
 # --- engine set-up ------------------------------------------------------------------------------
 
 
-def make_engine(url: str, *, synchronous: str = "full", pool_size: int = 5) -> Engine:
-    """An SQLAlchemy engine with the hall's durability settings."""
+def make_engine(
+    url: str,
+    *,
+    synchronous: str = "full",
+    pool_size: int = 5,
+    connect_timeout_s: float = 5,
+    lock_timeout_s: float = 10,
+    statement_timeout_s: float = 30,
+) -> Engine:
+    """An SQLAlchemy engine with the hall's durability settings and bounded waits."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": lock_timeout_s}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):
@@ -231,7 +278,7 @@ def make_engine(url: str, *, synchronous: str = "full", pool_size: int = 5) -> E
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute(f"PRAGMA busy_timeout={round(lock_timeout_s * 1000)}")
             # A purged form's sealed bytes must not linger in free pages of the file.
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
@@ -246,9 +293,60 @@ def make_engine(url: str, *, synchronous: str = "full", pool_size: int = 5) -> E
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # Server-side bounds first, then any options the URL names (an administrator's win). A
+    # session idle in a transaction (its process stopped while it held the hall's row) is ended,
+    # so the other processes of the hall are not locked out for ever.
+    ms = {
+        "statement_timeout": statement_timeout_s,
+        "lock_timeout": lock_timeout_s,
+        "idle_in_transaction_session_timeout": max(60.0, statement_timeout_s),
+    }
+    options = " ".join(f"-c {name}={round(s * 1000)}" for name, s in ms.items())
+    given = make_url(url).query.get("options")
+    if given:
+        options += " " + (given if isinstance(given, str) else " ".join(given))
+    connect_args = {
+        "connect_timeout": max(2, round(connect_timeout_s)),
+        "options": options,
+        # A dead peer or a cut network (not a stopped server: its kernel still answers) is
+        # noticed in seconds, not after the system's two hours.
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": round(statement_timeout_s * 1000),
+    }
     # No pre-ping: it costs a round trip per command; a dropped connection fails the command,
     # which the caller sees as a StorageError and may retry.
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_recycle=3600)
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_recycle=3600,
+        pool_timeout=lock_timeout_s,
+        connect_args=connect_args,
+    )
+    # Before SQLAlchemy's own first look (which fails obscurely on bytes), so it goes first.
+    event.listen(engine, "first_connect", _require_utf8, insert=True)
+    return engine
+
+
+def _require_utf8(dbapi_conn, _record) -> None:
+    """Refuse a PostgreSQL database that is not UTF-8: in SQL_ASCII psycopg reads text as bytes,
+    and the hall's Chinese text has no place in the others."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SELECT current_database(), current_setting('server_encoding')")
+        name, encoding = (v.decode() if isinstance(v, bytes) else v for v in cursor.fetchone())
+    finally:
+        cursor.close()
+        dbapi_conn.rollback()
+    if encoding.upper() not in ("UTF8", "UTF-8"):
+        raise StorageError(
+            f"the database {name} has encoding {encoding}; the hall needs UTF8: create it with "
+            f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0 (or createdb -E UTF8 "
+            "-T template0)"
+        )
 
 
 def create_schema(engine: Engine) -> None:
@@ -342,8 +440,16 @@ class Store:
         self.policy = policy
         self.clock = clock
         self.url = url or config.storage.url
-        self.engine = engine or make_engine(self.url, synchronous=config.storage.synchronous)
+        storage = config.storage
+        self.engine = engine or make_engine(
+            self.url,
+            synchronous=storage.synchronous,
+            connect_timeout_s=storage.connect_timeout_s,
+            lock_timeout_s=storage.lock_timeout_s,
+            statement_timeout_s=storage.statement_timeout_s,
+        )
         self._lock = threading.RLock()
+        self._stale = False  # memory may be ahead of the disk: reload before the next command
         self._hall_query = None
         self._hall_updates: dict[int, Any] = {}
         self.vault = FormVault.for_hall(config)
@@ -446,6 +552,7 @@ class Store:
         now: dt.datetime | None = None,
         *,
         forms: Sequence[dict[str, Any] | None] | None = None,
+        keys: Sequence[str | None] | None = None,
     ) -> list[list[V.Event] | EngineError]:
         """Run several commands, in order, in ONE transaction (group commit).
 
@@ -457,18 +564,32 @@ class Store:
         with an ``issue_ticket``. It is sealed and stored under the ticket the command issued,
         in the same transaction: a ticket acknowledged with a form always has it. A refused
         command stores none.
+
+        ``keys`` (beside ``commands``, None where there is none): request keys. A command whose
+        key is already stored is not run again: its outcome is the first attempt's events, as
+        ``Replayed``. A command that succeeds stores its key with its events; a refused one
+        stores none (nothing happened, the retry may run it).
         """
         now = now or self.clock()
         outcomes: list[list[V.Event] | EngineError] = []
         with self._lock:
             try:
+                if self._stale:
+                    self._reload()
                 with self.engine.begin() as conn:
                     row = self._lock_hall(conn)
                     if row.seq != self.hall.seq:
                         self._catch_up(conn, row.seq)
+                    # Looked up under the hall's lock: no other process can store one meanwhile.
+                    known = self._known_keys(conn, keys) if keys and any(keys) else {}
+                    new_keys: list[dict[str, Any]] = []
                     written: list[V.Event] = []
                     sealed: list[dict[str, Any]] = []
                     for i, command in enumerate(commands):
+                        key = keys[i] if keys else None
+                        if key is not None and key in known:
+                            outcomes.append(known[key])
+                            continue
                         try:
                             events = self.hall.handle(command, now)
                             outcomes.append(events)
@@ -479,19 +600,58 @@ class Store:
                             form = forms[i] if forms else None
                             if form is not None:
                                 sealed += self._seal_forms(events, form, now)
+                            if key is not None:
+                                known[key] = Replayed(events)  # the same key again in this batch
+                                seqs = [ev.seq for ev in events] or [0]
+                                new_keys.append({"hall_id": self.hall_id, "key": key,
+                                                 "first_seq": seqs[0], "last_seq": seqs[-1],
+                                                 "at": now})  # fmt: skip
                         written += events
                     if written:
                         self._write(conn, written)
                     if sealed:
                         conn.execute(FormRow.__table__.insert(), sealed)
+                    if new_keys:
+                        conn.execute(RequestKeyRow.__table__.insert(), new_keys)
             except SQLAlchemyError as exc:
-                self.hall = self._load()
+                self._reload()
                 raise StorageError(f"the database refused the command: {exc}") from exc
             except BaseException:
                 # An engine bug or an interrupt mid-command: memory may be ahead of the disk.
-                self.hall = self._load()
+                self._reload()
                 raise
         return outcomes
+
+    def _reload(self) -> None:
+        """Rebuild memory from the database. Until that succeeds (the database may be the
+        reason we are here) memory may be ahead of the disk: nothing runs on it meanwhile."""
+        self._stale = True
+        self.hall = self._load()
+        self._stale = False
+
+    def _known_keys(self, conn: Connection, keys: Sequence[str | None]) -> dict[str, Replayed]:
+        """The stored request keys among ``keys``, each with its command's events."""
+        wanted = [k for k in dict.fromkeys(keys) if k is not None]
+        rows = conn.execute(_KNOWN_KEYS, {"hall": self.hall_id, "keys": wanted}).all()
+        known: dict[str, Replayed] = {}
+        for key, first, last in rows:
+            events = Replayed()
+            if first:
+                events.extend(self._read_events(conn, first - 1, last))
+            known[key] = events
+        return known
+
+    def purge_request_keys(self, now: dt.datetime | None = None) -> int:
+        """Forget request keys older than REQUEST_KEY_DAYS; return how many."""
+        table = RequestKeyRow.__table__
+        horizon = (now or self.clock()) - dt.timedelta(days=REQUEST_KEY_DAYS)
+        try:
+            with self._lock, self.engine.begin() as conn:
+                return conn.execute(
+                    sa_delete(table).where(table.c.hall_id == self.hall_id, table.c.at < horizon)
+                ).rowcount
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot purge old request keys: {exc}") from exc
 
     def _seal_forms(
         self, events: list[V.Event], form: dict[str, Any], now: dt.datetime
@@ -523,7 +683,7 @@ class Store:
                     conn.rollback()
                     return self.hall.seq - before
             except SQLAlchemyError as exc:
-                self.hall = self._load()
+                self._reload()
                 raise StorageError(f"cannot read the event log: {exc}") from exc
 
     def _catch_up(self, conn: Connection, latest: int) -> None:

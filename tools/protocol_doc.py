@@ -32,6 +32,7 @@ from pydantic.fields import FieldInfo
 from queue_server import errors as E
 from queue_server import protocol as P
 from queue_server import server as S
+from queue_server import storage as STORAGE
 from queue_server import views
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
@@ -346,6 +347,7 @@ CLIENT_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "id": 7,
                 "command": {"type": "issue_ticket", "service": "liuguan.residence_registration"},
                 "resident_id": {"doc_type": "id", "number": "11010119500101001X"},
+                "request_key": "5f0c9a7e2b4d4e6f8a1b3c5d7e9f0a2b",
             },
         ),
         (
@@ -835,7 +837,9 @@ PROTOCOL_ERROR_NOTES = {
     "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped. "
     "Or a login waited too long in line behind failed ones (see [Guessing](#guessing); "
     "`details`: `retry_after`), or the web channel's address sent too many bookings.",
-    "unavailable": "The database could not commit; the command did not happen. Retry later.",
+    "unavailable": "The database could not commit, or did not answer within "
+    "`[server] command_timeout_s`. Retry with the same `request_key`: see "
+    "[Retries and request keys](#retries-and-request-keys).",
     "bad_query": "The query lacks a parameter it needs. `details`: `field`.",
     "identity_required": "A `web` session sent `book_appointment` without `resident_id`; a "
     "kiosk, navigator or web session sent `cancel_appointment` without `resident_id` or "
@@ -964,8 +968,8 @@ HTTP routes (GET) on the same port:
 
 | path | answer |
 |---|---|
-| `/healthz` | JSON: `status` (`ok` or `database unreachable`), `database` (bool), `uptime_s`, `version`, `hall`, `seq`, `connections`; HTTP 200, or 503 when the database is unreachable |
-| `/metrics` | Prometheus text format: `yikou_commands_total` (by type, outcome), `yikou_connections` (by role), `yikou_tickets` (today's, by state), `yikou_wait_seconds`, `yikou_publish_seconds`, `yikou_seq` |
+| `/healthz` | JSON: `status` (`ok` or `database unreachable`), `database` (bool), `uptime_s`, `version`, `hall`, `seq`, `connections`; HTTP 200, or 503 when the database is unreachable or has not answered within `[server] healthz_timeout_s` (2 s by default) |
+| `/metrics` | Prometheus text format: `yikou_commands_total` (by type, outcome: `ok`, `refused`, `replayed`), `yikou_connections` (by role), `yikou_tickets` (today's, by state), `yikou_wait_seconds`, `yikou_publish_seconds`, `yikou_seq` |
 | `/t/<resident token>` | the [resident ticket page](#resident-ticket-page) (HTML) |
 | `/static/<file>` | the pages' scripts and style sheets (`ticket.js`, `staff.css`, ...) |
 | `/staff`, `/manager` | the window console and the manager console (HTML; log in over the websocket) |
@@ -1005,7 +1009,27 @@ Unknown fields are refused (`bad_message`): the schemas are closed.
    may be pipelined; each answer carries its request's `id`.
 5. On a lost connection, reconnect with exponential backoff and jitter, send `hello` again and
    `subscribe` again with `since` (see [Seq and resume](#seq-and-resume)). A command whose reply
-   never arrived may or may not have happened: look it up (a `ticket` query) before repeating it.
+   never arrived, or that was answered `unavailable`, may or may not have happened: repeat it
+   with the same `request_key` (see [Retries and request keys](#retries-and-request-keys)).
+
+### Retries and request keys
+
+Every `command` and `query` is answered (its result, a refusal, or `unavailable`) within
+`[server] command_timeout_s` of the hall config (5 s by default) of the server taking it up,
+whatever the database does. A connection's messages are taken up one after another: a request
+pipelined behind others waits for their answers first.
+`unavailable` means the hall could not say in time: a command not yet begun by then is dropped
+and never happens; one that had begun may still commit.
+
+So a command that must not happen twice (above all `issue_ticket`, `check_in`,
+`book_appointment`) carries a `request_key`: a fresh random string (16 to 64 of `A-Z a-z 0-9 _ -`;
+a UUID's hex) per attempt to do something, and the SAME key on every retry of that attempt. The
+key is stored in the command's own transaction, so whenever the first attempt committed (even
+after its client had given up, even before a restart) a retry is answered with the first
+attempt's result (the same ticket, the same `resident_token`) and nothing happens again; the
+events are not published a second time. A refused command stores no key: its retry runs again.
+Keys are scoped to the session's terminal (a resident: the ticket) and the command type, and
+kept {STORAGE.REQUEST_KEY_DAYS} days.
 
 ## Authentication
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 import threading
 from collections.abc import Callable
 
@@ -275,6 +276,39 @@ async def test_server_away_pauses_and_recovers(tmp_path):
                 await k.until(lambda: k.flow.screen == Screen.TICKET, "a ticket after recovery")
         finally:
             await proxy.close()
+
+
+async def test_a_ticket_committed_after_its_reply_was_lost_is_the_one_the_retry_gets(tmp_path):
+    """The hall's database is locked when the resident takes a ticket: the kiosk hears
+    `unavailable`, while the command waits on, and commits as the lock goes. The kiosk's retry
+    carries the same request key, so it gets that ticket: one ticket, printed once."""
+    settings = {"command_timeout_s": 1.0, "tick_seconds": 3600}
+    async with running_server(tmp_path, server=settings) as hall, Kiosk(hall, hall.device()) as k:
+        k.card(YOUNG)
+        await k.until(lambda: k.flow.screen == Screen.BUREAUS, "no booking")
+        await k.to_guide()
+        holder = sqlite3.connect(tmp_path / "hall.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than a reply
+        keys: list[str | None] = []
+        send = k.client.command
+
+        async def command(*args, request_key=None, **kw):
+            keys.append(request_key)
+            if len(keys) == 2:  # the retry: the first attempt was refused, let it commit
+                holder.execute("ROLLBACK")
+            return await send(*args, request_key=request_key, **kw)
+
+        k.client.command = command
+        try:
+            k.do(k.flow.take_ticket())
+            await k.until(lambda: k.flow.screen == Screen.TICKET, "the ticket", timeout=20)
+        finally:
+            holder.close()
+        assert len(keys) == 2 and keys[0] is not None and keys[0] == keys[1]
+        assert hall.server.m_commands.labels("issue_ticket", "replayed")._value.get() == 1
+        assert len(k.runtime.printed) == 1
+        tickets = sqlite3.connect(tmp_path / "hall.db").execute("SELECT count(*) FROM tickets")
+        assert tickets.fetchone() == (1,)
 
 
 async def until_ticked(k: Kiosk, predicate, what: str, timeout: float = 10.0):

@@ -89,16 +89,23 @@ class Clock:
 
 
 @contextlib.asynccontextmanager
-async def running_server(tmp_path: Path, *, clock=None, url: str | None = None):
+async def running_server(
+    tmp_path: Path, *, clock=None, url: str | None = None, server: dict | None = None
+):
+    """``server``: [server] settings to change (e.g. a short ``command_timeout_s``)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = hall_config(url or f"sqlite:///{tmp_path / 'hall.db'}")
+    if server:
+        config = config.model_copy(update={"server": config.server.model_copy(update=server)})
     store = Store(config, **({"clock": clock} if clock is not None else {}))
-    server = QueueServer(config, store, host="127.0.0.1", port=0)
-    await server.start()
+    queue_server = QueueServer(config, store, host="127.0.0.1", port=0)
+    await queue_server.start()
     try:
-        yield Running(server=server, url=f"ws://127.0.0.1:{server.port}/ws", config=config)
+        yield Running(
+            server=queue_server, url=f"ws://127.0.0.1:{queue_server.port}/ws", config=config
+        )
     finally:
-        await server.stop()
+        await queue_server.stop()
 
 
 # --- raw connections, messages, processes ---------------------------------------------------------
