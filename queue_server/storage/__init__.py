@@ -1,0 +1,56 @@
+"""Durable storage of a hall: ``store.Store``, one hall's engine bound to its database.
+
+The public names are re-exported here: ``from queue_server.storage import Store``.
+"""
+
+from queue_server.storage.store import (
+    APPOINTMENT_FIELDS,
+    COUNTER_FIELDS,
+    NOTICE_FIELDS,
+    REQUEST_KEY_DAYS,
+    TICKET_FIELDS,
+    AppointmentRow,
+    CounterRow,
+    EventRow,
+    FiledMaterialRow,
+    FormRow,
+    HallRow,
+    Instant,
+    NoticeRow,
+    Replayed,
+    RequestKeyRow,
+    Store,
+    TicketBase,
+    TicketPublic,
+    TicketRow,
+    make_engine,
+    ticket_columns,
+    ticket_from_row,
+    utcnow,
+)
+
+__all__ = [
+    "APPOINTMENT_FIELDS",
+    "COUNTER_FIELDS",
+    "NOTICE_FIELDS",
+    "REQUEST_KEY_DAYS",
+    "TICKET_FIELDS",
+    "AppointmentRow",
+    "CounterRow",
+    "EventRow",
+    "FiledMaterialRow",
+    "FormRow",
+    "HallRow",
+    "Instant",
+    "NoticeRow",
+    "Replayed",
+    "RequestKeyRow",
+    "Store",
+    "TicketBase",
+    "TicketPublic",
+    "TicketRow",
+    "make_engine",
+    "ticket_columns",
+    "ticket_from_row",
+    "utcnow",
+]
