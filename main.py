@@ -18,6 +18,7 @@ from collections.abc import Iterable
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("queue_server.cli", "write a commented example hall configuration"),
     "server": ("queue_server.server", "the queue server: websocket + HTTP for every terminal"),
+    "db": ("queue_server.storage.cli", "the database's schema: upgrade, current"),
     "demo": ("demo.hall", "start a demo hall: server, simulated kiosk, staff console"),
     "counter": ("console.app", "terminal staff console for one window (叫号)"),
     "devices": ("devices.cli", "technician tools: list, check, read-card, scan, print-test"),

@@ -3,6 +3,7 @@
     YikouError
      ├── ConfigError                 a hall configuration that cannot be used (names the field)
      ├── StorageError                the database refused or is unreachable
+     │    └── SchemaVersionError     the database's schema is not this software's (names the fix)
      └── EngineError                 the engine refused a command; carries code + zh/en messages
           ├── IllegalTransition      a move the lifecycle table forbids (names object, command, state)
           ├── NotFound               unknown ticket, counter, service, appointment or notice
@@ -40,6 +41,11 @@ class ConfigError(YikouError):
 
 class StorageError(YikouError):
     """The database could not do what was asked."""
+
+
+class SchemaVersionError(StorageError):
+    """The database's schema revision is not the one this software writes: older (run
+    ``main.py db upgrade``) or newer (upgrade the software). Waiting does not fix it."""
 
 
 class EngineError(YikouError):

@@ -56,7 +56,7 @@ from queue_server.config import HallConfig, load_hall_config, tls_context
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.lifecycle import TicketState
-from queue_server.errors import ConfigError, EngineError, StorageError
+from queue_server.errors import ConfigError, EngineError, SchemaVersionError, StorageError
 from queue_server.identity import resident_key
 from queue_server.privacy import FormUnreadable
 from queue_server.storage import Replayed, Store
@@ -1679,6 +1679,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         store = Store(config, url=args.db)
+    except SchemaVersionError as exc:  # a restart cannot fix it: 2, which the unit does not restart
+        log.error("%s", exc)
+        return 2
     except StorageError as exc:
         log.error("%s", exc)
         return 3

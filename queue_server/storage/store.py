@@ -26,24 +26,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Float,
-    Index,
-    LargeBinary,
-    UniqueConstraint,
-    bindparam,
-    event,
-    select,
-)
+from sqlalchemy import bindparam, event, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel, create_engine
+from sqlmodel import create_engine
 
 from queue_server.config import HallConfig
 from queue_server.engine import commands as C
@@ -54,163 +42,22 @@ from queue_server.engine.lifecycle import AppointmentState, CounterState, Ticket
 from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ticket
 from queue_server.errors import EngineError, StorageError
 from queue_server.privacy import FormVault
+from queue_server.storage.migrate import prepare_schema
+from queue_server.storage.tables import (
+    AppointmentRow,
+    CounterRow,
+    EventRow,
+    FiledMaterialRow,
+    FormRow,
+    HallRow,
+    NoticeRow,
+    RequestKeyRow,
+    TicketRow,
+)
 
 log = logging.getLogger(__name__)
 
 UTC = dt.UTC
-
-
-class Instant(TypeDecorator):
-    """A moment in time: epoch seconds in SQLite (fast to load), timestamptz in PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(Float())
-        return dialect.type_descriptor(DateTime(timezone=True))
-
-    def process_bind_param(self, value, dialect):
-        if value is None or dialect.name != "sqlite":
-            return value
-        return value.timestamp()
-
-    def process_result_value(self, value, dialect):
-        if value is None or dialect.name != "sqlite":
-            return value
-        return dt.datetime.fromtimestamp(value, UTC)
-
-
-# --- tables (SQLModel) --------------------------------------------------------------------------
-
-
-class HallRow(SQLModel, table=True):
-    __tablename__ = "halls"
-    hall_id: str = Field(primary_key=True, max_length=64)
-    seq: int = 0
-    day: dt.date | None = None
-    sequences: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    issued: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-class EventRow(SQLModel, table=True):
-    """The append-only log: never updated, never deleted."""
-
-    __tablename__ = "events"
-    __table_args__ = (Index("ix_events_hall_at", "hall_id", "at"),)
-    hall_id: str = Field(primary_key=True, max_length=64)
-    seq: int = Field(primary_key=True)
-    type: str = Field(max_length=40)
-    at: dt.datetime = Field(sa_type=Instant)
-    payload: str
-
-
-class TicketBase(SQLModel):
-    id: str = Field(primary_key=True, max_length=32)
-    number: str = Field(max_length=8)
-    day: dt.date
-    service: str = Field(max_length=80)
-    queue: str = Field(max_length=1)
-    priority: str = Field(max_length=32)
-    rank: int
-    channel: str = Field(max_length=16)
-    arrival: dt.datetime = Field(sa_type=Instant)
-    order_key: float
-    queued_at: dt.datetime = Field(sa_type=Instant)
-    state: str = Field(max_length=16)
-    counter: int | None = None
-    called_at: dt.datetime | None = Field(default=None, sa_type=Instant)
-    started_at: dt.datetime | None = Field(default=None, sa_type=Instant)
-    finished_at: dt.datetime | None = Field(default=None, sa_type=Instant)
-    no_show_at: dt.datetime | None = Field(default=None, sa_type=Instant)
-    recalls: int = 0
-    requeued: bool = False
-    transfers: int = 0
-    appointment_id: str | None = Field(default=None, max_length=32)
-    cancel_reason: str | None = Field(default=None, max_length=80)
-
-
-class TicketRow(TicketBase, table=True):
-    __tablename__ = "tickets"
-    __table_args__ = (
-        # Two kiosks can never hold the same number: the database itself refuses it.
-        UniqueConstraint("hall_id", "day", "number", name="uq_ticket_number"),
-        Index("ix_tickets_hall_day", "hall_id", "day"),
-    )
-    hall_id: str = Field(primary_key=True, max_length=64)
-    resident_key: str | None = Field(default=None, max_length=64)
-
-
-class TicketPublic(TicketBase):
-    """A ticket as staff screens may show it: no resident key."""
-
-
-class CounterRow(SQLModel, table=True):
-    __tablename__ = "counters"
-    hall_id: str = Field(primary_key=True, max_length=64)
-    id: int = Field(primary_key=True)
-    kind: str = Field(max_length=16)
-    skills: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    state: str = Field(max_length=16)
-    pause_reason: str | None = Field(default=None, max_length=200)
-    ticket_id: str | None = Field(default=None, max_length=32)
-    served_today: int = 0
-    since: dt.datetime | None = Field(default=None, sa_type=Instant)
-
-
-class AppointmentRow(SQLModel, table=True):
-    __tablename__ = "appointments"
-    __table_args__ = (Index("ix_appointments_slot", "hall_id", "slot_start"),)
-    hall_id: str = Field(primary_key=True, max_length=64)
-    id: str = Field(primary_key=True, max_length=32)
-    resident_key: str = Field(max_length=64)
-    service: str = Field(max_length=80)
-    slot_start: dt.datetime = Field(sa_type=Instant)
-    slot_end: dt.datetime = Field(sa_type=Instant)
-    booked_at: dt.datetime = Field(sa_type=Instant)
-    channel: str = Field(max_length=16)
-    state: str = Field(max_length=16)
-    ticket_id: str | None = Field(default=None, max_length=32)
-    closed_at: dt.datetime | None = Field(default=None, sa_type=Instant)
-
-
-class NoticeRow(SQLModel, table=True):
-    __tablename__ = "notices"
-    hall_id: str = Field(primary_key=True, max_length=64)
-    id: str = Field(primary_key=True, max_length=32)
-    text_zh: str
-    text_en: str
-    starts: dt.datetime | None = Field(default=None, sa_type=Instant)
-    ends: dt.datetime | None = Field(default=None, sa_type=Instant)
-    posted_at: dt.datetime = Field(sa_type=Instant)
-
-
-class FormRow(SQLModel, table=True):
-    """A form a resident submitted with a ticket: sealed (queue_server.privacy), never in clear,
-    and not part of the event log (the log is kept for ever; a form only for
-    ``[privacy] form_retention_hours``)."""
-
-    __tablename__ = "ticket_forms"
-    __table_args__ = (Index("ix_ticket_forms_submitted", "hall_id", "submitted_at"),)
-    hall_id: str = Field(primary_key=True, max_length=64)
-    ticket_id: str = Field(primary_key=True, max_length=32)
-    service: str = Field(max_length=80)
-    submitted_at: dt.datetime = Field(sa_type=Instant)
-    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-
-
-class RequestKeyRow(SQLModel, table=True):
-    """A command's request key, written in the command's transaction, with the seqs of the
-    events it committed (first..last; 0..0 when none): a retry is answered from the log."""
-
-    __tablename__ = "request_keys"
-    __table_args__ = (Index("ix_request_keys_at", "hall_id", "at"),)
-    hall_id: str = Field(primary_key=True, max_length=64)
-    key: str = Field(primary_key=True, max_length=64)
-    first_seq: int
-    last_seq: int
-    at: dt.datetime = Field(sa_type=Instant)
 
 
 # Request keys older than this are forgotten: a retry comes within minutes, tickets last a day.
@@ -230,20 +77,6 @@ _KNOWN_KEYS = select(
 class Replayed(list):
     """The events a command committed on its first attempt, found by its request key: the
     outcome of a retry. They were published then; they are not news now."""
-
-
-class FiledMaterialRow(SQLModel, table=True):
-    """A material a window checked and filed for a resident (by key, never the number), kept
-    ``[privacy] materials_retention_days`` from the last filing."""
-
-    __tablename__ = "materials_on_file"
-    __table_args__ = (Index("ix_materials_on_file_filed", "hall_id", "filed_at"),)
-    hall_id: str = Field(primary_key=True, max_length=64)
-    resident_key: str = Field(primary_key=True, max_length=64)
-    material: str = Field(primary_key=True, max_length=64)
-    filed_at: dt.datetime = Field(sa_type=Instant)
-    ticket_id: str = Field(max_length=32)
-    counter: int
 
 
 TICKET_FIELDS = [c.name for c in TicketRow.__table__.columns if c.name != "hall_id"]
@@ -349,15 +182,6 @@ def _require_utf8(dbapi_conn, _record) -> None:
         )
 
 
-def create_schema(engine: Engine) -> None:
-    """Create the tables if missing; safe when several processes start at once."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog.
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(770301)")
-        SQLModel.metadata.create_all(conn)
-
-
 _UPSERTS: dict[tuple[str, str], Any] = {}
 
 
@@ -454,7 +278,7 @@ class Store:
         self._hall_updates: dict[int, Any] = {}
         self.vault = FormVault.for_hall(config)
         try:
-            create_schema(self.engine)
+            prepare_schema(self.engine)  # SchemaVersionError unless at this software's head
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot prepare the database: {exc}") from exc
         self.hall = self._load()
