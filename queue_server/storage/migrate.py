@@ -59,6 +59,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, in code: the migrations ship inside this package."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "%%(rev)s")  # rev ids are 0002_what_changed
     config.attributes["connection"] = connection
     return config
 
