@@ -4,6 +4,8 @@ schema versions with its data intact (docs/database.md). SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -192,3 +194,71 @@ def test_a_new_database_is_created_at_the_head_and_reopened(kind, tmp_path, caps
     assert capsys.readouterr().out == (
         f"database: {migrate.head()} (head)\nsoftware: {migrate.head()}\n"
     )
+
+
+_NEXT_REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_ticket_note"
+down_revision = "0001_baseline"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("tickets", sa.Column("note", sa.String(80), nullable=True))
+
+
+def downgrade():
+    op.drop_column("tickets", "note")
+"""
+
+
+@pytest.fixture
+def next_software(tmp_path, monkeypatch):
+    """Switches to a software one revision ahead: the shipped migrations and a test revision."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "versions" / "0002_ticket_note.py").write_text(_NEXT_REVISION, encoding="utf-8")
+
+    def switch():
+        monkeypatch.setattr(migrate, "MIGRATIONS", folder)
+        migrate.scripts.cache_clear()
+        migrate.known_revisions.cache_clear()
+
+    yield switch
+    monkeypatch.undo()
+    migrate.scripts.cache_clear()
+    migrate.known_revisions.cache_clear()
+
+
+def test_an_older_revision_is_refused_then_upgraded_intact(kind, tmp_path, capsys, next_software):
+    url = _url(kind, tmp_path, "older")
+    hall_id = new_hall_id()
+    config = make_config(hall_id=hall_id, url=url)
+    path = write_config(tmp_path / "hall.toml", hall_id=hall_id, url=url)
+    store = Store(config, clock=lambda: T0)
+    for _ in range(2):
+        store.execute(C.IssueTicket(service=SERVICE))
+    before = fingerprint(store.hall)
+    store.close()
+
+    next_software()
+    assert migrate.head() == "0002_ticket_note"
+    with pytest.raises(SchemaVersionError, match="db upgrade --config PATH") as refused:
+        Store(config, clock=lambda: T0)
+    assert "0001_baseline, older than this software's 0002_ticket_note" in str(refused.value)
+    assert main.main(["db", "current", "--config", str(path)]) == 0
+    assert "0001_baseline, older than" in capsys.readouterr().out
+
+    assert main.main(["db", "upgrade", "--config", str(path)]) == 0
+    assert "from 0001_baseline to 0002_ticket_note" in capsys.readouterr().out
+    engine = make_engine(url)
+    assert "note" in {c["name"] for c in sa.inspect(engine).get_columns("tickets")}
+    engine.dispose()
+    store = Store(config, clock=lambda: T0)
+    assert fingerprint(store.hall) == before
+    store.execute(C.IssueTicket(service=SERVICE))
+    assert len(store.stored_tickets()) == 3
+    store.close()
