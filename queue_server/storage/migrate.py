@@ -13,7 +13,7 @@ its ``alembic_version`` table:
 
 A store never changes the schema of a database that has one: an upgrade is an operator's
 deliberate step (after a backup), run by ``upgrade`` (``main.py db upgrade``). Every step runs
-in one transaction that holds the hall-wide schema lock (PostgreSQL: an advisory lock; SQLite:
+in one transaction that holds the database-wide schema lock (PostgreSQL: an advisory lock; SQLite:
 the store's engine begins every write with ``BEGIN IMMEDIATE``), so processes starting at once
 on a new database create it once.
 """
