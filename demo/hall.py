@@ -207,8 +207,16 @@ class ServerThread:
 
     def __init__(self, config: HallConfig, *, host: str = "127.0.0.1", port: int | None = None):
         from queue_server.server import QueueServer
-        from queue_server.storage import Store
+        from queue_server.storage import Store, migrate
+        from queue_server.storage.store import make_engine
 
+        # The demo owns its database: one left by an older version is brought up to this
+        # software's schema here (a hall's server refuses it and names `db upgrade`).
+        engine = make_engine(config.storage.url, statement_timeout_s=0)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
         self.loop = LoopThread("queue-server")
         try:
             self.server: QueueServer = QueueServer(config, Store(config), host=host, port=port)
