@@ -1,0 +1,192 @@
+"""The waiting tickets kept in order, so that a call or an estimate reads a few heads and counts
+instead of walking the whole queue (issue 14: issuing and calling cost grew with the queue).
+
+``WaitingIndex`` holds, per service, the waiting tickets sorted two ways (by dispatch order, and
+by the time they joined the queue, for the anti-starvation bound) and, per queue, sorted by the
+screens' order (people ahead). Each list is a plain sorted Python list: a lookup is a bisection,
+an insertion or removal a bisection plus a move of pointers in C (microseconds at 10,000).
+
+Every entry ends with the ticket's insertion number (``pos``), which is also its place in
+``Hall.waiting``'s dicts: a new entry always goes at the end of both. Ties in every order thus
+fall as they fall when the same tickets are walked in the dicts' order, so answers read from the
+index are the ones a walk would give, to the last bit (tests/queue_server/test_engine_properties.py
+checks it against the full recomputation).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from queue_server.engine.model import Ticket
+
+# Sorted entries. DispatchEntry: (rank, order_key, queued_ts, pos, ticket);
+# QueuedEntry: (queued_ts, order_key, pos, ticket); AheadEntry: (rank, order_key, number, pos,
+# ticket). ``pos`` is unique, so a comparison never reaches the ticket.
+DispatchEntry = tuple
+QueuedEntry = tuple
+AheadEntry = tuple
+
+
+@dataclass(slots=True)
+class _Entry:
+    service: str
+    queue: str
+    dispatch: DispatchEntry
+    queued: QueuedEntry
+    ahead: AheadEntry
+
+
+def _remove(entries: list, entry: tuple) -> None:
+    i = bisect_left(entries, entry)
+    assert entries[i] is entry, "waiting index out of step"
+    del entries[i]
+
+
+class WaitingIndex:
+    """The waiting tickets in the orders the default dispatch and the estimates read."""
+
+    def __init__(self, queue_of: dict[str, str]):
+        self.queue_of = queue_of
+        self.by_dispatch: dict[str, list[DispatchEntry]] = {s: [] for s in queue_of}
+        self.by_queued: dict[str, list[QueuedEntry]] = {s: [] for s in queue_of}
+        self.by_queue: dict[str, list[AheadEntry]] = {q: [] for q in queue_of.values()}
+        self._entries: dict[str, _Entry] = {}
+        self.next_pos = 0
+
+    def __contains__(self, ticket_id: str) -> bool:
+        return ticket_id in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def pos(self, ticket_id: str) -> int:
+        return self._entries[ticket_id].dispatch[3]
+
+    def add(self, ticket: Ticket, pos: int | None = None) -> None:
+        """A ticket joins its service's queue (at the end of ``Hall.waiting``'s dict)."""
+        if pos is None:
+            pos = self.next_pos
+            self.next_pos += 1
+        queued = ticket.queued_at.timestamp()
+        entry = _Entry(
+            service=ticket.service,
+            queue=self.queue_of[ticket.service],
+            dispatch=(ticket.rank, ticket.order_key, queued, pos, ticket),
+            queued=(queued, ticket.order_key, pos, ticket),
+            # The number's digits, as people_ahead compares them (prefixes are one letter).
+            ahead=(ticket.rank, ticket.order_key, int(ticket.number[1:]), pos, ticket),
+        )
+        self._entries[ticket.id] = entry
+        insort(self.by_dispatch[entry.service], entry.dispatch)
+        insort(self.by_queued[entry.service], entry.queued)
+        insort(self.by_queue[entry.queue], entry.ahead)
+
+    def remove(self, ticket_id: str) -> None:
+        entry = self._entries.pop(ticket_id, None)
+        if entry is None:
+            return
+        _remove(self.by_dispatch[entry.service], entry.dispatch)
+        _remove(self.by_queued[entry.service], entry.queued)
+        _remove(self.by_queue[entry.queue], entry.ahead)
+
+    def rekey(self, ticket: Ticket) -> None:
+        """A waiting ticket's rank or order key changed: same place in the dict, new keys."""
+        if ticket.id in self._entries:
+            pos = self.pos(ticket.id)
+            self.remove(ticket.id)
+            self.add(ticket, pos)
+
+    def clear(self) -> None:
+        for lists in (self.by_dispatch, self.by_queued, self.by_queue):
+            for entries in lists.values():
+                entries.clear()
+        self._entries.clear()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def heads(self, service: str) -> tuple[DispatchEntry, QueuedEntry] | None:
+        """The service's first entry in dispatch order and its longest queued, or None."""
+        first = self.by_dispatch.get(service)
+        if not first:
+            return None
+        return first[0], self.by_queued[service][0]
+
+    def count_before(self, service: str, rank: int, order_key: float) -> int:
+        """Waiting tickets of ``service`` strictly before (rank, order_key)."""
+        return bisect_left(self.by_dispatch[service], (rank, order_key))
+
+    def ahead_in_queue(self, queue: str, rank: int, order_key: float, number: int | None) -> int:
+        """Waiting tickets of ``queue`` before (rank, order_key) in the screens' order; at the
+        same (rank, order_key) those with a lower number, or all of them when ``number`` is
+        None (a ticket about to be issued comes after everyone of its instant)."""
+        entries = self.by_queue[queue]
+        if number is None:
+            return bisect_right(entries, (rank, order_key, math.inf))
+        return bisect_left(entries, (rank, order_key, number))
+
+    def within(self, limit: int) -> Iterable[Ticket]:
+        """The waiting tickets with at most ``limit`` people ahead in their queue (a prefix of
+        each queue's order: the count never falls along it)."""
+        for queue, entries in self.by_queue.items():
+            for rank, order_key, number, _pos, ticket in entries:
+                if self.ahead_in_queue(queue, rank, order_key, number) > limit:
+                    break
+                yield ticket
+
+    def replay(self, extra: Iterable[Ticket]) -> ReplayQueues:
+        return ReplayQueues(self, extra)
+
+
+class ReplayQueues:
+    """The waiting tickets, plus ``extra`` tickets (probes) at the end of their services'
+    queues, from which a replay of the dispatch takes tickets one by one. The index's lists
+    are only read (taken entries are skipped); a service's lists are copied only when an
+    extra ticket joins them."""
+
+    def __init__(self, index: WaitingIndex, extra: Iterable[Ticket]):
+        self._index = index
+        self._dispatch: dict[str, list[DispatchEntry]] = {}
+        self._queued: dict[str, list[QueuedEntry]] = {}
+        self._pos: dict[str, int] = {}
+        pos = index.next_pos
+        for ticket in extra:
+            service = ticket.service
+            if service not in self._dispatch:
+                self._dispatch[service] = list(index.by_dispatch.get(service, ()))
+                self._queued[service] = list(index.by_queued.get(service, ()))
+            queued = ticket.queued_at.timestamp()
+            insort(self._dispatch[service], (ticket.rank, ticket.order_key, queued, pos, ticket))
+            insort(self._queued[service], (queued, ticket.order_key, pos, ticket))
+            self._pos[ticket.id] = pos
+            pos += 1
+        self._next: dict[str, tuple[int, int]] = {}  # per service: the heads' places
+        self._taken: set[int] = set()
+
+    def heads(self, service: str) -> tuple[DispatchEntry, QueuedEntry] | None:
+        first = self._dispatch.get(service)
+        if first is None:
+            first = self._index.by_dispatch.get(service)
+            oldest = self._index.by_queued.get(service)
+        else:
+            oldest = self._queued[service]
+        if not first:
+            return None
+        i, j = self._next.get(service, (0, 0))
+        taken = self._taken
+        n = len(first)
+        while i < n and first[i][3] in taken:
+            i += 1
+        if i == n:
+            self._next[service] = (i, j)
+            return None
+        while oldest[j][2] in taken:  # as many untaken as in ``first``: one is left
+            j += 1
+        self._next[service] = (i, j)
+        return first[i], oldest[j]
+
+    def take(self, ticket: Ticket) -> None:
+        pos = self._pos.get(ticket.id)
+        self._taken.add(pos if pos is not None else self._index.pos(ticket.id))
