@@ -30,6 +30,10 @@ class DispatchPolicy(Protocol):
 class OrderedQueues(Protocol):
     """Per service, the heads of the waiting tickets kept in order (engine/waiting.py)."""
 
+    def skilled(self, counter: Counter) -> Iterable[tuple[str, int]]:
+        """(service, tier) of the counter's skills, in order, leaving out services nobody
+        waits for (it may keep some that have since emptied)."""
+
     def heads(self, service: str) -> tuple[tuple, tuple] | None:
         """None if nobody waits, else the service's first in dispatch order as
         (rank, order_key, queued_ts, place, ticket) and its longest queued as
@@ -79,7 +83,7 @@ class DefaultPolicy:
         starving_key: tuple = ()
         best: Ticket | None = None
         best_key: tuple = ()
-        for service, tier in counter.skills.items():
+        for service, tier in queues.skilled(counter):
             heads = queues.heads(service)
             if heads is None:
                 continue

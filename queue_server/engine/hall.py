@@ -12,7 +12,6 @@ import datetime as dt
 import heapq
 import math
 import statistics
-from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from queue_server.engine.lifecycle import (
     move,
 )
 from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ticket
-from queue_server.engine.waiting import WaitingIndex
+from queue_server.engine.waiting import Arrivals, WaitingIndex
 
 OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SERVING}
 # How far back the estimate looks for the arrival rate of better classes (see _overtaking).
@@ -102,10 +101,9 @@ class Hall:
         self.waiting: dict[str, dict[str, Ticket]] = {s: {} for s in self.queue_of}
         # The same tickets kept sorted, so calls and estimates need not walk them all.
         self.index = WaitingIndex(self.queue_of)
-        # Today's tickets by their class's rank, sorted by arrival: (arrival_ts, place in
-        # self.tickets, ticket). _overtaking reads the last hour of the better classes only.
-        self._arrivals: dict[int, list[tuple[float, int, Ticket]]] = {}
-        self._arrival_of: dict[str, tuple[int, tuple[float, int, Ticket]]] = {}
+        # Today's tickets by class and arrival: _overtaking reads the last hour of the better
+        # classes only.
+        self.arrivals = Arrivals()
         self.open_by_resident: dict[tuple[str, str], str] = {}
         self.counters: dict[int, Counter] = {}
         for counter in config.counters:
@@ -506,13 +504,7 @@ class Hall:
         # By class, not by current rank: a resident handed back to the head of the queue
         # (rank -1) is not a newcomer. The last hour of each better class, summed in the order
         # of self.tickets (so the float sum is the one a walk of every ticket gives).
-        arrived = []
-        for rank, entries in self._arrivals.items():
-            if rank < ticket.rank:
-                lo = bisect_left(entries, (since,))
-                arrived += entries[lo : bisect_right(entries, (now_ts, math.inf), lo)]
-        arrived.sort(key=lambda entry: entry[1])
-        for _, _, other in arrived:
+        for other in self.arrivals.window(ticket.rank, since, now_ts):
             if other is ticket:
                 continue
             if other.service not in shares:
@@ -1216,8 +1208,7 @@ class Hall:
         for queue in self.waiting.values():
             queue.clear()
         self.index.clear()
-        self._arrivals.clear()
-        self._arrival_of.clear()
+        self.arrivals.clear()
         self.open_by_resident.clear()
         for times in self.service_times.values():
             times.clear()
@@ -1256,10 +1247,11 @@ class Hall:
         self._dirty_day = True
         self._touch(ticket)
 
-    def _index_ticket(self, ticket: Ticket) -> None:
+    def _index_ticket(self, ticket: Ticket, *, arrival: bool = True) -> None:
         if ticket.id not in self.tickets:
             self.tickets[ticket.id] = ticket
-            self._index_arrival(ticket, len(self.tickets) - 1)
+            if arrival:
+                self.arrivals.add(ticket, self._class_rank(ticket))
         self.by_number[ticket.number] = ticket.id
         if ticket.state is TicketState.WAITING:
             self.waiting[ticket.service][ticket.id] = ticket
@@ -1369,15 +1361,10 @@ class Hall:
             self._release(ev.counter, ev.at)
         self._touch(ticket)
 
-    def _index_arrival(self, ticket: Ticket, place: int) -> None:
-        """File a ticket under its class's arrivals (``place``: its place in self.tickets)."""
-        entry = (ticket.arrival.timestamp(), place, ticket)
+    def _class_rank(self, ticket: Ticket) -> int | None:
+        """Its class's rank; None for a class since removed from the configuration."""
         cls = self.classes.get(ticket.priority)
-        # A class since removed from the configuration: not filed, no newcomer to count.
-        rank = cls.rank if cls is not None else None
-        if rank is not None:
-            insort(self._arrivals.setdefault(rank, []), entry)
-        self._arrival_of[ticket.id] = (rank, entry)
+        return cls.rank if cls is not None else None
 
     def _on_moved(self, ev: V.TicketMoved) -> None:
         ticket = self.tickets[ev.ticket_id]
@@ -1391,11 +1378,7 @@ class Hall:
         ticket.priority = ev.priority
         ticket.rank = ev.rank
         self.index.rekey(ticket)
-        rank, entry = self._arrival_of[ticket.id]
-        if rank is not None:
-            entries = self._arrivals[rank]
-            del entries[bisect_left(entries, entry)]
-        self._index_arrival(ticket, entry[1])
+        self.arrivals.refile(ticket, self._class_rank(ticket))
         self._touch(ticket)
 
     def _on_counter_opened(self, ev: V.CounterOpened) -> None:
@@ -1509,12 +1492,14 @@ class Hall:
         )  # fmt: skip
         self.call_times.extend(h.total_seconds() for _, h in calls if h.total_seconds() >= 0)
         for ticket in sorted(tickets, key=lambda t: t.finished_at or t.arrival):
-            self._index_ticket(ticket)
+            self._index_ticket(ticket, arrival=False)
             if ticket.state is TicketState.DONE and ticket.started_at and ticket.finished_at:
                 times = self.service_times[ticket.service]
                 times.append((ticket.finished_at - ticket.started_at).total_seconds())
                 if len(times) > self.rules.estimate_window:
                     times.popleft()
+        # Filed at once, not one by one (a day holds tens of thousands).
+        self.arrivals.bulk(self.tickets.values(), self._class_rank)
         for counter in counters:
             if counter.id in self.counters:  # a counter removed from the config is gone
                 self.counters[counter.id] = counter

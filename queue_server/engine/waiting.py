@@ -20,7 +20,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from queue_server.engine.model import Ticket
+from queue_server.engine.model import Counter, Ticket
 
 # Sorted entries. DispatchEntry: (rank, order_key, queued_ts, pos, ticket);
 # QueuedEntry: (queued_ts, order_key, pos, ticket); AheadEntry: (rank, order_key, number, pos,
@@ -107,6 +107,10 @@ class WaitingIndex:
 
     # --- reading ---------------------------------------------------------------------------
 
+    def skilled(self, counter: Counter) -> list[tuple[str, int]]:
+        by_dispatch = self.by_dispatch
+        return [(s, tier) for s, tier in counter.skills.items() if by_dispatch.get(s)]
+
     def heads(self, service: str) -> tuple[DispatchEntry, QueuedEntry] | None:
         """The service's first entry in dispatch order and its longest queued, or None."""
         first = self.by_dispatch.get(service)
@@ -164,6 +168,20 @@ class ReplayQueues:
             pos += 1
         self._next: dict[str, tuple[int, int]] = {}  # per service: the heads' places
         self._taken: set[int] = set()
+        self._skilled: dict[int, list[tuple[str, int]]] = {}
+
+    def skilled(self, counter: Counter) -> list[tuple[str, int]]:
+        # Services only empty out during a replay: the list of the first call stays good.
+        skilled = self._skilled.get(counter.id)
+        if skilled is None:
+            index = self._index.by_dispatch
+            skilled = [
+                (s, tier)
+                for s, tier in counter.skills.items()
+                if self._dispatch.get(s) or index.get(s)
+            ]
+            self._skilled[counter.id] = skilled
+        return skilled
 
     def heads(self, service: str) -> tuple[DispatchEntry, QueuedEntry] | None:
         first = self._dispatch.get(service)
@@ -190,3 +208,78 @@ class ReplayQueues:
     def take(self, ticket: Ticket) -> None:
         pos = self._pos.get(ticket.id)
         self._taken.add(pos if pos is not None else self._index.pos(ticket.id))
+
+
+class Arrivals:
+    """Today's tickets filed by their class's rank in arrival order, for the estimate's
+    newcomers of better classes (``Hall._overtaking``): the last hour of a class is a bisection
+    away. Kept as plain lists of floats and ints, which the garbage collector does not track:
+    a restart files a whole day at once."""
+
+    def __init__(self) -> None:
+        self.tickets: list[Ticket] = []  # in the hall's own order (Hall.tickets)
+        self._place: dict[str, int] = {}
+        self._rank: dict[str, int | None] = {}
+        self._times: dict[int, list[float]] = {}  # per rank, ascending
+        self._places: dict[int, list[int]] = {}  # beside them; ascending within one time
+
+    def clear(self) -> None:
+        for store in (self.tickets, self._place, self._rank, self._times, self._places):
+            store.clear()
+
+    def add(self, ticket: Ticket, rank: int | None) -> None:
+        """A new ticket of today (in the hall's order); ``rank`` None: not filed."""
+        self._place[ticket.id] = len(self.tickets)
+        self.tickets.append(ticket)
+        self._file(ticket, rank)
+
+    def bulk(self, tickets: Iterable[Ticket], rank_of) -> None:
+        """``add`` for many tickets at once (a restart), sorted once at the end."""
+        for ticket in tickets:
+            place = len(self.tickets)
+            self._place[ticket.id] = place
+            self.tickets.append(ticket)
+            rank = rank_of(ticket)
+            self._rank[ticket.id] = rank
+            if rank is not None:
+                self._places.setdefault(rank, []).append(place)
+        times = [t.arrival.timestamp() for t in self.tickets]
+        for rank, places in self._places.items():
+            places.sort(key=times.__getitem__)  # stable: places ascending within one time
+            self._times[rank] = [times[p] for p in places]
+
+    def refile(self, ticket: Ticket, rank: int | None) -> None:
+        """The ticket's class changed."""
+        old = self._rank[ticket.id]
+        if old is not None:
+            times, places = self._times[old], self._places[old]
+            i = self._slot(times, places, ticket) - 1
+            del times[i], places[i]
+        self._file(ticket, rank)
+
+    def _slot(self, times: list[float], places: list[int], ticket: Ticket) -> int:
+        """Where the ticket goes (just after it, if it is there)."""
+        at = ticket.arrival.timestamp()
+        lo, hi = bisect_left(times, at), bisect_right(times, at)
+        return lo + bisect_right(places[lo:hi], self._place[ticket.id])
+
+    def _file(self, ticket: Ticket, rank: int | None) -> None:
+        self._rank[ticket.id] = rank
+        if rank is None:
+            return
+        times = self._times.setdefault(rank, [])
+        places = self._places.setdefault(rank, [])
+        i = self._slot(times, places, ticket)
+        times.insert(i, ticket.arrival.timestamp())
+        places.insert(i, self._place[ticket.id])
+
+    def window(self, below: int, since: float, until: float) -> list[Ticket]:
+        """The tickets of the classes ranked before ``below`` that arrived within
+        [since, until], in the hall's order."""
+        found: list[int] = []
+        for rank, times in self._times.items():
+            if rank < below:
+                lo = bisect_left(times, since)
+                found += self._places[rank][lo : bisect_right(times, until, lo)]
+        found.sort()
+        return [self.tickets[p] for p in found]
