@@ -377,15 +377,23 @@ class Hall:
         current service."""
         now_ts = now.timestamp()
         counters = self.open_counters_for(ticket.service)
-        mine = {c.id for c in counters}
+        # Per service: its open windows, and how many of them are also this ticket's.
+        theirs: dict[str, int] = {}
+        shared: dict[str, int] = {}
+        for counter in self.counters.values():
+            if counter.state in OPEN_COUNTER_STATES:
+                mine = ticket.service in counter.skills
+                for service in counter.skills:
+                    theirs[service] = theirs.get(service, 0) + 1
+                    if mine:
+                        shared[service] = shared.get(service, 0) + 1
         work = 0.0
         for service in self.queue_of:
-            theirs = [c.id for c in self.open_counters_for(service)]
-            shared = sum(1 for c in theirs if c in mine)
-            if not shared:
+            if service not in shared:
                 continue
             ahead = self.index.count_before(service, ticket.rank, ticket.order_key)
-            work += ahead * self.mean_service_s(service) * shared / len(theirs)
+            if ahead:
+                work += ahead * self.mean_service_s(service) * shared[service] / theirs[service]
         for counter in counters:
             work += self._free_at(counter, now_ts, self.mean_service_s) - now_ts
         return work / len(counters) + self._calling_starts(now) - now_ts

@@ -144,29 +144,44 @@ class WaitingIndex:
         return ReplayQueues(self, extra)
 
 
+# Ends each list of a replay, so that walking past taken entries needs no bounds check.
+_END_DISPATCH = (math.inf, math.inf, math.inf, -1, None)
+_END_QUEUED = (math.inf, math.inf, -1, None)
+
+
 class ReplayQueues:
     """The waiting tickets, plus ``extra`` tickets (probes) at the end of their services'
-    queues, from which a replay of the dispatch takes tickets one by one. The index's lists
-    are only read (taken entries are skipped); a service's lists are copied only when an
-    extra ticket joins them."""
+    queues, from which a replay of the dispatch takes tickets one by one: taken entries are
+    skipped, never removed. A replay makes about as many picks as there are tickets, so a pick
+    must cost a few dict lookups, whatever the queue's length."""
 
     def __init__(self, index: WaitingIndex, extra: Iterable[Ticket]):
         self._index = index
-        self._dispatch: dict[str, list[DispatchEntry]] = {}
-        self._queued: dict[str, list[QueuedEntry]] = {}
+        extra_dispatch: dict[str, list[DispatchEntry]] = {}
+        extra_queued: dict[str, list[QueuedEntry]] = {}
         self._pos: dict[str, int] = {}
         pos = index.next_pos
         for ticket in extra:
-            service = ticket.service
-            if service not in self._dispatch:
-                self._dispatch[service] = list(index.by_dispatch.get(service, ()))
-                self._queued[service] = list(index.by_queued.get(service, ()))
             queued = ticket.queued_at.timestamp()
-            insort(self._dispatch[service], (ticket.rank, ticket.order_key, queued, pos, ticket))
-            insort(self._queued[service], (queued, ticket.order_key, pos, ticket))
+            dispatch_entry = (ticket.rank, ticket.order_key, queued, pos, ticket)
+            extra_dispatch.setdefault(ticket.service, []).append(dispatch_entry)
+            extra_queued.setdefault(ticket.service, []).append(
+                (queued, ticket.order_key, pos, ticket)
+            )
             self._pos[ticket.id] = pos
             pos += 1
-        self._next: dict[str, tuple[int, int]] = {}  # per service: the heads' places
+        # Per service with anyone in it: [dispatch order, queued order, head of each].
+        self._state: dict[str, list] = {}
+        for service, entries in index.by_dispatch.items():
+            if entries or service in extra_dispatch:
+                first = entries + extra_dispatch.get(service, [])
+                oldest = index.by_queued[service] + extra_queued.get(service, [])
+                if service in extra_dispatch:
+                    first.sort()
+                    oldest.sort()
+                first.append(_END_DISPATCH)
+                oldest.append(_END_QUEUED)
+                self._state[service] = [first, oldest, 0, 0]
         self._taken: set[int] = set()
         self._skilled: dict[int, list[tuple[str, int]]] = {}
 
@@ -174,35 +189,26 @@ class ReplayQueues:
         # Services only empty out during a replay: the list of the first call stays good.
         skilled = self._skilled.get(counter.id)
         if skilled is None:
-            index = self._index.by_dispatch
-            skilled = [
-                (s, tier)
-                for s, tier in counter.skills.items()
-                if self._dispatch.get(s) or index.get(s)
-            ]
+            state = self._state
+            skilled = [(s, tier) for s, tier in counter.skills.items() if s in state]
             self._skilled[counter.id] = skilled
         return skilled
 
     def heads(self, service: str) -> tuple[DispatchEntry, QueuedEntry] | None:
-        first = self._dispatch.get(service)
-        if first is None:
-            first = self._index.by_dispatch.get(service)
-            oldest = self._index.by_queued.get(service)
-        else:
-            oldest = self._queued[service]
-        if not first:
+        state = self._state.get(service)
+        if state is None:
             return None
-        i, j = self._next.get(service, (0, 0))
+        first, oldest, i, j = state
         taken = self._taken
-        n = len(first)
-        while i < n and first[i][3] in taken:
+        while first[i][3] in taken:
             i += 1
-        if i == n:
-            self._next[service] = (i, j)
+        if first[i] is _END_DISPATCH:
+            del self._state[service]
             return None
         while oldest[j][2] in taken:  # as many untaken as in ``first``: one is left
             j += 1
-        self._next[service] = (i, j)
+        state[2] = i
+        state[3] = j
         return first[i], oldest[j]
 
     def take(self, ticket: Ticket) -> None:
