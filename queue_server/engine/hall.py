@@ -1493,12 +1493,15 @@ class Hall:
         self.seq = seq
         self.today = day
         tickets = [t for t in tickets if t.day == day.day]
-        calls = sorted(
-            ((t.called_at, (t.started_at or t.no_show_at) - t.called_at) for t in tickets
-             if t.called_at is not None and (t.started_at or t.no_show_at) is not None),
-            key=lambda pair: pair[0],
-        )  # fmt: skip
-        self.call_times.extend(h.total_seconds() for _, h in calls if h.total_seconds() >= 0)
+        # The last calls, by when they were called (ties as listed), that the deque keeps: a
+        # pick of the few, not a sort of the day's.
+        calls = [
+            (t.called_at, i, held) for i, t in enumerate(tickets)
+            if t.called_at is not None and (end := t.started_at or t.no_show_at) is not None
+            and (held := (end - t.called_at).total_seconds()) >= 0
+        ]  # fmt: skip
+        kept = heapq.nlargest(self.call_times.maxlen or len(calls), calls)
+        self.call_times.extend(held for _, _, held in sorted(kept))
         for ticket in sorted(tickets, key=lambda t: t.finished_at or t.arrival):
             self._index_ticket(ticket, arrival=False)
             if ticket.state is TicketState.DONE and ticket.started_at and ticket.finished_at:
@@ -1507,7 +1510,8 @@ class Hall:
                 if len(times) > self.rules.estimate_window:
                     times.popleft()
         # Filed at once, not one by one (a day holds tens of thousands).
-        self.arrivals.bulk(self.tickets.values(), self._class_rank)
+        ranks = {name: cls.rank for name, cls in self.classes.items()}
+        self.arrivals.bulk(self.tickets.values(), lambda t: ranks.get(t.priority))
         for counter in counters:
             if counter.id in self.counters:  # a counter removed from the config is gone
                 self.counters[counter.id] = counter
