@@ -36,6 +36,8 @@ SERVICES = [
     "canlian.disability_subsidy",
 ]
 
+ISSUE_CPU_MS: list[float] = []  # per store_rates run
+
 # A counter skilled for each of SERVICES in the example hall.
 SERVING_COUNTER = [5, 2, 1, 3, 4, 3]
 
@@ -69,10 +71,12 @@ def raw_sqlite_loop(path: Path, n: int, synchronous: str = "full") -> float:
 def store_rates(url: str, n: int, synchronous: str = "full") -> tuple[float, float]:
     config = make_config(hall_id=new_hall_id(), url=url, synchronous=synchronous)
     store = Store(config, clock=Clock())
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         store.execute(C.IssueTicket(service=SERVICES[i % len(SERVICES)]))
     issue_rate = n / (time.perf_counter() - start)
+    # The process's CPU per command: steadier than the rate on a machine others share.
+    ISSUE_CPU_MS.append((time.process_time() - cpu) / n * 1000)
     # Call next: a counter must be idle, so each call is paired with a no-show (both timed
     # separately: only the call-next commands count).
     counters = [1, 2, 3, 4, 5, 6]
@@ -147,7 +151,8 @@ def main() -> None:
         print(f"SQLite WAL synchronous={args.synchronous.upper()}, {args.commands} commands each")
         print(f"  raw sqlite3 insert+commit loop: {raw:8.0f} commits/s")
         print(
-            f"  Store issue ticket:             {issue:8.0f} commands/s  ({raw / issue:.2f}x slower)"
+            f"  Store issue ticket:             {issue:8.0f} commands/s  ({raw / issue:.2f}x slower,"
+            f" {ISSUE_CPU_MS[0]:.2f} ms CPU each)"
         )
         print(
             f"  Store call next:                {call:8.0f} commands/s  ({raw / call:.2f}x slower)"

@@ -247,7 +247,7 @@ class HallActor:
         hall = self.store.hall
         last = max(events, key=lambda ev: ev.seq)
         out: dict[str, dict[str, Any]] = {}
-        for ticket in hall.waiting_tickets():
+        for ticket in hall.waiting_within(self.ahead_limit):  # not a walk of the whole queue
             ahead, wait = hall.estimate(ticket, now)
             if ahead <= self.ahead_limit:
                 out[ticket.id] = {

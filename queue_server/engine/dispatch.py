@@ -22,6 +22,23 @@ class DispatchPolicy(Protocol):
     def pick(self, counter: Counter, candidates: Iterable[Ticket], now_ts: float) -> Ticket | None:
         """The ticket ``counter`` should call, or None if it should call nobody."""
 
+    # Optional: ``pick_ordered(counter, queues, now_ts)``, the same answer read from queues kept
+    # in order (``OrderedQueues``); the hall then never walks the whole queue to call or to
+    # estimate. A policy without it is given every candidate.
+
+
+class OrderedQueues(Protocol):
+    """Per service, the heads of the waiting tickets kept in order (engine/waiting.py)."""
+
+    def skilled(self, counter: Counter) -> Iterable[tuple[str, int]]:
+        """(service, tier) of the counter's skills, in order, leaving out services nobody
+        waits for (it may keep some that have since emptied)."""
+
+    def heads(self, service: str) -> tuple[tuple, tuple] | None:
+        """None if nobody waits, else the service's first in dispatch order as
+        (rank, order_key, queued_ts, place, ticket) and its longest queued as
+        (queued_ts, order_key, place, ticket); ``place`` orders ties as they joined."""
+
 
 class DefaultPolicy:
     """Starving tickets first, then skill tier, then priority class, then dispatch order.
@@ -55,6 +72,30 @@ class DefaultPolicy:
             if best is None or key < best_key:
                 best, best_key = ticket, key
         return best
+
+    def pick_ordered(self, counter: Counter, queues: OrderedQueues, now_ts: float) -> Ticket | None:
+        """``pick`` over every ticket the counter is skilled for, read from each service's
+        heads: its longest queued says whether anyone of it starves, its first in dispatch
+        order is its best otherwise. Ties between services go to the one earlier in the
+        counter's skills, as in ``pick``'s walk; within a service, to the earlier joined."""
+        bound = now_ts - self.starvation_s
+        starving: Ticket | None = None
+        starving_key: tuple = ()
+        best: Ticket | None = None
+        best_key: tuple = ()
+        for service, tier in queues.skilled(counter):
+            heads = queues.heads(service)
+            if heads is None:
+                continue
+            first, oldest = heads
+            if oldest[0] <= bound:
+                if starving is None or oldest[:2] < starving_key:
+                    starving, starving_key = oldest[3], oldest[:2]
+            elif starving is None:
+                key = (tier, first[0], first[1], first[2])
+                if best is None or key < best_key:
+                    best, best_key = first[4], key
+        return starving if starving is not None else best
 
 
 class LongestWaitPolicy:

@@ -32,6 +32,7 @@ from queue_server.engine.lifecycle import (
     move,
 )
 from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ticket
+from queue_server.engine.waiting import Arrivals, WaitingIndex
 
 OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SERVING}
 # How far back the estimate looks for the arrival rate of better classes (see _overtaking).
@@ -98,6 +99,11 @@ class Hall:
         self.by_number: dict[str, str] = {}
         # Waiting tickets per service, in insertion order; the policy orders them.
         self.waiting: dict[str, dict[str, Ticket]] = {s: {} for s in self.queue_of}
+        # The same tickets kept sorted, so calls and estimates need not walk them all.
+        self.index = WaitingIndex(self.queue_of)
+        # Today's tickets by class and arrival: _overtaking reads the last hour of the better
+        # classes only.
+        self.arrivals = Arrivals()
         self.open_by_resident: dict[tuple[str, str], str] = {}
         self.counters: dict[int, Counter] = {}
         for counter in config.counters:
@@ -371,47 +377,42 @@ class Hall:
         current service."""
         now_ts = now.timestamp()
         counters = self.open_counters_for(ticket.service)
-        mine = {c.id for c in counters}
-        key = (ticket.rank, ticket.order_key)
+        # Per service: its open windows, and how many of them are also this ticket's.
+        theirs: dict[str, int] = {}
+        shared: dict[str, int] = {}
+        for counter in self.counters.values():
+            if counter.state in OPEN_COUNTER_STATES:
+                mine = ticket.service in counter.skills
+                for service in counter.skills:
+                    theirs[service] = theirs.get(service, 0) + 1
+                    if mine:
+                        shared[service] = shared.get(service, 0) + 1
         work = 0.0
         for service in self.queue_of:
-            theirs = [c.id for c in self.open_counters_for(service)]
-            shared = sum(1 for c in theirs if c in mine)
-            if not shared:
+            if service not in shared:
                 continue
-            ahead = sum(
-                1
-                for other in self.waiting[service].values()
-                if other is not ticket and (other.rank, other.order_key) < key
-            )
-            work += ahead * self.mean_service_s(service) * shared / len(theirs)
+            ahead = self.index.count_before(service, ticket.rank, ticket.order_key)
+            if ahead:
+                work += ahead * self.mean_service_s(service) * shared[service] / theirs[service]
         for counter in counters:
             work += self._free_at(counter, now_ts, self.mean_service_s) - now_ts
         return work / len(counters) + self._calling_starts(now) - now_ts
 
     def people_ahead(self, ticket: Ticket) -> int:
-        """Tickets of its queue before it in the screens' order (class, then arrival)."""
-        key = (ticket.rank, ticket.order_key)
-        probe = ticket.id not in self.tickets  # a ticket about to be issued
+        """Tickets of its queue before it in the screens' order (class, then arrival).
 
-        def is_ahead(other: Ticket) -> bool:
-            other_key = (other.rank, other.order_key)
-            if other is ticket or other_key > key:
-                return False
-            if other_key < key:
-                return True
-            # Same class and instant (two kiosks in one clock tick): the earlier issue is ahead.
-            return probe or (
-                other.queue == ticket.queue and int(other.number[1:]) < int(ticket.number[1:])
-            )
+        Same class and instant (two kiosks in one clock tick): the earlier issue is ahead, and
+        a ticket about to be issued comes after all of them."""
+        probe = ticket.id not in self.tickets
+        number = None if probe else int(ticket.number[1:])
+        return self.index.ahead_in_queue(ticket.queue, ticket.rank, ticket.order_key, number)
 
-        return sum(
-            1
-            for other in self.waiting_tickets(
-                s for s, q in self.queue_of.items() if q == ticket.queue
-            )
-            if is_ahead(other)
-        )
+    def waiting_within(self, limit: int) -> list[Ticket]:
+        """The waiting tickets with at most ``limit`` people ahead (``people_ahead``), in
+        ``waiting_tickets``' order; found without walking the rest of the queues."""
+        order = {service: i for i, service in enumerate(self.queue_of)}
+        found = list(self.index.within(limit))
+        return sorted(found, key=lambda t: (order[t.service], self.index.pos(t.id)))
 
     def _with_overtaking(
         self, ticket: Ticket, wait: float, now_ts: float, mean_of, shares: dict | None = None
@@ -508,12 +509,11 @@ class Hall:
         since = now_ts - OVERTAKING_LOOKBACK_S
         shares: dict[str, float] = {}
         work = 0.0
-        for other in self.tickets.values():
-            # By class, not by current rank: a resident handed back to the head of the queue
-            # (rank -1) is not a newcomer.
-            if self.classes[other.priority].rank >= ticket.rank or other is ticket:
-                continue
-            if not since <= other.arrival.timestamp() <= now_ts:
+        # By class, not by current rank: a resident handed back to the head of the queue
+        # (rank -1) is not a newcomer. The last hour of each better class, summed in the order
+        # of self.tickets (so the float sum is the one a walk of every ticket gives).
+        for other in self.arrivals.window(ticket.rank, since, now_ts):
+            if other is ticket:
                 continue
             if other.service not in shares:
                 theirs = [c.id for c in self.open_counters_for(other.service)]
@@ -560,21 +560,17 @@ class Hall:
             if c.state in OPEN_COUNTER_STATES
         ]
         heapq.heapify(free)
-        # The replay's own copy of the queues: {service: {id: ticket}}, the tickets included.
-        queues = {service: dict(waiting) for service, waiting in self.waiting.items() if waiting}
+        pick_at, take = self._replay_queues(tickets)
         wanted = {t.id: t for t in tickets}
-        for ticket in tickets:
-            queues.setdefault(ticket.service, {})[ticket.id] = ticket
         waits: dict[str, float] = {}
         shares: dict[tuple[str, int], float] = {}
         while free and len(waits) < len(wanted):
             at, counter_id = heapq.heappop(free)
             counter = self.counters[counter_id]
-            candidates = [t for s in counter.skills if s in queues for t in queues[s].values()]
-            pick = self.policy.pick(counter, candidates, at) if candidates else None
+            pick = pick_at(counter, at)
             if pick is None:
                 continue  # nobody now waiting will be called here
-            del queues[pick.service][pick.id]
+            take(pick)
             if wanted.get(pick.id) is pick:
                 wait = max(at - now_ts, 0.0)
                 waits[pick.id] = self._with_overtaking(pick, wait, now_ts, mean_of, shares)
@@ -583,6 +579,34 @@ class Hall:
                     continue
             heapq.heappush(free, (at + call_s + typical_of(pick.service), counter_id))
         return waits
+
+    def _replay_queues(self, tickets: list[Ticket]):
+        """The replay's queues: the tickets waiting now and ``tickets``, at the end of their
+        services' queues. Returns (pick(counter, at), take(ticket)).
+
+        A policy that can pick from queues kept in order (``pick_ordered``) reads the index's
+        heads: a replay then costs in proportion to the calls it replays, not to their number
+        times the queue. Other policies get their own copy of the queues to pick from."""
+        ordered = getattr(self.policy, "pick_ordered", None)
+        extra = [t for t in tickets if t.id not in self.index]
+        if ordered is not None and all(
+            self.waiting[t.service].get(t.id) is t for t in tickets if t.id in self.index
+        ):
+            queues = self.index.replay(extra)
+            return (lambda counter, at: ordered(counter, queues, at)), queues.take
+        # {service: {id: ticket}}, the tickets included.
+        copies = {service: dict(waiting) for service, waiting in self.waiting.items() if waiting}
+        for ticket in tickets:
+            copies.setdefault(ticket.service, {})[ticket.id] = ticket
+
+        def pick(counter: Counter, at: float) -> Ticket | None:
+            candidates = [t for s in counter.skills if s in copies for t in copies[s].values()]
+            return self.policy.pick(counter, candidates, at) if candidates else None
+
+        def take(ticket: Ticket) -> None:
+            del copies[ticket.service][ticket.id]
+
+        return pick, take
 
     def _probe(self, service: str, now: dt.datetime, priority: str) -> Ticket:
         """The ticket a resident taking a ticket for ``service`` now would get (not issued)."""
@@ -706,7 +730,13 @@ class Hall:
     def _call_next(self, cmd: C.CallNext, now: dt.datetime) -> None:
         counter = self.counter(cmd.counter)
         move("counter", COUNTER_MOVES, counter.id, counter.state, "call")
-        ticket = self.policy.pick(counter, self.waiting_tickets(counter.skills), now.timestamp())
+        ordered = getattr(self.policy, "pick_ordered", None)
+        if ordered is not None:  # the heads of the sorted queues, not a walk of them all
+            ticket = ordered(counter, self.index, now.timestamp())
+        else:
+            ticket = self.policy.pick(
+                counter, self.waiting_tickets(counter.skills), now.timestamp()
+            )
         if ticket is None:
             raise E.QueueEmpty("目前没有等候的号", "Nobody is waiting for this window")
         self._emit_call(counter, ticket, now)
@@ -1162,6 +1192,7 @@ class Hall:
 
     def _leave_queue(self, ticket: Ticket) -> None:
         self.waiting[ticket.service].pop(ticket.id, None)
+        self.index.remove(ticket.id)
 
     def _release(self, counter_id: int | None, at: dt.datetime) -> None:
         if counter_id is None:
@@ -1184,6 +1215,8 @@ class Hall:
         self.by_number.clear()
         for queue in self.waiting.values():
             queue.clear()
+        self.index.clear()
+        self.arrivals.clear()
         self.open_by_resident.clear()
         for times in self.service_times.values():
             times.clear()
@@ -1222,11 +1255,15 @@ class Hall:
         self._dirty_day = True
         self._touch(ticket)
 
-    def _index_ticket(self, ticket: Ticket) -> None:
-        self.tickets[ticket.id] = ticket
+    def _index_ticket(self, ticket: Ticket, *, arrival: bool = True) -> None:
+        if ticket.id not in self.tickets:
+            self.tickets[ticket.id] = ticket
+            if arrival:
+                self.arrivals.add(ticket, self._class_rank(ticket))
         self.by_number[ticket.number] = ticket.id
         if ticket.state is TicketState.WAITING:
             self.waiting[ticket.service][ticket.id] = ticket
+            self.index.add(ticket)
         if ticket.resident_key and ticket.state in TICKET_OPEN:
             self.open_by_resident[(ticket.resident_key, ticket.service)] = ticket.id
 
@@ -1332,16 +1369,24 @@ class Hall:
             self._release(ev.counter, ev.at)
         self._touch(ticket)
 
+    def _class_rank(self, ticket: Ticket) -> int | None:
+        """Its class's rank; None for a class since removed from the configuration."""
+        cls = self.classes.get(ticket.priority)
+        return cls.rank if cls is not None else None
+
     def _on_moved(self, ev: V.TicketMoved) -> None:
         ticket = self.tickets[ev.ticket_id]
         ticket.rank = ev.rank
         ticket.order_key = ev.order_key
+        self.index.rekey(ticket)
         self._touch(ticket)
 
     def _on_priority_changed(self, ev: V.TicketPriorityChanged) -> None:
         ticket = self.tickets[ev.ticket_id]
         ticket.priority = ev.priority
         ticket.rank = ev.rank
+        self.index.rekey(ticket)
+        self.arrivals.refile(ticket, self._class_rank(ticket))
         self._touch(ticket)
 
     def _on_counter_opened(self, ev: V.CounterOpened) -> None:
@@ -1448,19 +1493,25 @@ class Hall:
         self.seq = seq
         self.today = day
         tickets = [t for t in tickets if t.day == day.day]
-        calls = sorted(
-            ((t.called_at, (t.started_at or t.no_show_at) - t.called_at) for t in tickets
-             if t.called_at is not None and (t.started_at or t.no_show_at) is not None),
-            key=lambda pair: pair[0],
-        )  # fmt: skip
-        self.call_times.extend(h.total_seconds() for _, h in calls if h.total_seconds() >= 0)
+        # The last calls, by when they were called (ties as listed), that the deque keeps: a
+        # pick of the few, not a sort of the day's.
+        calls = [
+            (t.called_at, i, held) for i, t in enumerate(tickets)
+            if t.called_at is not None and (end := t.started_at or t.no_show_at) is not None
+            and (held := (end - t.called_at).total_seconds()) >= 0
+        ]  # fmt: skip
+        kept = heapq.nlargest(self.call_times.maxlen or len(calls), calls)
+        self.call_times.extend(held for _, _, held in sorted(kept))
         for ticket in sorted(tickets, key=lambda t: t.finished_at or t.arrival):
-            self._index_ticket(ticket)
+            self._index_ticket(ticket, arrival=False)
             if ticket.state is TicketState.DONE and ticket.started_at and ticket.finished_at:
                 times = self.service_times[ticket.service]
                 times.append((ticket.finished_at - ticket.started_at).total_seconds())
                 if len(times) > self.rules.estimate_window:
                     times.popleft()
+        # Filed at once, not one by one (a day holds tens of thousands).
+        ranks = {name: cls.rank for name, cls in self.classes.items()}
+        self.arrivals.bulk(self.tickets.values(), lambda t: ranks.get(t.priority))
         for counter in counters:
             if counter.id in self.counters:  # a counter removed from the config is gone
                 self.counters[counter.id] = counter

@@ -32,10 +32,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.dispatch import LongestWaitPolicy
-from queue_server.engine.hall import OPEN_COUNTER_STATES, Hall
+from queue_server.engine.hall import OPEN_COUNTER_STATES, REPLAY_LIMIT, Hall
 from queue_server.engine.lifecycle import CounterState, TicketState
 from queue_server.engine.model import Ticket
 from queue_server.errors import EngineError
+from tests.queue_server import estimate_reference as reference
 from tests.queue_server.hall_factory import (
     BIRTH,
     EMPLOYMENT,
@@ -448,6 +449,62 @@ class HallMachine(RuleBasedStateMachine):
                 assert wait is not None and wait >= 0
 
     @invariant()
+    def estimates_equal_the_full_recomputation(self):
+        """Calls and estimates read from the sorted queues (engine/waiting.py) are exactly what
+        walking every waiting ticket and every ticket of the day gives (issue 14)."""
+        hall, now = self.hall, self.d.clock.now
+        waiting = list(hall.waiting_tickets())
+        replayed = reference.replay(hall, waiting, now)
+        few = reference.waiting_count(hall) <= REPLAY_LIMIT
+        for ticket in waiting:
+            ahead, wait = hall.estimate(ticket, now)
+            assert ahead == reference.people_ahead(hall, ticket), ticket.number
+            if not hall.open_counters_for(ticket.service):
+                assert wait is None
+                continue
+            # The long queue's estimate, compared at any size.
+            long_wait = reference.work_ahead_wait(hall, ticket, now)
+            assert hall._work_ahead_wait(ticket, now) == long_wait
+            assert wait == (replayed.get(ticket.id) if few else long_wait), ticket.number
+            mean_of = hall.mean_service_s
+            assert hall._overtaking(ticket, now.timestamp(), mean_of) == reference.overtaking(
+                hall, ticket, now.timestamp(), mean_of
+            )
+        for priority in ("normal", "military"):
+            assert hall.estimate_new_all(now, priority) == reference.estimate_new_all(
+                hall, now, priority
+            )
+        for service in SERVICES:
+            probe = hall._probe(service, now, "normal")
+            if hall.open_counters_for(service):
+                assert hall._work_ahead_wait(probe, now) == reference.work_ahead_wait(
+                    hall, probe, now
+                )
+        ordered = getattr(hall.policy, "pick_ordered", None)
+        for counter in hall.counters.values():
+            if ordered is not None:
+                assert ordered(counter, hall.index, now.timestamp()) is reference.call_pick(
+                    hall, counter, now
+                ), f"counter {counter.id}"
+        for limit in (0, 1, 3):
+            assert hall.waiting_within(limit) == reference.within(hall, limit, now)
+
+    @invariant()
+    def sorted_queues_hold_the_waiting_tickets(self):
+        for hall in (self.hall, self.shadow):
+            index = hall.index
+            for service, queue in hall.waiting.items():
+                assert [e[4] for e in index.by_dispatch[service]] == sorted(
+                    queue.values(),
+                    key=lambda t: (t.rank, t.order_key, t.queued_at.timestamp(), index.pos(t.id)),
+                )
+                assert sorted(index.by_queued[service]) == index.by_queued[service]
+                assert {e[3].id for e in index.by_queued[service]} == set(queue)
+                # The dict's order is the index's order of places.
+                assert [index.pos(i) for i in queue] == sorted(index.pos(i) for i in queue)
+            assert len(index) == sum(len(q) for q in hall.waiting.values())
+
+    @invariant()
     def slot_load_matches_bookings(self):
         load = Tally(
             (a.service, a.slot_start.timestamp())
@@ -509,6 +566,9 @@ class LongestWaitMachine(HallMachine):
     @staticmethod
     def make_policy():
         return LongestWaitPolicy()
+
+    def estimates_equal_the_full_recomputation(self):
+        """Not checked again here: this policy walks every candidate as the reference does."""
 
 
 LongestWaitMachine.TestCase.settings = settings(HallMachine.TestCase.settings, max_examples=30)
