@@ -53,12 +53,12 @@ from queue_server import stats as stats_mod
 from queue_server import views
 from queue_server.auth import verify_secret
 from queue_server.config import HallConfig, load_hall_config, tls_context
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
-from queue_server.engine.lifecycle import TicketState
 from queue_server.errors import ConfigError, EngineError, SchemaVersionError, StorageError
 from queue_server.identity import resident_key
 from queue_server.privacy import FormUnreadable
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import TicketState
 from queue_server.storage import Replayed, Store
 from queue_server.tokens import TokenError, make_token, read_token
 from queue_server.webhooks import WebhookDispatcher

@@ -11,8 +11,8 @@ from typing import Any
 
 from queue_server.engine import events as V
 from queue_server.engine.hall import Hall
-from queue_server.engine.lifecycle import TicketState
 from queue_server.engine.model import Ticket
+from queue_server.protocol.states import TicketState
 
 # Events the public (screens, kiosks, phones) may see, and the fields each keeps.
 _PUBLIC_DROP = {"resident_key", "priority", "rank", "channel", "appointment_id", "order_key"}

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from queue_server.engine.commands import Command
+from queue_server.protocol.commands import Command
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 16 * 1024  # larger client messages get a typed error, not a disconnect
