@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from queue_server.protocol.commands import Command
+from queue_server.protocol.errors import PROTOCOL_ERRORS
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 16 * 1024  # larger client messages get a typed error, not a disconnect
@@ -320,47 +321,7 @@ ServerMessage = Annotated[
 SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 
-# --- protocol-level errors (engine refusals carry their own codes) -------------------------------
-
-PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
-    "bad_json": ("消息不是有效的 JSON", "The message is not valid JSON"),
-    "bad_message": ("消息格式不正确", "The message is malformed"),
-    "unsupported_version": ("协议版本不受支持", "Unsupported protocol version"),
-    "too_large": ("消息过大", "The message is too large"),
-    "not_authenticated": ("请先登录", "Authenticate first (hello)"),
-    "already_authenticated": ("已经登录", "Already authenticated"),
-    "auth_failed": ("登录失败：账号、密码或令牌不正确", "Authentication failed"),
-    "token_expired": ("二维码已过期", "This ticket's code has expired"),
-    "forbidden": ("无权执行此操作", "This role may not do that"),
-    "rate_limited": ("操作过于频繁，请稍后再试", "Too many messages; slow down"),
-    "unavailable": ("系统繁忙，请稍后再试", "The hall system is busy; try again shortly"),
-    "bad_query": ("查询参数不正确", "The query is missing a parameter"),
-    "identity_required": ("请填写证件号码", "A document number is required"),
-    "proof_invalid": (
-        "预约凭证无效，请出示预约时使用的证件",
-        "This booking code is not valid; use the document the booking was made with",
-    ),
-    "internal_error": ("系统内部错误，请稍后再试", "Internal error; try again shortly"),
-    "form_invalid": (
-        "表格内容不正确或过长，请检查后重新提交",
-        "The form is malformed or too long; check it and submit again",
-    ),
-    "form_not_yours": (
-        "这张号票不在本窗口办理，不能查看表格或存档材料",
-        "This ticket is not called or being served at your window",
-    ),
-    "form_not_found": ("未提交表格", "No form was submitted with this ticket"),
-    "form_unreadable": (
-        "表格无法读取，请群众重新填写",
-        "The stored form cannot be read; ask the resident to fill it in again",
-    ),
-    "no_resident": (
-        "这张号票没有登记证件，无法存档材料",
-        "This ticket has no resident identity; materials cannot be filed",
-    ),
-}
-
-
 def error(code: str, id: int | str | None = None, **details: Any) -> Error:
+    """One of the server's own errors, worded from its template."""
     zh, en = PROTOCOL_ERRORS[code]
     return Error(id=id, code=code, message_zh=zh, message_en=en, details=details)
