@@ -21,6 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from queue_server.protocol.commands import Command
 from queue_server.protocol.errors import PROTOCOL_ERRORS
+from queue_server.protocol.payloads import (
+    DeviceHealth,
+    ReplyResult,
+    ServiceStatus,
+    StreamState,
+    TicketView,
+)
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 16 * 1024  # larger client messages get a typed error, not a disconnect
@@ -251,7 +258,7 @@ class Welcome(_Msg):
 class Reply(_Msg):
     type: Literal["reply"] = "reply"
     id: int | str | None
-    result: dict[str, Any]
+    result: ReplyResult
 
 
 class Error(_Msg):
@@ -278,7 +285,7 @@ class Snapshot(_Msg):
     type: Literal["snapshot"] = "snapshot"
     stream: StreamName
     seq: int
-    state: dict[str, Any]
+    state: StreamState
 
 
 class Status(_Msg):
@@ -287,7 +294,7 @@ class Status(_Msg):
 
     type: Literal["status"] = "status"
     seq: int
-    services: list[dict[str, Any]]
+    services: list[ServiceStatus]
 
 
 class TicketStatus(_Msg):
@@ -295,7 +302,7 @@ class TicketStatus(_Msg):
 
     type: Literal["ticket"] = "ticket"
     seq: int
-    ticket: dict[str, Any]
+    ticket: TicketView
 
 
 class Devices(_Msg):
@@ -305,7 +312,7 @@ class Devices(_Msg):
     ``parts`` (part -> ``ok``, ``detail``, ``at``) as last reported."""
 
     type: Literal["devices"] = "devices"
-    devices: list[dict[str, Any]]
+    devices: list[DeviceHealth]
 
 
 class Pong(_Msg):
