@@ -1,8 +1,10 @@
 """The wire contract between the queue server and every terminal, console and phone.
 
 ``messages`` holds the envelopes (``from queue_server import protocol as P``; ``P.Hello``),
-``commands`` the engine commands they carry, ``states`` the state names. This package imports
-nothing else of ours, so a terminal can speak the protocol without the engine.
+``commands`` the engine commands they carry, ``payloads`` what replies, snapshots and status
+messages carry, ``states`` the state names and ``errors`` the error codes with their zh/en
+templates. This package imports nothing else of ours, so a terminal can speak the protocol
+without the engine.
 """
 
 from queue_server.protocol.messages import (

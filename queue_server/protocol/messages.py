@@ -1,7 +1,9 @@
-"""The websocket protocol between the queue server and every terminal, console and phone.
+"""The envelopes of the websocket protocol between the queue server and every terminal,
+console and phone.
 
-Schemas are defined here once; docs/protocol.md is generated from them and its examples are
-checked against them by the tests. Every message is a JSON object with ``v`` (the protocol
+Schemas are defined here once (with the commands, payloads and error codes beside this module);
+docs/protocol.md and docs/protocol.schema.json are generated from them, and the document's
+examples are checked against them by the tests. Every message is a JSON object with ``v`` (the protocol
 version) and ``type``. Client messages that expect an answer carry an ``id``, echoed in the
 ``reply`` or ``error``.
 
