@@ -30,8 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from queue_server.engine import commands as C
 from queue_server.engine.hall import Hall
+from queue_server.protocol import commands as C
 from queue_server.server import HallActor
 from queue_server.storage import Store
 from tests.queue_server.storage_support import T0, make_config, new_hall_id

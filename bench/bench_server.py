@@ -51,8 +51,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.config import load_hall_config
-from queue_server.engine import commands as C
 from queue_server.identity import resident_key
+from queue_server.protocol import commands as C
 from queue_server.server import Client as ServerClient
 from queue_server.storage import Store
 from tests.queue_server.server_support import credential, write_hall_config

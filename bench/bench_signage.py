@@ -44,7 +44,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def child(calls: int, size: tuple[int, int], fps: int, folder: Path, mode: str) -> dict:
-    from queue_server.engine import commands as C
+    from queue_server.protocol import commands as C
     from signage.app import Options, run_signage
     from signage.settings import SignageSettings
     from tests.signage.server_proc import server_process

@@ -49,10 +49,8 @@ from pydantic import ValidationError
 from queue_server import protocol as P
 from queue_server.client import AuthFailed, ClientError, HallClient, ServerError
 from queue_server.config import HallConfig, load_hall_config
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.hall import Hall
-from queue_server.engine.lifecycle import CounterState
 from queue_server.errors import (
     ConfigError,
     EngineError,
@@ -62,6 +60,8 @@ from queue_server.errors import (
     StorageError,
     YikouError,
 )
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import CounterState
 
 log = logging.getLogger(__name__)
 

@@ -64,11 +64,11 @@ from console.app import (
 from queue_server import protocol as P
 from queue_server.cli import credentials_path, write_example
 from queue_server.config import HallConfig, load_config, load_hall_config
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
-from queue_server.engine.lifecycle import CounterState, TicketState
 from queue_server.engine.model import Ticket
 from queue_server.errors import ConfigError, EngineError, StorageError, YikouError
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import CounterState, TicketState
 
 if TYPE_CHECKING:
     from queue_server.server import QueueServer

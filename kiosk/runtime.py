@@ -34,7 +34,7 @@ from queue_server.client import (
     ServerError,
     new_request_key,
 )
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from ui.terminal_runtime import TerminalRuntime
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from devices.printer import Ticket, print_error_kind
 from devices.runner import DeviceEvent, EventKind
 from navigator.flow import Book, CancelBooking, Effect, NavigatorFlow, Print, Query, ReportFault
 from queue_server.client import ClientError, HallClient, ServerError
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from ui.terminal_runtime import TerminalRuntime
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from queue_server import protocol as P
-from queue_server.engine.commands import Command
+from queue_server.protocol.commands import Command
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
      ├── ConfigError                 a hall configuration that cannot be used (names the field)
      ├── StorageError                the database refused or is unreachable
      │    └── SchemaVersionError     the database's schema is not this software's (names the fix)
-     └── EngineError                 the engine refused a command; carries code + zh/en messages
+     └── EngineError                 the engine refused a command: a code and its parameters
           ├── IllegalTransition      a move the lifecycle table forbids (names object, command, state)
           ├── NotFound               unknown ticket, counter, service, appointment or notice
           └── Refusal                a hall rule said no; the message is for the resident
@@ -23,6 +23,8 @@ storage adapter can persist them.
 from __future__ import annotations
 
 from typing import Any
+
+from queue_server.protocol.errors import engine_message
 
 
 class YikouError(Exception):
@@ -51,16 +53,21 @@ class SchemaVersionError(StorageError):
 class EngineError(YikouError):
     """The engine refused a command.
 
-    ``code`` is stable and machine-readable; ``message_zh``/``message_en`` are plain words that a
-    terminal may show as they are.
+    ``code`` is stable and machine-readable; the keyword arguments are its parameters (the
+    ``details`` on the wire; ``reason`` picks one of a code's wordings). ``message_zh`` and
+    ``message_en`` are plain words a terminal may show as they are, rendered from the
+    protocol's templates (``queue_server.protocol.errors``) unless given: a client that rebuilds
+    an error from a server's reply passes the server's words.
     """
 
     code = "engine_error"
 
-    def __init__(self, message_zh: str, message_en: str, **details: Any):
+    def __init__(self, message_zh: str | None = None, message_en: str | None = None, **params: Any):
+        self.details = params
+        if message_zh is None or message_en is None:
+            message_zh, message_en = engine_message(self.code, params)
         self.message_zh = message_zh
         self.message_en = message_en
-        self.details = details
         self.events: list = []
         super().__init__(message_en)
 
@@ -78,59 +85,7 @@ class IllegalTransition(EngineError):
 
     def __init__(self, kind: str, ident: object, command: str, state: object):
         self.kind, self.ident, self.command, self.state = kind, ident, command, state
-        state_zh = _STATE_ZH.get(str(state), str(state))
-        command_zh = _COMMAND_ZH.get(str(command), str(command))
-        super().__init__(
-            f"{_KIND_ZH.get(kind, kind)} {ident} 当前「{state_zh}」，不能{command_zh}",
-            f"{kind} {ident} is {state}; '{command}' is not allowed",
-            kind=kind,
-            ident=ident,
-            command=command,
-            state=state,
-        )
-
-
-_KIND_ZH = {"ticket": "号票", "counter": "窗口", "appointment": "预约"}
-_STATE_ZH = {
-    "new": "未创建",
-    "waiting": "等候中",
-    "called": "已叫号",
-    "serving": "办理中",
-    "done": "已办结",
-    "no_show": "已过号",
-    "cancelled": "已取消",
-    "closed": "已关闭",
-    "idle": "空闲",
-    "calling": "叫号中",
-    "paused": "暂停中",
-    "booked": "已预约",
-    "checked_in": "已签到",
-    "same": "同一事项",
-}
-_COMMAND_ZH = {
-    "issue": "取号",
-    "call": "叫号",
-    "recall": "重呼",
-    "start": "开始办理",
-    "finish": "办结",
-    "no_show": "过号",
-    "requeue": "重新排队",
-    "transfer": "转办",
-    "return": "退回队列",
-    "move": "调整顺序",
-    "change_priority": "调整优先级",
-    "cancel": "取消",
-    "expire": "作废",
-    "open": "开窗",
-    "close": "关窗",
-    "pause": "暂停",
-    "resume": "恢复",
-    "release": "释放",
-    "reskill": "调整业务",
-    "serve": "办理",
-    "book": "预约",
-    "check_in": "签到",
-}
+        super().__init__(kind=kind, ident=ident, command=command, state=state)
 
 
 class NotFound(EngineError):
@@ -138,12 +93,7 @@ class NotFound(EngineError):
 
     def __init__(self, kind: str, ident: object):
         self.kind, self.ident = kind, ident
-        super().__init__(
-            f"找不到{_KIND_ZH.get(kind, kind)} {ident}",
-            f"no such {kind}: {ident}",
-            kind=kind,
-            ident=ident,
-        )
+        super().__init__(kind=kind, ident=ident)
 
 
 class Refusal(EngineError):

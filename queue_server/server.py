@@ -53,12 +53,25 @@ from queue_server import stats as stats_mod
 from queue_server import views
 from queue_server.auth import verify_secret
 from queue_server.config import HallConfig, load_hall_config, tls_context
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
-from queue_server.engine.lifecycle import TicketState
 from queue_server.errors import ConfigError, EngineError, SchemaVersionError, StorageError
 from queue_server.identity import resident_key
 from queue_server.privacy import FormUnreadable
+from queue_server.protocol import commands as C
+from queue_server.protocol.payloads import (
+    AppointmentBooking,
+    CommandResult,
+    ReplyResult,
+    ResidentSnapshot,
+    ServicesResult,
+    ServiceStatus,
+    SnapshotResult,
+    StreamState,
+    SubscribeResult,
+    TicketResult,
+    TicketView,
+)
+from queue_server.protocol.states import TicketState
 from queue_server.storage import Replayed, Store
 from queue_server.tokens import TokenError, make_token, read_token
 from queue_server.webhooks import WebhookDispatcher
@@ -148,9 +161,9 @@ ROLE_COMMANDS["manager"] = _all_command_types()
 class BatchResult:
     outcomes: list[list[V.Event] | EngineError]
     seq: int
-    status: list[dict[str, Any]]
-    residents: dict[str, dict[str, Any]]
-    issued: dict[str, dict[str, Any]]  # ticket id -> view, for tickets this batch issued
+    status: list[ServiceStatus]
+    residents: dict[str, TicketView]
+    issued: dict[str, TicketView]  # ticket id -> view, for tickets this batch issued
     waits: list[float]
     committed_at: float
     # For the webhooks' "ahead": waiting tickets with at most HallActor.ahead_limit ahead.
@@ -199,16 +212,18 @@ class HallActor:
         committed_at = time.perf_counter()
         hall = store.hall
         now = store.clock()
-        issued: dict[str, dict[str, Any]] = {}
+        issued: dict[str, TicketView] = {}
         waits: list[float] = []
         for outcome in outcomes:
             if isinstance(outcome, EngineError):
                 continue
             for ev in outcome:
                 if isinstance(ev, V.TicketIssued) and ev.ticket.id in hall.tickets:
-                    issued[ev.ticket.id] = views.ticket_view(hall, hall.tickets[ev.ticket.id], now)
-                    issued[ev.ticket.id]["ahead"] = ev.ahead
-                    issued[ev.ticket.id]["estimated_wait_s"] = ev.estimated_wait_s
+                    # The estimate the resident was told at issue, as the event recorded it.
+                    view = views.ticket_view(hall, hall.tickets[ev.ticket.id], now)
+                    issued[ev.ticket.id] = view.model_copy(
+                        update={"ahead": ev.ahead, "estimated_wait_s": ev.estimated_wait_s}
+                    )
                 elif (
                     isinstance(ev, V.TicketCalled)
                     and ev.ticket_id in hall.tickets
@@ -298,22 +313,24 @@ class HallActor:
         msg: P.Query,
         own_ticket: str | None,
         counter: int | None = None,
-    ) -> dict:
+    ) -> ReplyResult:
         hall = self.store.hall
         now = self.store.clock()
         if name == "snapshot":
             if role == "manager":
-                return {"seq": hall.seq, "state": views.manager_snapshot(hall, now)}
-            return {"seq": hall.seq, "state": views.public_snapshot(hall, now)}
+                return SnapshotResult(seq=hall.seq, state=views.manager_snapshot(hall, now))
+            return SnapshotResult(seq=hall.seq, state=views.public_snapshot(hall, now))
         if name == "services":
-            return {"seq": hall.seq, "services": views.services_status(hall, now)}
+            return ServicesResult(seq=hall.seq, services=views.services_status(hall, now))
         if name == "ticket":
             ref = own_ticket if role == "resident" else msg.ticket
             if not ref:
                 raise _QueryError("bad_query", field="ticket")
             ticket = hall.ticket(ref)
             staff = role in ("counter", "manager")
-            return {"seq": hall.seq, "ticket": views.ticket_view(hall, ticket, now, full=staff)}
+            return TicketResult(
+                seq=hall.seq, ticket=views.ticket_view(hall, ticket, now, full=staff)
+            )
         if name == "bookable_days":
             return {"days": [d.isoformat() for d in hall.bookable_days(now)]}
         if name == "stats":
@@ -410,18 +427,19 @@ class HallActor:
     def purge_private(self) -> dict[str, int]:
         return self.store.purge_private()
 
-    def snapshot(self, stream: str, role: str, counter: int | None, ticket: str | None):
+    def snapshot(
+        self, stream: str, role: str, counter: int | None, ticket: str | None
+    ) -> tuple[int, StreamState]:
         hall = self.store.hall
         now = self.store.clock()
         if stream == "manager":
             return hall.seq, views.manager_snapshot(hall, now)
         if stream == "resident":
             t = hall.tickets.get(ticket or "")
-            return hall.seq, {"ticket": views.ticket_view(hall, t, now) if t else None}
-        state = views.public_snapshot(hall, now)
+            return hall.seq, ResidentSnapshot(ticket=views.ticket_view(hall, t, now) if t else None)
         if stream == "counter":
-            state = {"counter": next((c for c in state["counters"] if c["id"] == counter), None)}
-        return hall.seq, state
+            return hall.seq, views.counter_snapshot(hall, counter)
+        return hall.seq, views.public_snapshot(hall, now)
 
     def events_after(self, seq: int, limit: int) -> list[V.Event] | None:
         """The committed events after ``seq`` from the log, or None when there are more than
@@ -906,8 +924,8 @@ class QueueServer:
             return False
         return True
 
-    def _send_ticket(self, client: Client, view: dict[str, Any], seq: int) -> None:
-        text = json.dumps(view, sort_keys=True, ensure_ascii=False)
+    def _send_ticket(self, client: Client, view: TicketView, seq: int) -> None:
+        text = view.model_dump_json()
         if text != client.last_ticket_json:
             client.last_ticket_json = text
             self._send(client, _json(P.TicketStatus(seq=seq, ticket=view)))
@@ -1312,17 +1330,17 @@ class QueueServer:
                 reply["resident_token"] = token
                 reply["ticket_url"] = f"{self.config.server.public_url.rstrip('/')}/t/{token}"
             elif isinstance(ev, V.AppointmentBooked):
-                reply["appointment"] = {
-                    "id": ev.appointment_id,
-                    "service": ev.service,
-                    "slot_start": ev.slot_start.isoformat(),
-                    "slot_end": ev.slot_end.isoformat(),
+                reply["appointment"] = AppointmentBooking(
+                    id=ev.appointment_id,
+                    service=ev.service,
+                    slot_start=ev.slot_start,
+                    slot_end=ev.slot_end,
                     # Proves a later cancellation (appointment_token) without the document.
-                    "token": make_token(
+                    token=make_token(
                         self.secret, ev.appointment_id, ev.slot_end, purpose="appointment"
                     ),
-                }
-        self._send(client, _json(P.Reply(id=msg.id, result=reply)))
+                )
+        self._send(client, _json(P.Reply(id=msg.id, result=CommandResult(**reply))))
 
     async def _query(self, client: Client, msg: P.Query) -> None:
         if msg.query not in ROLE_QUERIES[client.role]:
@@ -1369,7 +1387,7 @@ class QueueServer:
         if denied:
             self._send(client, _json(P.error("forbidden", msg.id, streams=",".join(denied))))
             return
-        replies: dict[str, Any] = {}
+        replies: dict[str, dict[str, int]] = {}
         for stream in dict.fromkeys(msg.streams):
             since = msg.since if stream != "resident" else None
             oldest = self.recent[0].seq if self.recent else self.seq + 1
@@ -1386,10 +1404,8 @@ class QueueServer:
                 )
                 self._send(client, _json(P.Snapshot(stream=stream, seq=start, state=state)))
                 replies[stream] = {"snapshot": start}
-                if stream == "resident" and state.get("ticket"):
-                    client.last_ticket_json = json.dumps(
-                        state["ticket"], sort_keys=True, ensure_ascii=False
-                    )
+                if isinstance(state, ResidentSnapshot) and state.ticket is not None:
+                    client.last_ticket_json = state.ticket.model_dump_json()
             # From here to joining the stream nothing awaits, so no event slips between.
             client.sent_seq[stream] = start
             for ev in logged or ():
@@ -1398,7 +1414,8 @@ class QueueServer:
                 self._replay(client, stream, ev)
             client.streams.add(stream)
             self.subscribers[stream].add(client)
-        self._send(client, _json(P.Reply(id=msg.id, result={"seq": self.seq, "streams": replies})))
+        done = SubscribeResult(seq=self.seq, streams=replies)
+        self._send(client, _json(P.Reply(id=msg.id, result=done)))
 
     def _recent_after(self, seq: int) -> list[V.Event]:
         """The ring's events after ``seq``. The ring holds consecutive seqs, so skip straight to

@@ -18,22 +18,13 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from queue_server.protocol.states import CounterState
 
 log = logging.getLogger(__name__)
 
 RECENT_LIMIT = 8
-
-
-class CounterState(StrEnum):
-    """A window as the screens see it (the engine's counter states, as strings on the wire)."""
-
-    CLOSED = "closed"
-    IDLE = "idle"
-    CALLING = "calling"
-    SERVING = "serving"
-    PAUSED = "paused"
 
 
 @dataclass(frozen=True)

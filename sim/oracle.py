@@ -26,7 +26,7 @@ import random
 import statistics
 from dataclasses import dataclass, replace
 
-from queue_server.engine.lifecycle import CounterState
+from queue_server.protocol.states import CounterState
 from sim.profile import Resolved, ServiceModel
 from sim.report import AHEAD_BANDS, Accuracy, _ahead_band
 from sim.runner import (

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 from queue_server import errors as E
 from queue_server.config import HallConfig
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.dispatch import DispatchPolicy
 from queue_server.engine.hall import Hall
-from queue_server.engine.lifecycle import CounterState
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import CounterState
 from sim.profile import Behaviour, Resolved, ServiceModel
 
 # What happens next, in the order of the heap's tie-break on equal times: the windows open

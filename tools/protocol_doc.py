@@ -2,7 +2,7 @@
 
     python -m tools.protocol_doc > docs/protocol.md
 
-The field tables come from the pydantic models (``queue_server.protocol``, ``engine.commands``,
+The field tables come from the pydantic models (``queue_server.protocol``, ``protocol.commands``,
 ``engine.events``) and the comments beside their fields; roles from ``server.ROLE_*``; error
 codes and their messages from ``protocol.PROTOCOL_ERRORS``, ``queue_server.errors`` and the
 engine's own ``raise`` statements; limits from the constants the server enforces. Every example
@@ -34,9 +34,9 @@ from queue_server import protocol as P
 from queue_server import server as S
 from queue_server import storage as STORAGE
 from queue_server import views
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine import hall as engine_hall
+from queue_server.protocol import commands as C
 
 ZONE = dt.timezone(dt.timedelta(hours=8))
 AT = dt.datetime(2026, 11, 26, 1, 30, 12, tzinfo=dt.UTC)  # 09:30:12 in Beijing

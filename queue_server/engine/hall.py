@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from queue_server import errors as E
 from queue_server.config import HallConfig
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.dispatch import DefaultPolicy, DispatchPolicy
 from queue_server.engine.lifecycle import (
@@ -26,13 +25,12 @@ from queue_server.engine.lifecycle import (
     COUNTER_MOVES,
     TICKET_MOVES,
     TICKET_OPEN,
-    AppointmentState,
-    CounterState,
-    TicketState,
     move,
 )
 from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ticket
 from queue_server.engine.waiting import Arrivals, WaitingIndex
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import AppointmentState, CounterState, TicketState
 
 OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SERVING}
 # How far back the estimate looks for the arrival rate of better classes (see _overtaking).

@@ -11,31 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from queue_server.errors import IllegalTransition
-
-
-class TicketState(StrEnum):
-    WAITING = "waiting"
-    CALLED = "called"
-    SERVING = "serving"
-    DONE = "done"
-    NO_SHOW = "no_show"
-    CANCELLED = "cancelled"
-
-
-class CounterState(StrEnum):
-    CLOSED = "closed"
-    IDLE = "idle"
-    CALLING = "calling"
-    SERVING = "serving"
-    PAUSED = "paused"
-
-
-class AppointmentState(StrEnum):
-    BOOKED = "booked"
-    CHECKED_IN = "checked_in"
-    CANCELLED = "cancelled"
-    NO_SHOW = "no_show"
-
+from queue_server.protocol.states import AppointmentState, CounterState, TicketState
 
 T, C, A = TicketState, CounterState, AppointmentState
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from queue_server.engine.lifecycle import AppointmentState, CounterState, TicketState
+from queue_server.protocol.states import AppointmentState, CounterState, TicketState
 
 
 @dataclass(slots=True, eq=False)

@@ -36,14 +36,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
 
 from queue_server.config import HallConfig
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.dispatch import DispatchPolicy
 from queue_server.engine.hall import Hall
-from queue_server.engine.lifecycle import AppointmentState, CounterState, TicketState
 from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ticket
 from queue_server.errors import EngineError, StorageError
 from queue_server.privacy import FormVault
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import AppointmentState, CounterState, TicketState
 from queue_server.storage.migrate import prepare_schema
 from queue_server.storage.tables import (
     AppointmentRow,

@@ -36,10 +36,8 @@ from queue_server import protocol as P
 from queue_server.cli import credentials_path
 from queue_server.client import AuthFailed
 from queue_server.config import HallConfig, load_config, load_hall_config
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.hall import Hall
-from queue_server.engine.lifecycle import CounterState, TicketState
 from queue_server.errors import (
     ConfigError,
     EngineError,
@@ -47,6 +45,8 @@ from queue_server.errors import (
     NotFound,
     QueueEmpty,
 )
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import CounterState, TicketState
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING = ZoneInfo("Asia/Shanghai")

@@ -35,11 +35,11 @@ from demo.hall import (
 from queue_server import protocol as P
 from queue_server.cli import credentials_path
 from queue_server.config import load_config, parse_config
-from queue_server.engine import commands as C
 from queue_server.engine.hall import Hall
-from queue_server.engine.lifecycle import TicketState
 from queue_server.errors import QuotaExhausted
 from queue_server.example_config import example_config
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import TicketState
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING = ZoneInfo("Asia/Shanghai")

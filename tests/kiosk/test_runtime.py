@@ -16,7 +16,7 @@ from devices.runner import DeviceEvent, EventKind, PrinterWorker, ReaderWorker
 from devices.sim import SAMPLE_CARDS, SimReader
 from kiosk.flow import KioskFlow, Screen
 from kiosk.runtime import KioskRuntime
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from tests.queue_server.server_support import Clock, running_server
 from tests.queue_server.storage_support import T0, ZONE
 from tests.signage.support import CuttableProxy

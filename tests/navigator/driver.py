@@ -24,7 +24,7 @@ from pathlib import Path
 from devices.sim import SAMPLE_CARDS, PtyPair, ScannerSimulator
 from queue_server import protocol as P
 from queue_server.client import HallClient
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from tests.kiosk.server_proc import ClockedHall, server_process
 from tests.queue_server.storage_support import ZONE
 from tests.signage.support import CuttableProxy

@@ -14,7 +14,7 @@ from devices.runner import DeviceEvent, EventKind, PrinterWorker
 from devices.sim import SAMPLE_CARDS
 from navigator.flow import NavigatorFlow, Screen
 from navigator.runtime import NavigatorRuntime
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from tests.queue_server.server_support import Clock, running_server
 from tests.queue_server.storage_support import T0
 from tests.signage.support import CuttableProxy

@@ -26,13 +26,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from queue_server.config import HallConfig, parse_config
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.dispatch import DispatchPolicy
 from queue_server.engine.hall import Hall
 from queue_server.engine.model import Ticket
 from queue_server.errors import EngineError
 from queue_server.example_config import example_config
+from queue_server.protocol import commands as C
 
 ZONE = ZoneInfo("Asia/Shanghai")
 

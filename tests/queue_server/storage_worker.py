@@ -14,9 +14,9 @@ import sys
 import time
 
 from queue_server.config import load_config
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.errors import EngineError, QueueEmpty, StorageError
+from queue_server.protocol import commands as C
 from queue_server.storage import Store
 from tests.queue_server.storage_support import CLOCK_ORIGIN_ENV, anchored_clock
 

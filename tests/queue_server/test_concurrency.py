@@ -9,7 +9,7 @@ import pytest
 
 from queue_server.config import load_config
 from queue_server.engine import events as V
-from queue_server.engine.lifecycle import TicketState
+from queue_server.protocol.states import TicketState
 from queue_server.storage import Store
 from tests.queue_server.storage_support import anchored_clock, db_url, new_hall_id, write_config
 from tests.queue_server.test_crash import CLOCK_ORIGIN, start_worker

@@ -11,10 +11,10 @@ import statistics
 import pytest
 
 from queue_server import errors as E
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.hall import HEAD_RANK, Hall
-from queue_server.engine.lifecycle import CounterState, TicketState
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import CounterState, TicketState
 from tests.queue_server.hall_factory import (
     BIRTH,
     EMPLOYMENT,

@@ -8,9 +8,9 @@ import pydantic
 import pytest
 
 from queue_server import errors as E
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
-from queue_server.engine.lifecycle import AppointmentState, TicketState
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import AppointmentState, TicketState
 from tests.queue_server.hall_factory import (
     BIRTH,
     EMPLOYMENT,

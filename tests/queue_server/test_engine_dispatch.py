@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from queue_server.engine import commands as C
 from queue_server.engine.dispatch import POLICIES, DefaultPolicy, LongestWaitPolicy
 from queue_server.engine.model import Counter, Ticket
+from queue_server.protocol import commands as C
 from tests.queue_server.hall_factory import (
     BIRTH,
     EMPLOYMENT,

@@ -29,13 +29,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.dispatch import LongestWaitPolicy
 from queue_server.engine.hall import OPEN_COUNTER_STATES, REPLAY_LIMIT, Hall
-from queue_server.engine.lifecycle import CounterState, TicketState
 from queue_server.engine.model import Ticket
 from queue_server.errors import EngineError
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import CounterState, TicketState
 from tests.queue_server import estimate_reference as reference
 from tests.queue_server.hall_factory import (
     BIRTH,

@@ -14,9 +14,9 @@ import random
 
 import pytest
 
-from queue_server.engine import commands as C
 from queue_server.engine.hall import REPLAY_LIMIT
 from queue_server.errors import EngineError
+from queue_server.protocol import commands as C
 from tests.queue_server import estimate_reference as reference
 from tests.queue_server.hall_factory import (
     BIRTH,

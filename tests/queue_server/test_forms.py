@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from queue_server import protocol as P
 from queue_server.client import ServerError
 from queue_server.config import Privacy
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from queue_server.server import QueueServer
 from queue_server.storage import EventRow, FiledMaterialRow, FormRow, Store
 from tests.queue_server import storage_support as support

@@ -13,13 +13,11 @@ from queue_server.engine.lifecycle import (
     COUNTER_MOVES,
     TICKET_FINAL,
     TICKET_MOVES,
-    AppointmentState,
-    CounterState,
-    TicketState,
     check_table,
     move,
 )
 from queue_server.errors import EngineError, IllegalTransition
+from queue_server.protocol.states import AppointmentState, CounterState, TicketState
 
 
 class Light(StrEnum):

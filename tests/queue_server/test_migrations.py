@@ -13,8 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import main
-from queue_server.engine import commands as C
 from queue_server.errors import SchemaVersionError
+from queue_server.protocol import commands as C
 from queue_server.storage import Replayed, Store, migrate
 from queue_server.storage import store as store_module
 from queue_server.storage.store import make_engine

@@ -8,7 +8,7 @@ import pytest
 
 from queue_server import protocol as P
 from queue_server.client import HallClient, ServerError
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from tests.queue_server.server_support import running_server
 
 

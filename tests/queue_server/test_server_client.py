@@ -10,7 +10,7 @@ from websockets.asyncio.server import serve
 
 from queue_server import protocol as P
 from queue_server.client import AuthFailed, Disconnected, HallClient, ServerError
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from queue_server.server import QueueServer
 from queue_server.storage import Store
 from tests.queue_server.server_support import credential, free_port, hall_config, next_of

@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from queue_server import protocol as P
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from queue_server.server import Client
 from queue_server.storage import Store
 from tests.queue_server.server_support import auth_of, running_server

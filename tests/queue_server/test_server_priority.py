@@ -9,7 +9,7 @@ import pytest
 
 from queue_server import protocol as P
 from queue_server.client import HallClient, ServerError
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from tests.queue_server.server_support import Clock, running_server
 from tests.queue_server.storage_support import T0, ZONE
 

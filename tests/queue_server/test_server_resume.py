@@ -15,8 +15,8 @@ import pytest
 from queue_server import protocol as P
 from queue_server.client import ClientError, Disconnected, HallClient
 from queue_server.config import load_config
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
+from queue_server.protocol import commands as C
 from queue_server.storage import Store
 from tests.queue_server.server_support import (
     ServerProcess,

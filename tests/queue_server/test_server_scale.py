@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from tests.queue_server.server_support import ROOT, credential, running_server
 
 CONNECTIONS = 2000

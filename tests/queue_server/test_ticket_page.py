@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from queue_server import server as S
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from queue_server.tokens import make_token
 from tests.queue_server.browser_support import CHROMEDRIVER, CHROMIUM, HallThread, chrome, text_of
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from tests.queue_server.browser_support import CHROMEDRIVER, CHROMIUM, HallThread, chrome, text_of
 from tests.queue_server.server_support import credential
 

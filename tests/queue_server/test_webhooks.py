@@ -28,9 +28,9 @@ import pytest
 from queue_server import webhooks as W
 from queue_server.client import HallClient
 from queue_server.config import Webhook
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.protocol import DeviceAuth
+from queue_server.protocol import commands as C
 from queue_server.server import QueueServer
 from queue_server.storage import Store
 from tests.queue_server.server_support import (

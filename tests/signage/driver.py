@@ -21,7 +21,7 @@ from pathlib import Path
 
 from queue_server import protocol as P
 from queue_server.client import HallClient
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from signage.app import Options, run_signage
 from signage.settings import SignageSettings
 from tests.signage.server_proc import RemoteHall, server_process

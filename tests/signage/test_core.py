@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from queue_server.engine import commands as C
-from signage.core import Call, CounterState, SignageState, format_wait, mask_name
+from queue_server.protocol import commands as C
+from queue_server.protocol.states import CounterState
+from signage.core import Call, SignageState, format_wait, mask_name
 from tests.queue_server.server_support import running_server
 
 

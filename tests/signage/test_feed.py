@@ -10,7 +10,7 @@ import time
 
 from queue_server import protocol as P
 from queue_server.client import HallClient
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from signage.core import Call, SignageState
 from signage.feed import Connection, Message, SignageFeed
 from signage.voice import CommandPlayer, FileSink, Voice

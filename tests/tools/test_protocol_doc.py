@@ -18,8 +18,8 @@ from pydantic import TypeAdapter
 
 from queue_server import errors as E
 from queue_server import protocol as P
-from queue_server.engine import commands as C
 from queue_server.engine import events as V
+from queue_server.protocol import commands as C
 from tests.queue_server.server_support import running_server
 from tools import protocol_doc as D
 

@@ -10,7 +10,7 @@ import itertools
 
 from queue_server import protocol as P
 from queue_server.client import HallClient
-from queue_server.engine import commands as C
+from queue_server.protocol import commands as C
 from tests.queue_server.server_support import (
     ServerProcess,
     credential,

@@ -1,7 +1,9 @@
-"""The websocket protocol between the queue server and every terminal, console and phone.
+"""The envelopes of the websocket protocol between the queue server and every terminal,
+console and phone.
 
-Schemas are defined here once; docs/protocol.md is generated from them and its examples are
-checked against them by the tests. Every message is a JSON object with ``v`` (the protocol
+Schemas are defined here once (with the commands, payloads and error codes beside this module);
+docs/protocol.md and docs/protocol.schema.json are generated from them, and the document's
+examples are checked against them by the tests. Every message is a JSON object with ``v`` (the protocol
 version) and ``type``. Client messages that expect an answer carry an ``id``, echoed in the
 ``reply`` or ``error``.
 
@@ -19,7 +21,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from queue_server.engine.commands import Command
+from queue_server.protocol.commands import Command
+from queue_server.protocol.errors import PROTOCOL_ERRORS
+from queue_server.protocol.payloads import (
+    DeviceHealth,
+    ReplyResult,
+    ServiceStatus,
+    StreamState,
+    TicketView,
+)
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 16 * 1024  # larger client messages get a typed error, not a disconnect
@@ -250,7 +260,7 @@ class Welcome(_Msg):
 class Reply(_Msg):
     type: Literal["reply"] = "reply"
     id: int | str | None
-    result: dict[str, Any]
+    result: ReplyResult
 
 
 class Error(_Msg):
@@ -277,7 +287,7 @@ class Snapshot(_Msg):
     type: Literal["snapshot"] = "snapshot"
     stream: StreamName
     seq: int
-    state: dict[str, Any]
+    state: StreamState
 
 
 class Status(_Msg):
@@ -286,7 +296,7 @@ class Status(_Msg):
 
     type: Literal["status"] = "status"
     seq: int
-    services: list[dict[str, Any]]
+    services: list[ServiceStatus]
 
 
 class TicketStatus(_Msg):
@@ -294,7 +304,7 @@ class TicketStatus(_Msg):
 
     type: Literal["ticket"] = "ticket"
     seq: int
-    ticket: dict[str, Any]
+    ticket: TicketView
 
 
 class Devices(_Msg):
@@ -304,7 +314,7 @@ class Devices(_Msg):
     ``parts`` (part -> ``ok``, ``detail``, ``at``) as last reported."""
 
     type: Literal["devices"] = "devices"
-    devices: list[dict[str, Any]]
+    devices: list[DeviceHealth]
 
 
 class Pong(_Msg):
@@ -320,47 +330,7 @@ ServerMessage = Annotated[
 SERVER_ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 
-# --- protocol-level errors (engine refusals carry their own codes) -------------------------------
-
-PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
-    "bad_json": ("消息不是有效的 JSON", "The message is not valid JSON"),
-    "bad_message": ("消息格式不正确", "The message is malformed"),
-    "unsupported_version": ("协议版本不受支持", "Unsupported protocol version"),
-    "too_large": ("消息过大", "The message is too large"),
-    "not_authenticated": ("请先登录", "Authenticate first (hello)"),
-    "already_authenticated": ("已经登录", "Already authenticated"),
-    "auth_failed": ("登录失败：账号、密码或令牌不正确", "Authentication failed"),
-    "token_expired": ("二维码已过期", "This ticket's code has expired"),
-    "forbidden": ("无权执行此操作", "This role may not do that"),
-    "rate_limited": ("操作过于频繁，请稍后再试", "Too many messages; slow down"),
-    "unavailable": ("系统繁忙，请稍后再试", "The hall system is busy; try again shortly"),
-    "bad_query": ("查询参数不正确", "The query is missing a parameter"),
-    "identity_required": ("请填写证件号码", "A document number is required"),
-    "proof_invalid": (
-        "预约凭证无效，请出示预约时使用的证件",
-        "This booking code is not valid; use the document the booking was made with",
-    ),
-    "internal_error": ("系统内部错误，请稍后再试", "Internal error; try again shortly"),
-    "form_invalid": (
-        "表格内容不正确或过长，请检查后重新提交",
-        "The form is malformed or too long; check it and submit again",
-    ),
-    "form_not_yours": (
-        "这张号票不在本窗口办理，不能查看表格或存档材料",
-        "This ticket is not called or being served at your window",
-    ),
-    "form_not_found": ("未提交表格", "No form was submitted with this ticket"),
-    "form_unreadable": (
-        "表格无法读取，请群众重新填写",
-        "The stored form cannot be read; ask the resident to fill it in again",
-    ),
-    "no_resident": (
-        "这张号票没有登记证件，无法存档材料",
-        "This ticket has no resident identity; materials cannot be filed",
-    ),
-}
-
-
 def error(code: str, id: int | str | None = None, **details: Any) -> Error:
+    """One of the server's own errors, worded from its template."""
     zh, en = PROTOCOL_ERRORS[code]
     return Error(id=id, code=code, message_zh=zh, message_en=en, details=details)

@@ -1,0 +1,245 @@
+"""What replies, events and snapshots carry: typed payloads, one model per shape.
+
+The server builds these (``queue_server.views``) and the envelopes carry them; the JSON is what
+it was when they were dicts. Times go out as ``datetime.isoformat()`` gives them (an offset,
+never ``Z``). A field that a payload leaves out unless it applies (``form_stored`` on an issue
+reply) is omitted, not sent as ``null``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_serializer
+
+from queue_server.protocol.states import CounterState, TicketState
+
+# Kept as isoformat() writes it, the format the wire had before these models.
+IsoTime = Annotated[
+    dt.datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json")
+]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _OmitWhenNone(_Payload):
+    """A payload whose ``_omitted`` fields are left out of the JSON when they are None."""
+
+    _omitted: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in self._omitted:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+# --- the hall's objects, as an audience sees them -------------------------------------------------
+
+
+class TicketView(_Payload):
+    """One ticket: its state and, while waiting, its place and estimate (``ahead``,
+    ``estimated_wait_s``); once called, the window (``counter``). ``priority`` is the class the
+    hall granted, with its labels."""
+
+    id: str
+    number: str
+    service: str
+    service_name_zh: str
+    service_name_en: str
+    queue: str
+    state: TicketState
+    ahead: int | None
+    estimated_wait_s: float | None
+    counter: int | None
+    arrival: IsoTime
+    called_at: IsoTime | None
+    started_at: IsoTime | None
+    recalls: int
+    priority: str
+    priority_label_zh: str
+    priority_label_en: str
+
+
+class StaffTicketView(TicketView):
+    """A ticket as windows and managers see it: also how it came and where it stands in the
+    dispatch order (``rank``, then ``order_key``)."""
+
+    channel: str
+    rank: int
+    order_key: float
+    transfers: int
+    appointment_id: str | None
+    cancel_reason: str | None
+
+
+class ServiceStatus(_Payload):
+    """Per service: the waiting count, the wait a new ticket would be told, the open windows
+    that handle it."""
+
+    service: str
+    name_zh: str
+    name_en: str
+    queue: str
+    waiting: int
+    estimated_wait_s: float | None
+    counters: list[int]
+
+
+class CounterView(_Payload):
+    """A window: its state and the ticket it calls or serves."""
+
+    id: int
+    kind: str
+    state: CounterState
+    pause_reason: str | None
+    ticket: str | None
+    service: str | None
+    skills: dict[str, int]  # service -> tier (0: the window's own business)
+    served_today: int
+
+
+class RecentCall(_Payload):
+    number: str
+    counter: int | None
+    service: str
+    state: TicketState
+
+
+class NoticeView(_Payload):
+    id: str
+    text_zh: str
+    text_en: str
+    starts: IsoTime | None
+    ends: IsoTime | None
+
+
+class PartHealth(_Payload):
+    ok: bool
+    detail: str
+    at: IsoTime
+
+
+class DeviceHealth(_Payload):
+    """A device terminal: whether it is connected (since when) and its parts as last reported."""
+
+    terminal: str
+    role: str
+    connected: bool
+    since: IsoTime | None
+    parts: dict[str, PartHealth]
+
+
+# --- snapshots, one per stream --------------------------------------------------------------------
+
+
+class PublicSnapshot(_Payload):
+    """The ``public`` stream: windows, services, the last calls and the notices in force."""
+
+    day: dt.date | None
+    open_for_tickets: bool
+    counters: list[CounterView]
+    services: list[ServiceStatus]
+    recent_calls: list[RecentCall]
+    notices: list[NoticeView]
+
+
+class ManagerSnapshot(PublicSnapshot):
+    """The ``manager`` stream: the public state and every ticket of the day."""
+
+    tickets: list[StaffTicketView]
+
+
+class CounterSnapshot(_Payload):
+    """The ``counter`` stream: this session's window."""
+
+    counter: CounterView | None
+
+
+class ResidentSnapshot(_Payload):
+    """The ``resident`` stream: the resident's own ticket (None once the hall no longer holds it)."""
+
+    ticket: TicketView | None
+
+
+StreamState = ManagerSnapshot | PublicSnapshot | CounterSnapshot | ResidentSnapshot
+
+
+# --- reply results --------------------------------------------------------------------------------
+
+
+class AppointmentBooking(_Payload):
+    """A booking made by ``book_appointment``. ``token`` proves a later cancellation
+    (``appointment_token``) without the document."""
+
+    id: str
+    service: str
+    slot_start: IsoTime
+    slot_end: IsoTime
+    token: str
+
+
+class CommandResult(_OmitWhenNone):
+    """The reply to a ``command``: the events it caused (as the session's role may see them)
+    and the seq of the last. ``issue_ticket`` adds the ticket, its resident token and page
+    (and ``form_stored`` when a form came with it); ``book_appointment`` adds the booking."""
+
+    _omitted: ClassVar[tuple[str, ...]] = (
+        "ticket",
+        "form_stored",
+        "resident_token",
+        "ticket_url",
+        "appointment",
+    )
+
+    seq: int
+    events: list[dict[str, Any]]
+    ticket: TicketView | None = None
+    form_stored: bool | None = None
+    resident_token: str | None = None
+    ticket_url: str | None = None
+    appointment: AppointmentBooking | None = None
+
+
+class SnapshotResult(_Payload):
+    """The ``snapshot`` query."""
+
+    seq: int
+    state: ManagerSnapshot | PublicSnapshot
+
+
+class ServicesResult(_Payload):
+    """The ``services`` query."""
+
+    seq: int
+    services: list[ServiceStatus]
+
+
+class TicketResult(_Payload):
+    """The ``ticket`` query (staff see the staff view)."""
+
+    seq: int
+    ticket: StaffTicketView | TicketView
+
+
+class SubscribeResult(_Payload):
+    """The reply to ``subscribe``: per stream, ``{"resumed_from": seq}`` or
+    ``{"snapshot": seq}``."""
+
+    seq: int
+    streams: dict[str, dict[str, int]]
+
+
+ReplyResult = (
+    CommandResult
+    | SnapshotResult
+    | ServicesResult
+    | TicketResult
+    | SubscribeResult
+    | dict[str, Any]
+)
