@@ -248,7 +248,7 @@ class ReplayQueues:
 
 class Arrivals:
     """Today's tickets filed by their class's rank in arrival order, for the estimate's
-    newcomers of better classes (``Hall._overtaking``): the last hour of a class is a bisection
+    newcomers of better classes (``Estimator.overtaking``): the last hour of a class is a bisection
     away. Kept as plain lists of floats and ints, which the garbage collector does not track:
     a restart files a whole day at once."""
 
