@@ -25,7 +25,7 @@ from queue_server.engine import commands as C
 from queue_server.engine import events as V
 from queue_server.engine.appointments import AppointmentBook
 from queue_server.engine.dispatch import DefaultPolicy, DispatchPolicy
-from queue_server.engine.estimate import (  # noqa: F401 (the constants, for those reading them here)
+from queue_server.engine.estimate import (  # noqa: F401 (tests read the constants here)
     OPEN_COUNTER_STATES,
     OVERTAKING_LOOKBACK_S,
     REPLAY_LIMIT,
