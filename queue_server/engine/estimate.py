@@ -1,9 +1,9 @@
 """The wait estimates: how long a ticket, or a ticket not yet taken, will wait to be called.
 
-``Estimator`` reads the hall's state (the counters, the tickets, the waiting queues and their
-sorted index, today's arrivals) and never changes it; the hall passes those in when it builds
-one and tells it what it measured (``record_service``, ``record_call``) and when anything
-changed (``changed``). The estimate replays the hall's own dispatch on typical service times
+``Estimator`` reads the hall's state (``HallState``: the counters, the tickets, the waiting
+queues and their sorted index, today's arrivals, the policy) and never changes it; the hall
+tells it what it measured (``record_service``, ``record_call``) and when anything changed
+(``changed``). The estimate replays the hall's own dispatch on typical service times
 (``replay``); past REPLAY_LIMIT waiting it divides the work ahead by the windows instead. How it
 is built and what it costs: docs/dispatch.md.
 """
@@ -16,6 +16,7 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from queue_server.config import HallConfig
 from queue_server.engine.dispatch import DispatchPolicy
@@ -39,31 +40,28 @@ _STANDARD_NORMAL = statistics.NormalDist()
 Estimate = tuple[int, float | None]  # (people ahead, expected wait in seconds or None)
 
 
-class Estimator:
-    """One hall's wait estimates. The containers passed in are the hall's own, read live."""
+class HallState(Protocol):
+    """What the estimate reads of the hall (``Hall`` in hall.py), at each estimate: the hall
+    changes them, the estimate never does."""
 
-    def __init__(
-        self,
-        config: HallConfig,
-        *,
-        policy: DispatchPolicy,
-        counters: dict[int, Counter],
-        tickets: dict[str, Ticket],
-        waiting: dict[str, dict[str, Ticket]],
-        index: WaitingIndex,
-        arrivals: Arrivals,
-    ):
+    policy: DispatchPolicy
+    counters: dict[int, Counter]
+    tickets: dict[str, Ticket]  # today's, by id
+    waiting: dict[str, dict[str, Ticket]]  # per service, in the order they joined
+    index: WaitingIndex  # the same waiting tickets kept sorted
+    arrivals: Arrivals  # today's tickets by class and arrival
+
+
+class Estimator:
+    """One hall's wait estimates, read from its state (``HallState``) when asked."""
+
+    def __init__(self, config: HallConfig, hall: HallState):
         self.zone = config.zone
         self.hours = config.hours
         self.queue_of = config.queue_of()
         self.settings = config.service_settings()
         self.estimate_window = config.rules.estimate_window
-        self.policy = policy
-        self.counters = counters
-        self.tickets = tickets
-        self.waiting = waiting
-        self.index = index
-        self.arrivals = arrivals
+        self.hall = hall
         # The measurements: the last service times per service, and the seconds each recent
         # call held its window before the service began (walking up, recalls) or the resident
         # was skipped: time the windows spend that service times miss.
@@ -157,28 +155,28 @@ class Estimator:
     def open_counters_for(self, service: str) -> list[Counter]:
         return [
             c
-            for c in self.counters.values()
+            for c in self.hall.counters.values()
             if service in c.skills and c.state in OPEN_COUNTER_STATES
         ]
 
     def waiting_count(self) -> int:
-        return sum(len(tickets) for tickets in self.waiting.values())
+        return sum(len(tickets) for tickets in self.hall.waiting.values())
 
     def people_ahead(self, ticket: Ticket) -> int:
         """Tickets of its queue before it in the screens' order (class, then arrival).
 
         Same class and instant (two kiosks in one clock tick): the earlier issue is ahead, and
         a ticket about to be issued comes after all of them."""
-        probe = ticket.id not in self.tickets
+        probe = ticket.id not in self.hall.tickets
         number = None if probe else int(ticket.number[1:])
-        return self.index.ahead_in_queue(ticket.queue, ticket.rank, ticket.order_key, number)
+        return self.hall.index.ahead_in_queue(ticket.queue, ticket.rank, ticket.order_key, number)
 
     def waiting_within(self, limit: int) -> list[Ticket]:
         """The waiting tickets with at most ``limit`` people ahead (``people_ahead``), in
         the order of the hall's waiting queues; found without walking the rest of them."""
         order = {service: i for i, service in enumerate(self.queue_of)}
-        found = list(self.index.within(limit))
-        return sorted(found, key=lambda t: (order[t.service], self.index.pos(t.id)))
+        found = list(self.hall.index.within(limit))
+        return sorted(found, key=lambda t: (order[t.service], self.hall.index.pos(t.id)))
 
     # --- the estimates ---------------------------------------------------------------------
 
@@ -194,7 +192,7 @@ class Estimator:
             return ahead, None
         if self.waiting_count() > REPLAY_LIMIT:
             return ahead, self.work_ahead_wait(ticket, now)
-        if self.waiting[ticket.service].get(ticket.id) is ticket:
+        if self.hall.waiting[ticket.service].get(ticket.id) is ticket:
             # A waiting ticket: one replay of the whole queue answers for all of them until the
             # next event (the server asks for every watched ticket after each batch).
             return ahead, self.replay_all(now).get(ticket.id)
@@ -219,7 +217,7 @@ class Estimator:
         changes."""
         now_ts = now.timestamp()
         if self._replay_cache is None or self._replay_cache[0] != now_ts:
-            tickets = [t for waiting in self.waiting.values() for t in waiting.values()]
+            tickets = [t for waiting in self.hall.waiting.values() for t in waiting.values()]
             self._replay_cache = (now_ts, self.replay(tickets, now))
         return self._replay_cache[1]
 
@@ -234,7 +232,7 @@ class Estimator:
         # Per service: its open windows, and how many of them are also this ticket's.
         theirs: dict[str, int] = {}
         shared: dict[str, int] = {}
-        for counter in self.counters.values():
+        for counter in self.hall.counters.values():
             if counter.state in OPEN_COUNTER_STATES:
                 mine = ticket.service in counter.skills
                 for service in counter.skills:
@@ -245,7 +243,7 @@ class Estimator:
         for service in self.queue_of:
             if service not in shared:
                 continue
-            ahead = self.index.count_before(service, ticket.rank, ticket.order_key)
+            ahead = self.hall.index.count_before(service, ticket.rank, ticket.order_key)
             if ahead:
                 work += ahead * self.mean_service_s(service) * shared[service] / theirs[service]
         for counter in counters:
@@ -268,7 +266,7 @@ class Estimator:
         share = shares[ticket.service, ticket.rank]
         if share <= 0:
             return wait
-        bound = self.policy.starvation_s
+        bound = self.hall.policy.starvation_s
         stretched = wait / (1 - share)
         return stretched if stretched <= bound else wait + share * bound
 
@@ -285,7 +283,7 @@ class Estimator:
         time of the service under way given how long it has run (``remaining``)."""
         if counter.ticket_id is None:
             return now_ts
-        current = self.tickets[counter.ticket_id]
+        current = self.hall.tickets[counter.ticket_id]
         mean = mean_of(current.service)
         # started_at may be left from an earlier service (transferred, handed back): it counts
         # only while the ticket is being served.
@@ -301,7 +299,7 @@ class Estimator:
         while it waits, will take before it: their work per second over the last hour (each
         counted in proportion to how many of its service's open windows are this ticket's),
         over the number of this ticket's windows. 0 under a policy that ignores classes."""
-        if not self.policy.by_class:
+        if not self.hall.policy.by_class:
             return 0.0
         mine = {c.id for c in self.open_counters_for(ticket.service)}
         since = now_ts - OVERTAKING_LOOKBACK_S
@@ -310,7 +308,7 @@ class Estimator:
         # By class, not by current rank: a resident handed back to the head of the queue
         # (rank -1) is not a newcomer. The last hour of each better class, summed in the order
         # of the hall's tickets (so the float sum is the one a walk of every ticket gives).
-        for other in self.arrivals.window(ticket.rank, since, now_ts):
+        for other in self.hall.arrivals.window(ticket.rank, since, now_ts):
             if other is ticket:
                 continue
             if other.service not in shares:
@@ -351,10 +349,11 @@ class Estimator:
                 typicals[service] = self.typical_service_s(service)
             return typicals[service]
 
+        counters, issued = self.hall.counters, self.hall.tickets
         opens = self.calling_starts(now)
         free = [
             (max(self.free_at(c, now_ts, typical_of), opens), c.id)
-            for c in self.counters.values()
+            for c in counters.values()
             if c.state in OPEN_COUNTER_STATES
         ]
         heapq.heapify(free)
@@ -364,7 +363,7 @@ class Estimator:
         shares: dict[tuple[str, int], float] = {}
         while free and len(waits) < len(wanted):
             at, counter_id = heapq.heappop(free)
-            counter = self.counters[counter_id]
+            counter = counters[counter_id]
             pick = pick_at(counter, at)
             if pick is None:
                 continue  # nobody now waiting will be called here
@@ -372,7 +371,7 @@ class Estimator:
             if wanted.get(pick.id) is pick:
                 wait = max(at - now_ts, 0.0)
                 waits[pick.id] = self.with_overtaking(pick, wait, now_ts, mean_of, shares)
-                if pick.id not in self.tickets:  # a probe: no window time
+                if pick.id not in issued:  # a probe: no window time
                     heapq.heappush(free, (at, counter_id))
                     continue
             heapq.heappush(free, (at + call_s + typical_of(pick.service), counter_id))
@@ -386,19 +385,19 @@ class Estimator:
         heads: a replay then costs in proportion to the calls it replays, not to their number
         times the queue. A ticket that is in the index but is not the one waiting (a copy) gets
         the policy a copy of the queues to pick from."""
-        extra = [t for t in tickets if t.id not in self.index]
-        if all(self.waiting[t.service].get(t.id) is t for t in tickets if t.id in self.index):
-            queues = self.index.replay(extra)
-            policy = self.policy
+        index, waiting, policy = self.hall.index, self.hall.waiting, self.hall.policy
+        extra = [t for t in tickets if t.id not in index]
+        if all(waiting[t.service].get(t.id) is t for t in tickets if t.id in index):
+            queues = index.replay(extra)
             return (lambda counter, at: policy.pick_ordered(counter, queues, at)), queues.take
         # {service: {id: ticket}}, the tickets included.
-        copies = {service: dict(waiting) for service, waiting in self.waiting.items() if waiting}
+        copies = {service: dict(queue) for service, queue in waiting.items() if queue}
         for ticket in tickets:
             copies.setdefault(ticket.service, {})[ticket.id] = ticket
 
         def pick(counter: Counter, at: float) -> Ticket | None:
             candidates = [t for s in counter.skills if s in copies for t in copies[s].values()]
-            return self.policy.pick(counter, candidates, at) if candidates else None
+            return policy.pick(counter, candidates, at) if candidates else None
 
         def take(ticket: Ticket) -> None:
             del copies[ticket.service][ticket.id]

@@ -111,15 +111,7 @@ class Hall:
         self.appointments = self.book.appointments  # the same dicts, for readers of the hall
         self.slot_load = self.book.slot_load
         self.notices: dict[str, Notice] = {}
-        self.estimates = Estimator(
-            config,
-            policy=self.policy,
-            counters=self.counters,
-            tickets=self.tickets,
-            waiting=self.waiting,
-            index=self.index,
-            arrivals=self.arrivals,
-        )
+        self.estimates = Estimator(config, self)  # reads the state above (HallState)
         self.service_times = self.estimates.service_times  # the measured times, read by tests
         # Ticket objects, not ids: a new day drops yesterday's tickets from memory before they
         # are written.
