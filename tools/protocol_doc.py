@@ -34,6 +34,7 @@ from queue_server import protocol as P
 from queue_server import server as S
 from queue_server import storage as STORAGE
 from queue_server import views
+from queue_server.engine import appointments as engine_appointments
 from queue_server.engine import events as V
 from queue_server.engine import hall as engine_hall
 from queue_server.protocol import commands as C
@@ -751,9 +752,13 @@ def _placeholder(node: ast.expr) -> str:
 
 def engine_messages() -> dict[str, list[tuple[str, str]]]:
     """code -> [(zh, en)] for every refusal the engine raises, in source order."""
-    source = inspect.getsource(engine_hall)
     out: dict[str, list[tuple[str, str]]] = {}
-    for node in ast.walk(ast.parse(source)):
+    nodes = (
+        node
+        for module in (engine_hall, engine_appointments)
+        for node in ast.walk(ast.parse(inspect.getsource(module)))
+    )
+    for node in nodes:
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)

@@ -7,6 +7,7 @@ The default rule is documented in docs/dispatch.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -14,17 +15,23 @@ from queue_server.engine.model import Counter, Ticket
 
 
 class DispatchPolicy(Protocol):
+    """Everything the engine reads from a policy."""
+
     name: str
     # Does a better priority class go first? The wait estimate then expects later arrivals of
-    # better classes to overtake (Hall._overtaking); a policy without it is taken to say yes.
+    # better classes to overtake (Estimator.overtaking).
     by_class: bool
+    # A ticket waiting this long is called before anything else (math.inf: never); past it, the
+    # estimate expects nobody to overtake it any more (Estimator.with_overtaking).
+    starvation_s: float
 
     def pick(self, counter: Counter, candidates: Iterable[Ticket], now_ts: float) -> Ticket | None:
         """The ticket ``counter`` should call, or None if it should call nobody."""
 
-    # Optional: ``pick_ordered(counter, queues, now_ts)``, the same answer read from queues kept
-    # in order (``OrderedQueues``); the hall then never walks the whole queue to call or to
-    # estimate. A policy without it is given every candidate.
+    def pick_ordered(self, counter: Counter, queues: OrderedQueues, now_ts: float) -> Ticket | None:
+        """``pick``'s answer, read from queues kept in order: what the hall calls to call and
+        to replay the dispatch. A policy that can read the heads (``DefaultPolicy``) never walks
+        the whole queue; one that cannot takes ``queues.candidates(counter)``."""
 
 
 class OrderedQueues(Protocol):
@@ -38,6 +45,10 @@ class OrderedQueues(Protocol):
         """None if nobody waits, else the service's first in dispatch order as
         (rank, order_key, queued_ts, place, ticket) and its longest queued as
         (queued_ts, order_key, place, ticket); ``place`` orders ties as they joined."""
+
+    def candidates(self, counter: Counter) -> Iterable[Ticket]:
+        """Every ticket waiting for the counter's skills, by skill and then as they joined:
+        the walk ``pick`` is given (it costs the whole queue)."""
 
 
 class DefaultPolicy:
@@ -104,9 +115,14 @@ class LongestWaitPolicy:
 
     name = "longest_wait"
     by_class = False
+    starvation_s = math.inf
 
     def pick(self, counter: Counter, candidates: Iterable[Ticket], now_ts: float) -> Ticket | None:
         return min(candidates, key=lambda t: t.order_key, default=None)
+
+    def pick_ordered(self, counter: Counter, queues: OrderedQueues, now_ts: float) -> Ticket | None:
+        # The longest wait is no head of the orders kept: every candidate is walked.
+        return self.pick(counter, queues.candidates(counter), now_ts)
 
 
 POLICIES = {"default": DefaultPolicy, "longest_wait": LongestWaitPolicy}

@@ -1,27 +1,37 @@
 """The hall engine: ``Hall.handle(command, now) -> list[Event]``.
 
 Sans-I/O: it never awaits, sleeps, reads a clock or touches a socket, file or database. Each
-handler validates first and then emits events; ``_apply`` is the only code that changes state, so
-replaying the event log rebuilds the state exactly. The storage adapter takes the events and the
-changed records (``take_changes``) and commits both in one transaction.
+handler validates first and then emits events; the appliers (``apply``) are the only code that
+changes state, so replaying the event log rebuilds the state exactly. Each applier takes the new
+state of a ticket, counter or booking from the lifecycle tables (``move``), which also refuse a
+move they do not hold. The storage adapter takes the events and the changed records
+(``take_changes``) and commits both in one transaction.
+
+The hall keeps the command dispatch and the lifecycle of tickets and counters; the wait
+estimates are an ``Estimator`` (estimate.py) and the bookings an ``AppointmentBook``
+(appointments.py), both built here on the hall's own state.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import heapq
-import math
-import statistics
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from queue_server import errors as E
 from queue_server.config import HallConfig
 from queue_server.engine import events as V
+from queue_server.engine.appointments import AppointmentBook
 from queue_server.engine.dispatch import DefaultPolicy, DispatchPolicy
+from queue_server.engine.estimate import (  # noqa: F401 (tests read the constants here)
+    OPEN_COUNTER_STATES,
+    OVERTAKING_LOOKBACK_S,
+    REPLAY_LIMIT,
+    Estimate,
+    Estimator,
+)
 from queue_server.engine.lifecycle import (
-    APPOINTMENT_MOVES,
     COUNTER_MOVES,
     TICKET_MOVES,
     TICKET_OPEN,
@@ -30,22 +40,11 @@ from queue_server.engine.lifecycle import (
 from queue_server.engine.model import Appointment, Counter, DayState, Notice, Ticket
 from queue_server.engine.waiting import Arrivals, WaitingIndex
 from queue_server.protocol import commands as C
-from queue_server.protocol.states import AppointmentState, CounterState, TicketState
+from queue_server.protocol.states import CounterState, TicketState
 
-OPEN_COUNTER_STATES = {CounterState.IDLE, CounterState.CALLING, CounterState.SERVING}
-# How far back the estimate looks for the arrival rate of better classes (see _overtaking).
-OVERTAKING_LOOKBACK_S = 3600.0
-# Above this many waiting tickets the estimate stops replaying the dispatch (its cost grows with
-# the square of the queue) and divides the work ahead by the windows instead (_work_ahead_wait).
-REPLAY_LIMIT = 150
-# The remaining time of a service under way is read from a lognormal fitted to the service's
-# measured times once there are this many (_remaining); a spread floor keeps identical
-# measurements from making the fit a single point.
-MIN_FIT_SAMPLES = 5
-MIN_LOG_SPREAD = 0.05
-_STANDARD_NORMAL = statistics.NormalDist()
 HEAD_RANK = -1  # a resident handed back by a closing counter goes before every class
 HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occupy a counter
+DAY_CLOSED = "day_closed"  # the reason of the cancellations that end a day (expire)
 
 
 _DAY_ZH = {
@@ -99,29 +98,24 @@ class Hall:
         self.waiting: dict[str, dict[str, Ticket]] = {s: {} for s in self.queue_of}
         # The same tickets kept sorted, so calls and estimates need not walk them all.
         self.index = WaitingIndex(self.queue_of)
-        # Today's tickets by class and arrival: _overtaking reads the last hour of the better
-        # classes only.
+        # Today's tickets by class and arrival: the estimate's overtaking reads the last hour of
+        # the better classes only.
         self.arrivals = Arrivals()
         self.open_by_resident: dict[tuple[str, str], str] = {}
         self.counters: dict[int, Counter] = {}
         for counter in config.counters:
             tiers, _ = config.expand_skills(counter.skills)
             self.counters[counter.id] = Counter(id=counter.id, kind=counter.kind, skills=tiers)
-        self.appointments: dict[str, Appointment] = {}
-        self.slot_load: dict[tuple[str, float], int] = {}
-        self._grace_heap: list[tuple[float, str]] = []
+        self.book = AppointmentBook(config)
+        self.appointments = self.book.appointments  # the same dicts, for readers of the hall
+        self.slot_load = self.book.slot_load
         self.notices: dict[str, Notice] = {}
-        self.service_times: dict[str, deque[float]] = {s: deque() for s in self.queue_of}
-        # Seconds each recent call held its window before the service began (walking up,
-        # recalls) or the resident was skipped: time the windows spend that service times miss.
-        self.call_times: deque[float] = deque(maxlen=5 * config.rules.estimate_window)
-        self._replay_cache: tuple[tuple[int, float], dict[str, float]] | None = None
-        self._fits: dict[str, tuple[float, float]] = {}  # _log_fit's, per service
+        self.estimates = Estimator(config, self)  # reads the state above (HallState)
+        self.service_times = self.estimates.service_times  # the measured times, read by tests
         # Ticket objects, not ids: a new day drops yesterday's tickets from memory before they
         # are written.
         self._dirty_tickets: dict[str, Ticket] = {}
         self._dirty_counters: set[int] = set()
-        self._dirty_appointments: set[str] = set()
         self._dirty_notices: set[str] = set()
         self._removed_notices: set[str] = set()
         self._dirty_day = False
@@ -170,10 +164,10 @@ class Hall:
             V.CounterPaused: self._on_counter_paused,
             V.CounterResumed: self._on_counter_resumed,
             V.CounterReskilled: self._on_counter_reskilled,
-            V.AppointmentBooked: self._on_booked,
-            V.AppointmentCancelled: self._on_appointment_cancelled,
-            V.AppointmentCheckedIn: self._on_checked_in,
-            V.AppointmentNoShow: self._on_appointment_no_show,
+            V.AppointmentBooked: self.book.on_booked,
+            V.AppointmentCancelled: self.book.on_cancelled,
+            V.AppointmentCheckedIn: self.book.on_checked_in,
+            V.AppointmentNoShow: self.book.on_no_show,
             V.NoticePosted: self._on_notice_posted,
             V.NoticeRemoved: self._on_notice_removed,
         }
@@ -206,6 +200,7 @@ class Hall:
         if event.seq != self.seq + 1:
             raise E.StorageError(f"event {event.seq} out of order after {self.seq}")
         self.seq = event.seq
+        self.estimates.changed()
         self._appliers[type(event)](event)
 
     def take_changes(self) -> Changes:
@@ -213,16 +208,13 @@ class Hall:
         changes = Changes(
             tickets=list(self._dirty_tickets.values()),
             counters=[self.counters[i] for i in self._dirty_counters],
-            appointments=[
-                self.appointments[i] for i in self._dirty_appointments if i in self.appointments
-            ],
+            appointments=self.book.take_changed(),
             notices=[self.notices[i] for i in self._dirty_notices if i in self.notices],
             removed_notices=sorted(self._removed_notices),
             day=self.today if self._dirty_day else None,
         )
         self._dirty_tickets.clear()
         self._dirty_counters.clear()
-        self._dirty_appointments.clear()
         self._dirty_notices.clear()
         self._removed_notices.clear()
         self._dirty_day = False
@@ -246,13 +238,8 @@ class Hall:
         # Only forward: a clock stepped back over midnight must not reopen yesterday.
         if self.today.day is None or day > self.today.day:
             self._roll_over(day, now)
-        grace = self.config.appointments.late_minutes * 60
-        now_ts = now.timestamp()
-        while self._grace_heap and self._grace_heap[0][0] + grace < now_ts:
-            _, appointment_id = heapq.heappop(self._grace_heap)
-            appointment = self.appointments.get(appointment_id)
-            if appointment is not None and appointment.state is AppointmentState.BOOKED:
-                self._emit(V.AppointmentNoShow, now, appointment_id=appointment_id)
+        for appointment_id in self.book.lapsed(now):
+            self._emit(V.AppointmentNoShow, now, appointment_id=appointment_id)
 
     def _roll_over(self, day: dt.date, now: dt.datetime) -> None:
         # Yesterday's open tickets end with the day; the counters close.
@@ -264,7 +251,7 @@ class Hall:
                     now,
                     ticket_id=ticket.id,
                     number=ticket.number,
-                    reason="day_closed",
+                    reason=DAY_CLOSED,
                     # Only a called or served ticket is at a counter; a no-show's is history.
                     counter=ticket.counter if ticket.state in HELD else None,
                 )
@@ -320,291 +307,20 @@ class Hall:
         tickets = self.waiting_tickets([service] if service else None)
         return sorted(tickets, key=lambda t: (t.rank, t.order_key))
 
-    # --- estimates ----------------------------------------------------------------------------
+    # --- estimates (estimate.py) -------------------------------------------------------------
 
-    def mean_service_s(self, service: str) -> float:
-        times = self.service_times.get(service)
-        if times:
-            return sum(times) / len(times)
-        return self.settings[service].service_minutes * 60
+    def estimate(self, ticket: Ticket, now: dt.datetime) -> Estimate:
+        """(people ahead in its queue, expected wait in seconds or None when no counter is open)."""
+        return self.estimates.estimate(ticket, now)
 
-    def mean_call_s(self) -> float:
-        """Mean time a call holds its window before the service starts (or the skip)."""
-        return sum(self.call_times) / len(self.call_times) if self.call_times else 0.0
+    def estimate_new(self, service: str, now: dt.datetime, priority: str = "normal") -> Estimate:
+        """What a resident taking a ticket for ``service`` now would be told."""
+        return self.estimates.estimate(self._probe(service, now, priority), now)
 
-    def open_counters_for(self, service: str) -> list[Counter]:
-        return [
-            c
-            for c in self.counters.values()
-            if service in c.skills and c.state in OPEN_COUNTER_STATES
-        ]
-
-    def estimate(self, ticket: Ticket, now: dt.datetime) -> tuple[int, float | None]:
-        """(people ahead in its queue, expected wait in seconds or None when no counter is open).
-
-        The wait is found by replaying the hall's own dispatch on typical service times
-        (``_replay``): the open windows call, by the policy, the tickets waiting now, until
-        one of them calls this ticket.
-        """
-        ahead = self.people_ahead(ticket)
-        if not self.open_counters_for(ticket.service):
-            return ahead, None
-        if self.waiting_count() > REPLAY_LIMIT:
-            return ahead, self._work_ahead_wait(ticket, now)
-        if self.waiting[ticket.service].get(ticket.id) is ticket:
-            # A waiting ticket: one replay of the whole queue answers for all of them until the
-            # next event (the server asks for every watched ticket after each batch).
-            return ahead, self._replay_all(now).get(ticket.id)
-        return ahead, self._replay([ticket], now).get(ticket.id)
-
-    def waiting_count(self) -> int:
-        return sum(len(tickets) for tickets in self.waiting.values())
-
-    def _replay_all(self, now: dt.datetime) -> dict[str, float]:
-        """``_replay`` of every waiting ticket, kept until the state or the time changes."""
-        key = (self.seq, now.timestamp())
-        if self._replay_cache is None or self._replay_cache[0] != key:
-            self._replay_cache = (key, self._replay(list(self.waiting_tickets()), now))
-        return self._replay_cache[1]
-
-    def _work_ahead_wait(self, ticket: Ticket, now: dt.datetime) -> float:
-        """The estimate for a very long queue (REPLAY_LIMIT): the work ahead of the ticket on
-        the windows that can serve it, divided by how many there are. Each ticket ahead in the
-        screens' order counts its service's mean time, shared in proportion to how many of that
-        service's open windows are also this ticket's; each busy window adds the rest of its
-        current service."""
-        now_ts = now.timestamp()
-        counters = self.open_counters_for(ticket.service)
-        # Per service: its open windows, and how many of them are also this ticket's.
-        theirs: dict[str, int] = {}
-        shared: dict[str, int] = {}
-        for counter in self.counters.values():
-            if counter.state in OPEN_COUNTER_STATES:
-                mine = ticket.service in counter.skills
-                for service in counter.skills:
-                    theirs[service] = theirs.get(service, 0) + 1
-                    if mine:
-                        shared[service] = shared.get(service, 0) + 1
-        work = 0.0
-        for service in self.queue_of:
-            if service not in shared:
-                continue
-            ahead = self.index.count_before(service, ticket.rank, ticket.order_key)
-            if ahead:
-                work += ahead * self.mean_service_s(service) * shared[service] / theirs[service]
-        for counter in counters:
-            work += self._free_at(counter, now_ts, self.mean_service_s) - now_ts
-        return work / len(counters) + self._calling_starts(now) - now_ts
-
-    def people_ahead(self, ticket: Ticket) -> int:
-        """Tickets of its queue before it in the screens' order (class, then arrival).
-
-        Same class and instant (two kiosks in one clock tick): the earlier issue is ahead, and
-        a ticket about to be issued comes after all of them."""
-        probe = ticket.id not in self.tickets
-        number = None if probe else int(ticket.number[1:])
-        return self.index.ahead_in_queue(ticket.queue, ticket.rank, ticket.order_key, number)
-
-    def waiting_within(self, limit: int) -> list[Ticket]:
-        """The waiting tickets with at most ``limit`` people ahead (``people_ahead``), in
-        ``waiting_tickets``' order; found without walking the rest of the queues."""
-        order = {service: i for i, service in enumerate(self.queue_of)}
-        found = list(self.index.within(limit))
-        return sorted(found, key=lambda t: (order[t.service], self.index.pos(t.id)))
-
-    def _with_overtaking(
-        self, ticket: Ticket, wait: float, now_ts: float, mean_of, shares: dict | None = None
-    ) -> float:
-        """Stretch the replayed wait by the better classes yet to come: while it waits, every
-        second brings ``share`` seconds of their work ahead of it (wait = replayed / (1 -
-        share)); past the anti-starvation bound nobody overtakes it any more. ``shares`` keeps
-        the share per (service, rank) within one replay."""
-        if wait <= 0:
-            return wait
-        if shares is None:
-            shares = {}
-        if (ticket.service, ticket.rank) not in shares:
-            shares[ticket.service, ticket.rank] = self._overtaking(ticket, now_ts, mean_of)
-        share = shares[ticket.service, ticket.rank]
-        if share <= 0:
-            return wait
-        bound = getattr(self.policy, "starvation_s", math.inf)
-        stretched = wait / (1 - share)
-        return stretched if stretched <= bound else wait + share * bound
-
-    def _calling_starts(self, now: dt.datetime) -> float:
-        """When the windows start calling: the opening time before it (an appointment holder
-        may check in within the early grace, before the windows open), else now."""
-        local = self.local(now)
-        opens = dt.datetime.combine(local.date(), self.config.hours.open, self.zone)
-        return max(now.timestamp(), opens.timestamp())
-
-    def _free_at(self, counter: Counter, now_ts: float, mean_of: Callable[[str], float]) -> float:
-        """When ``counter`` should next be free: now if idle; while calling, after the rest of
-        the mean call time and then a whole service; while serving, after the median remaining
-        time of the service under way given how long it has run (``_remaining``)."""
-        if counter.ticket_id is None:
-            return now_ts
-        current = self.tickets[counter.ticket_id]
-        mean = mean_of(current.service)
-        # started_at may be left from an earlier service (transferred, handed back): it counts
-        # only while the ticket is being served.
-        if current.state is TicketState.SERVING and current.started_at is not None:
-            elapsed = max(now_ts - current.started_at.timestamp(), 0.0)
-            return now_ts + self._remaining(current.service, elapsed, mean)
-        called = current.called_at
-        since_call = now_ts - called.timestamp() if called is not None else 0.0
-        return now_ts + max(self.mean_call_s() - since_call, 0.0) + mean
-
-    def _log_fit(self, service: str) -> tuple[float, float] | None:
-        """The mean and spread of the logarithms of the service's measured times (a lognormal
-        fit), or None with fewer than MIN_FIT_SAMPLES measurements."""
-        if service in self._fits:  # kept until the service's measured times change
-            return self._fits[service]
-        times = self.service_times.get(service)
-        if not times or len(times) < MIN_FIT_SAMPLES:
-            return None
-        logs = [math.log(max(t, 1.0)) for t in times]
-        mu = sum(logs) / len(logs)
-        sigma = math.sqrt(sum((x - mu) ** 2 for x in logs) / len(logs))
-        fit = (mu, max(sigma, MIN_LOG_SPREAD))
-        self._fits[service] = fit
-        return fit
-
-    def typical_service_s(self, service: str) -> float:
-        """The median service time: of the lognormal fitted to the measured times, else the
-        mean (measured, or the configured time). What a replayed call holds its window for."""
-        fit = self._log_fit(service)
-        return math.exp(fit[0]) if fit is not None else self.mean_service_s(service)
-
-    def _remaining(self, service: str, elapsed: float, mean: float) -> float:
-        """The median remaining time of a service that has run ``elapsed`` seconds.
-
-        A service that has already run long is likely a long one: service times are skewed
-        (a few residents need long explanations or lack papers), so the remainder is not the
-        mean minus the time served. With enough measured times of the service, they are fitted
-        by a lognormal (the mean and spread of their logarithms) and the remainder is its
-        median conditioned on the service lasting longer than ``elapsed``: the median, because
-        an estimate off by the least on average (absolute error) is a median. Without enough
-        measurements: the mean minus the time served, at least a tenth of the mean.
-        """
-        fit = self._log_fit(service)
-        if fit is None:
-            return max(mean - elapsed, 0.1 * mean)
-        mu, sigma = fit
-        done = _STANDARD_NORMAL.cdf((math.log(elapsed) - mu) / sigma) if elapsed > 0 else 0.0
-        q = min(done + (1.0 - done) / 2, 1.0 - 1e-9)
-        return max(math.exp(mu + sigma * _STANDARD_NORMAL.inv_cdf(q)) - elapsed, 0.0)
-
-    def _overtaking(self, ticket: Ticket, now_ts: float, mean_of) -> float:
-        """The share of the ticket's windows' time that residents of a better class, arriving
-        while it waits, will take before it: their work per second over the last hour (each
-        counted in proportion to how many of its service's open windows are this ticket's),
-        over the number of this ticket's windows. 0 under a policy that ignores classes."""
-        if not getattr(self.policy, "by_class", True):
-            return 0.0
-        mine = {c.id for c in self.open_counters_for(ticket.service)}
-        since = now_ts - OVERTAKING_LOOKBACK_S
-        shares: dict[str, float] = {}
-        work = 0.0
-        # By class, not by current rank: a resident handed back to the head of the queue
-        # (rank -1) is not a newcomer. The last hour of each better class, summed in the order
-        # of self.tickets (so the float sum is the one a walk of every ticket gives).
-        for other in self.arrivals.window(ticket.rank, since, now_ts):
-            if other is ticket:
-                continue
-            if other.service not in shares:
-                theirs = [c.id for c in self.open_counters_for(other.service)]
-                shared = sum(1 for c in theirs if c in mine)
-                shares[other.service] = shared / len(theirs) if theirs else 0.0
-            work += shares[other.service] * mean_of(other.service)
-        return min(work / OVERTAKING_LOOKBACK_S / len(mine), 0.9) if mine else 0.0
-
-    def _replay(self, tickets: list[Ticket], now: dt.datetime) -> dict[str, float]:
-        """How long until each of ``tickets`` is called, replaying the dispatch on typical times.
-
-        Every open window starts when it is next free (``_free_at``). The window free first calls
-        by the hall's policy, at that moment, among the tickets waiting now that it is skilled
-        for; it is then busy for the typical (median) time of that service plus the mean call time;
-        and so on, until a window has called each of ``tickets``. So the estimate follows the
-        tiers, the priority classes and the anti-starvation bound exactly as the windows will,
-        and counts the back-up help other queues' windows give. Residents who arrive later are
-        not foreseen here (``_with_overtaking`` allows for the better classes among them).
-
-        Tickets not yet issued (probes) take no window time in the replay, so one replay answers
-        for many probes exactly as separate replays would: the window that calls a probe calls
-        again at once, and picks what it would have picked without it. A ticket the policy would
-        never call is left out of the answer.
-        """
-        now_ts = now.timestamp()
-        call_s = self.mean_call_s()
-        means: dict[str, float] = {}
-        typicals: dict[str, float] = {}
-
-        def mean_of(service: str) -> float:
-            if service not in means:
-                means[service] = self.mean_service_s(service)
-            return means[service]
-
-        def typical_of(service: str) -> float:
-            if service not in typicals:
-                typicals[service] = self.typical_service_s(service)
-            return typicals[service]
-
-        opens = self._calling_starts(now)
-        free = [
-            (max(self._free_at(c, now_ts, typical_of), opens), c.id)
-            for c in self.counters.values()
-            if c.state in OPEN_COUNTER_STATES
-        ]
-        heapq.heapify(free)
-        pick_at, take = self._replay_queues(tickets)
-        wanted = {t.id: t for t in tickets}
-        waits: dict[str, float] = {}
-        shares: dict[tuple[str, int], float] = {}
-        while free and len(waits) < len(wanted):
-            at, counter_id = heapq.heappop(free)
-            counter = self.counters[counter_id]
-            pick = pick_at(counter, at)
-            if pick is None:
-                continue  # nobody now waiting will be called here
-            take(pick)
-            if wanted.get(pick.id) is pick:
-                wait = max(at - now_ts, 0.0)
-                waits[pick.id] = self._with_overtaking(pick, wait, now_ts, mean_of, shares)
-                if pick.id not in self.tickets:  # a probe: no window time
-                    heapq.heappush(free, (at, counter_id))
-                    continue
-            heapq.heappush(free, (at + call_s + typical_of(pick.service), counter_id))
-        return waits
-
-    def _replay_queues(self, tickets: list[Ticket]):
-        """The replay's queues: the tickets waiting now and ``tickets``, at the end of their
-        services' queues. Returns (pick(counter, at), take(ticket)).
-
-        A policy that can pick from queues kept in order (``pick_ordered``) reads the index's
-        heads: a replay then costs in proportion to the calls it replays, not to their number
-        times the queue. Other policies get their own copy of the queues to pick from."""
-        ordered = getattr(self.policy, "pick_ordered", None)
-        extra = [t for t in tickets if t.id not in self.index]
-        if ordered is not None and all(
-            self.waiting[t.service].get(t.id) is t for t in tickets if t.id in self.index
-        ):
-            queues = self.index.replay(extra)
-            return (lambda counter, at: ordered(counter, queues, at)), queues.take
-        # {service: {id: ticket}}, the tickets included.
-        copies = {service: dict(waiting) for service, waiting in self.waiting.items() if waiting}
-        for ticket in tickets:
-            copies.setdefault(ticket.service, {})[ticket.id] = ticket
-
-        def pick(counter: Counter, at: float) -> Ticket | None:
-            candidates = [t for s in counter.skills if s in copies for t in copies[s].values()]
-            return self.policy.pick(counter, candidates, at) if candidates else None
-
-        def take(ticket: Ticket) -> None:
-            del copies[ticket.service][ticket.id]
-
-        return pick, take
+    def estimate_new_all(self, now: dt.datetime, priority: str = "normal") -> dict[str, Estimate]:
+        """``estimate_new`` for every service, from one replay (what the screens show)."""
+        probes = [self._probe(service, now, priority) for service in self.queue_of]
+        return self.estimates.estimate_new_all(probes, now)
 
     def _probe(self, service: str, now: dt.datetime, priority: str) -> Ticket:
         """The ticket a resident taking a ticket for ``service`` now would get (not issued)."""
@@ -624,26 +340,40 @@ class Hall:
             queued_at=now,
         )
 
-    def estimate_new(self, service: str, now: dt.datetime, priority: str = "normal"):
-        """What a resident taking a ticket for ``service`` now would be told."""
-        return self.estimate(self._probe(service, now, priority), now)
+    def people_ahead(self, ticket: Ticket) -> int:
+        return self.estimates.people_ahead(ticket)
 
-    def estimate_new_all(
-        self, now: dt.datetime, priority: str = "normal"
-    ) -> dict[str, tuple[int, float | None]]:
-        """``estimate_new`` for every service, from one replay (what the screens show)."""
-        probes = [self._probe(service, now, priority) for service in self.queue_of]
-        if self.waiting_count() > REPLAY_LIMIT:
-            waits = {p.id: self._work_ahead_wait(p, now) for p in probes}
-        else:
-            waits = self._replay(probes, now)
-        return {
-            p.service: (
-                self.people_ahead(p),
-                waits.get(p.id) if self.open_counters_for(p.service) else None,
-            )
-            for p in probes
-        }
+    def waiting_within(self, limit: int) -> list[Ticket]:
+        return self.estimates.waiting_within(limit)
+
+    def waiting_count(self) -> int:
+        return self.estimates.waiting_count()
+
+    def open_counters_for(self, service: str) -> list[Counter]:
+        return self.estimates.open_counters_for(service)
+
+    def mean_service_s(self, service: str) -> float:
+        return self.estimates.mean_service_s(service)
+
+    def mean_call_s(self) -> float:
+        return self.estimates.mean_call_s()
+
+    def typical_service_s(self, service: str) -> float:
+        return self.estimates.typical_service_s(service)
+
+    # The estimate's parts under their old names: the estimate tests compare them one by one
+    # with the full recomputation (tests/queue_server/estimate_reference.py).
+    def _work_ahead_wait(self, ticket: Ticket, now: dt.datetime) -> float:
+        return self.estimates.work_ahead_wait(ticket, now)
+
+    def _overtaking(self, ticket: Ticket, now_ts: float, mean_of) -> float:
+        return self.estimates.overtaking(ticket, now_ts, mean_of)
+
+    def _free_at(self, counter: Counter, now_ts: float, mean_of: Callable[[str], float]) -> float:
+        return self.estimates.free_at(counter, now_ts, mean_of)
+
+    def _calling_starts(self, now: dt.datetime) -> float:
+        return self.estimates.calling_starts(now)
 
     # --- ticket commands ----------------------------------------------------------------------
 
@@ -728,13 +458,8 @@ class Hall:
     def _call_next(self, cmd: C.CallNext, now: dt.datetime) -> None:
         counter = self.counter(cmd.counter)
         move("counter", COUNTER_MOVES, counter.id, counter.state, "call")
-        ordered = getattr(self.policy, "pick_ordered", None)
-        if ordered is not None:  # the heads of the sorted queues, not a walk of them all
-            ticket = ordered(counter, self.index, now.timestamp())
-        else:
-            ticket = self.policy.pick(
-                counter, self.waiting_tickets(counter.skills), now.timestamp()
-            )
+        # The heads of the sorted queues, not a walk of them all (under the default policy).
+        ticket = self.policy.pick_ordered(counter, self.index, now.timestamp())
         if ticket is None:
             raise E.QueueEmpty("目前没有等候的号", "Nobody is waiting for this window")
         self._emit_call(counter, ticket, now)
@@ -982,111 +707,23 @@ class Hall:
             raise E.NotFound("notice", cmd.notice)
         self._emit(V.NoticeRemoved, now, notice_id=cmd.notice)
 
-    # --- appointments -------------------------------------------------------------------------
+    # --- appointments (appointments.py) -------------------------------------------------------
 
     def slots(self, service: str, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
         """The bookable slots of ``service`` on ``day`` (empty if it takes no appointments)."""
-        if self.settings[self._service(service)].appointment_capacity <= 0:
-            return []
-        hours = self.config.hours
-        if not hours.is_workday(day):
-            return []
-        step = dt.timedelta(minutes=self.config.appointments.slot_minutes)
-        start = dt.datetime.combine(day, hours.open, self.zone)
-        close = dt.datetime.combine(day, hours.close, self.zone)
-        out = []
-        while start + step <= close:
-            out.append((start, start + step))
-            start += step
-        return out
+        return self.book.slots(service, day)
 
     def slot_free(self, service: str, slot_start: dt.datetime) -> int:
-        capacity = self.settings[service].appointment_capacity
-        return capacity - self.slot_load.get((service, slot_start.timestamp()), 0)
+        return self.book.slot_free(service, slot_start)
 
     def bookable_days(self, now: dt.datetime) -> list[dt.date]:
-        rules = self.config.appointments
-        hours = self.config.hours
-        day = self.local(now).date()
-        out: list[dt.date] = []
-        workdays = 0
-        if rules.min_days_ahead == 0 and hours.is_workday(day):
-            out.append(day)
-        while workdays < rules.days_ahead:
-            day += dt.timedelta(days=1)
-            if hours.is_workday(day):
-                workdays += 1
-                if workdays >= rules.min_days_ahead:
-                    out.append(day)
-        return out
+        return self.book.bookable_days(now)
+
+    def appointment(self, appointment_id: str) -> Appointment:
+        return self.book.appointment(appointment_id)
 
     def _book(self, cmd: C.BookAppointment, now: dt.datetime) -> None:
-        service = self._service(cmd.service)
-        if not cmd.resident_key:
-            raise E.IdentityRequired(
-                "预约需要实名：请刷身份证或输入证件号码",
-                "Appointments are in your own name: please place your ID card or enter its number",
-            )
-        rules = self.config.appointments
-        if cmd.slot_start.tzinfo is None:
-            raise E.SlotInvalid("预约时段无效", "That appointment time is not valid")
-        slot_start = cmd.slot_start.astimezone(self.zone)
-        day = slot_start.date()
-        if self.settings[service].appointment_capacity <= 0:
-            raise E.SlotInvalid("该事项不接受预约", "This service does not take appointments")
-        if day not in self.bookable_days(now):
-            raise E.SlotInvalid(
-                f"只能预约未来 {rules.min_days_ahead}–{rules.days_ahead} 个工作日",
-                f"Appointments can be booked {rules.min_days_ahead} to {rules.days_ahead} "
-                "working days ahead",
-            )
-        slot = next((s for s in self.slots(service, day) if s[0] == slot_start), None)
-        if slot is None:
-            raise E.SlotInvalid("没有这个预约时段", "There is no such appointment slot")
-        if slot_start <= now:
-            raise E.SlotInvalid("这个时段已经过去", "That slot has already passed")
-        mine = [a for a in self.appointments.values() if a.resident_key == cmd.resident_key]
-        ban_from = now - dt.timedelta(days=rules.ban_days)
-        no_shows = [
-            a for a in mine if a.state is AppointmentState.NO_SHOW and a.slot_start >= ban_from
-        ]
-        if len(no_shows) >= rules.no_show_limit:
-            until = max(a.slot_start for a in no_shows) + dt.timedelta(days=rules.ban_days)
-            raise E.BookingBanned(
-                f"您近期爽约 {len(no_shows)} 次，{self.local(until):%Y-%m-%d} 前不能预约，可现场取号",
-                f"You missed {len(no_shows)} appointments recently and cannot book before "
-                f"{self.local(until):%Y-%m-%d}; you can still take a ticket at the hall",
-            )
-        active = [
-            self.local(a.slot_start).date()
-            for a in mine
-            if a.state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN)
-        ]
-        limits = (
-            (sum(d == day for d in active), rules.per_resident_per_day, "每天", "a day"),
-            (
-                sum(d.isocalendar()[:2] == day.isocalendar()[:2] for d in active),
-                rules.per_resident_per_week,
-                "每周",
-                "a week",
-            ),
-            (
-                sum((d.year, d.month) == (day.year, day.month) for d in active),
-                rules.per_resident_per_month,
-                "每月",
-                "a month",
-            ),
-        )
-        for count, limit, per_zh, per_en in limits:
-            if count >= limit:
-                raise E.BookingLimit(
-                    f"每人{per_zh}最多预约 {limit} 次，您已达上限",
-                    f"You may book at most {limit} appointment(s) {per_en}; you have reached it",
-                )
-        if self.slot_free(service, slot_start) <= 0:
-            raise E.SlotFull(
-                "这个时段已约满，请选择其他时段", "That slot is full; please choose another"
-            )
+        service, slot = self.book.check_booking(cmd, now)
         self._emit(
             V.AppointmentBooked,
             now,
@@ -1098,66 +735,12 @@ class Hall:
             channel=cmd.channel,
         )
 
-    def appointment(self, appointment_id: str) -> Appointment:
-        appointment = self.appointments.get(appointment_id)
-        if appointment is None:
-            raise E.NotFound("appointment", appointment_id)
-        return appointment
-
     def _cancel_appointment(self, cmd: C.CancelAppointment, now: dt.datetime) -> None:
-        appointment = self.appointment(cmd.appointment)
-        if cmd.resident_key is not None and cmd.resident_key != appointment.resident_key:
-            raise E.NotFound("appointment", cmd.appointment)
-        move("appointment", APPOINTMENT_MOVES, appointment.id, appointment.state, "cancel")
-        before = dt.timedelta(minutes=self.config.appointments.cancel_before_minutes)
-        if now > appointment.slot_start - before:
-            raise E.CancelTooLate(
-                f"需在预约时间 {before.total_seconds() / 3600:g} 小时前取消",
-                f"Appointments must be cancelled {before.total_seconds() / 3600:g} hours ahead",
-            )
+        appointment = self.book.check_cancel(cmd, now)
         self._emit(V.AppointmentCancelled, now, appointment_id=appointment.id)
 
     def _check_in(self, cmd: C.CheckIn, now: dt.datetime) -> None:
-        rules = self.config.appointments
-        early = dt.timedelta(minutes=rules.early_minutes)
-        late = dt.timedelta(minutes=rules.late_minutes)
-        if cmd.appointment is not None:
-            appointment = self.appointment(cmd.appointment)
-            if cmd.resident_key is not None and cmd.resident_key != appointment.resident_key:
-                raise E.NotFound("appointment", cmd.appointment)
-        elif cmd.resident_key is not None:
-            today = self.local(now).date()
-            mine = sorted(
-                (
-                    a
-                    for a in self.appointments.values()
-                    if a.resident_key == cmd.resident_key
-                    and self.local(a.slot_start).date() == today
-                    and (cmd.service is None or a.service == cmd.service)
-                    and a.state in (AppointmentState.BOOKED, AppointmentState.NO_SHOW)
-                ),
-                key=lambda a: (a.state is not AppointmentState.BOOKED, a.slot_start),
-            )
-            if not mine:
-                raise E.NotFound("appointment", "today")
-            appointment = mine[0]
-        else:
-            raise E.NotFound("appointment", "(none given)")
-        too_late = E.TooLate(
-            "已超过预约签到时间，预约作废，请按普通号取号",
-            "The check-in time for this appointment has passed; please take an ordinary ticket",
-        )
-        if appointment.state is AppointmentState.NO_SHOW:
-            raise too_late
-        move("appointment", APPOINTMENT_MOVES, appointment.id, appointment.state, "check_in")
-        if now > appointment.slot_start + late:
-            raise too_late
-        if now < appointment.slot_start - early:
-            opens = self.local(appointment.slot_start - early)
-            raise E.TooEarly(
-                f"还未到签到时间，请于 {opens:%H:%M} 后签到",
-                f"Too early to check in; please come back after {opens:%H:%M}",
-            )
+        appointment = self.book.check_in(cmd, now)
         # The slot's own window, not the walk-in ticket hours, decides: the hall sold this slot
         # (the last one starts at last_ticket; the early grace of the first precedes opening).
         # Only a day made a holiday after booking stays closed.
@@ -1166,7 +749,7 @@ class Hall:
         self._check_resident(appointment.resident_key, appointment.service)
         issued = self._emit_issue(
             appointment.service,
-            rules.priority,
+            self.config.appointments.priority,
             cmd.channel,
             appointment.resident_key,
             now,
@@ -1180,6 +763,8 @@ class Hall:
         )
 
     # --- appliers: the only code that changes state --------------------------------------------
+    # Each takes the new state from the lifecycle table (``move``), so no move is written twice;
+    # a log that asks for a move the table does not hold raises IllegalTransition.
 
     def _touch(self, ticket: Ticket) -> None:
         self._dirty_tickets[ticket.id] = ticket
@@ -1188,16 +773,30 @@ class Hall:
         counter.since = at
         self._dirty_counters.add(counter.id)
 
+    def _move_ticket(self, ticket: Ticket, command: str) -> None:
+        ticket.state = move("ticket", TICKET_MOVES, ticket.number, ticket.state, command)
+
+    def _move_counter(self, counter: Counter, command: str) -> None:
+        counter.state = move("counter", COUNTER_MOVES, counter.id, counter.state, command)
+
     def _leave_queue(self, ticket: Ticket) -> None:
         self.waiting[ticket.service].pop(ticket.id, None)
         self.index.remove(ticket.id)
 
-    def _release(self, counter_id: int | None, at: dt.datetime) -> None:
+    def _release(self, counter_id: int | None, command: str, at: dt.datetime) -> None:
+        """The counter's resident is gone (``command``: finish, no_show, transfer, release)."""
         if counter_id is None:
             return
         counter = self.counters[counter_id]
         counter.ticket_id = None
-        counter.state = CounterState.IDLE
+        self._move_counter(counter, command)
+        self._touch_counter(counter, at)
+
+    def _unlink(self, counter_id: int, at: dt.datetime) -> None:
+        """The counter's resident is gone and the counter is closing: the CounterClosed that
+        follows at once moves it (close)."""
+        counter = self.counters[counter_id]
+        counter.ticket_id = None
         self._touch_counter(counter, at)
 
     def _close_resident(self, ticket: Ticket) -> None:
@@ -1216,18 +815,12 @@ class Hall:
         self.index.clear()
         self.arrivals.clear()
         self.open_by_resident.clear()
-        for times in self.service_times.values():
-            times.clear()
-        self._fits.clear()
-        self.call_times.clear()
+        self.estimates.clear()
         for counter in self.counters.values():
             counter.served_today = 0
             self._touch_counter(counter, ev.at)
         # Bookings older than the no-show look-back no longer matter.
-        horizon = ev.at - dt.timedelta(days=self.config.appointments.ban_days + 31)
-        for appointment_id in [a.id for a in self.appointments.values() if a.slot_start < horizon]:
-            appointment = self.appointments.pop(appointment_id)
-            self.slot_load.pop((appointment.service, appointment.slot_start.timestamp()), None)
+        self.book.forget_before(ev.at - dt.timedelta(days=self.config.appointments.ban_days + 31))
 
     def _on_issued(self, ev: V.TicketIssued) -> None:
         data = ev.ticket
@@ -1245,6 +838,7 @@ class Hall:
             order_key=data.order_key,
             queued_at=ev.at,
             appointment_id=data.appointment_id,
+            state=move("ticket", TICKET_MOVES, data.number, None, "issue"),
         )
         self._index_ticket(ticket)
         self.today.sequences[ticket.queue] = int(ticket.number[1:])
@@ -1269,16 +863,18 @@ class Hall:
         ticket = self.tickets[ev.ticket_id]
         counter = self.counters[ev.counter]
         self._leave_queue(ticket)
-        ticket.state = TicketState.CALLED
+        self._move_ticket(ticket, "call")
         ticket.counter = counter.id
         ticket.called_at = ev.at
-        counter.state = CounterState.CALLING
+        self._move_counter(counter, "call")
         counter.ticket_id = ticket.id
         self._touch(ticket)
         self._touch_counter(counter, ev.at)
 
     def _on_recalled(self, ev: V.TicketRecalled) -> None:
         ticket = self.tickets[ev.ticket_id]
+        self._move_ticket(ticket, "recall")
+        self._move_counter(self.counters[ev.counter], "recall")
         ticket.recalls = ev.recalls
         self._touch(ticket)
 
@@ -1286,41 +882,37 @@ class Hall:
         ticket = self.tickets[ev.ticket_id]
         counter = self.counters[ev.counter]
         if ticket.called_at is not None:
-            self.call_times.append((ev.at - ticket.called_at).total_seconds())
-        ticket.state = TicketState.SERVING
+            self.estimates.record_call((ev.at - ticket.called_at).total_seconds())
+        self._move_ticket(ticket, "start")
         ticket.started_at = ev.at
-        counter.state = CounterState.SERVING
+        self._move_counter(counter, "start")
         self._touch(ticket)
         self._touch_counter(counter, ev.at)
 
     def _on_finished(self, ev: V.TicketFinished) -> None:
         ticket = self.tickets[ev.ticket_id]
         counter = self.counters[ev.counter]
-        ticket.state = TicketState.DONE
+        self._move_ticket(ticket, "finish")
         ticket.finished_at = ev.at
         self._close_resident(ticket)
         counter.served_today += 1
-        self._release(counter.id, ev.at)
-        times = self.service_times[ev.service]
-        times.append(ev.service_s)
-        if len(times) > self.rules.estimate_window:
-            times.popleft()
-        self._fits.pop(ev.service, None)
+        self._release(counter.id, "finish", ev.at)
+        self.estimates.record_service(ev.service, ev.service_s)
         self._touch(ticket)
 
     def _on_no_show(self, ev: V.TicketNoShow) -> None:
         ticket = self.tickets[ev.ticket_id]
         if ticket.called_at is not None:
-            self.call_times.append((ev.at - ticket.called_at).total_seconds())
-        ticket.state = TicketState.NO_SHOW
+            self.estimates.record_call((ev.at - ticket.called_at).total_seconds())
+        self._move_ticket(ticket, "no_show")
         ticket.no_show_at = ev.at
         self._close_resident(ticket)
-        self._release(ev.counter, ev.at)
+        self._release(ev.counter, "no_show", ev.at)
         self._touch(ticket)
 
     def _on_requeued(self, ev: V.TicketRequeued) -> None:
         ticket = self.tickets[ev.ticket_id]
-        ticket.state = TicketState.WAITING
+        self._move_ticket(ticket, "requeue")
         ticket.requeued = True
         ticket.counter = None
         # Back of its own class: a head-of-queue hand-back (HEAD_RANK) was used up when called.
@@ -1335,11 +927,11 @@ class Hall:
         self._leave_queue(ticket)
         self._close_resident(ticket)
         if ev.counter is not None and self.counters[ev.counter].ticket_id == ticket.id:
-            self._release(ev.counter, ev.at)
+            self._release(ev.counter, "transfer", ev.at)
         ticket.service = ev.to_service
         ticket.queue = ev.queue
         ticket.rank = ev.rank
-        ticket.state = TicketState.WAITING
+        self._move_ticket(ticket, "transfer")
         ticket.counter = None
         ticket.queued_at = ev.at
         ticket.transfers += 1
@@ -1348,23 +940,27 @@ class Hall:
 
     def _on_returned(self, ev: V.TicketReturned) -> None:
         ticket = self.tickets[ev.ticket_id]
-        ticket.state = TicketState.WAITING
+        self._move_ticket(ticket, "return")
         ticket.counter = None
         ticket.rank = HEAD_RANK
         ticket.queued_at = ev.at
         self._index_ticket(ticket)
-        self._release(ev.counter, ev.at)
+        self._unlink(ev.counter, ev.at)  # its counter is closing (_close_counter)
         self._touch(ticket)
 
     def _on_cancelled(self, ev: V.TicketCancelled) -> None:
         ticket = self.tickets[ev.ticket_id]
+        held = ticket.state
         self._leave_queue(ticket)
         self._close_resident(ticket)
-        ticket.state = TicketState.CANCELLED
+        self._move_ticket(ticket, "expire" if ev.reason == DAY_CLOSED else "cancel")
         ticket.cancel_reason = ev.reason
         ticket.finished_at = ev.at
         if ev.counter is not None and self.counters[ev.counter].ticket_id == ticket.id:
-            self._release(ev.counter, ev.at)
+            if held is TicketState.CALLED:
+                self._release(ev.counter, "release", ev.at)
+            else:  # served: only the day's end cancels it, and closes its counter next
+                self._unlink(ev.counter, ev.at)
         self._touch(ticket)
 
     def _class_rank(self, ticket: Ticket) -> int | None:
@@ -1374,6 +970,7 @@ class Hall:
 
     def _on_moved(self, ev: V.TicketMoved) -> None:
         ticket = self.tickets[ev.ticket_id]
+        self._move_ticket(ticket, "move")
         ticket.rank = ev.rank
         ticket.order_key = ev.order_key
         self.index.rekey(ticket)
@@ -1381,6 +978,7 @@ class Hall:
 
     def _on_priority_changed(self, ev: V.TicketPriorityChanged) -> None:
         ticket = self.tickets[ev.ticket_id]
+        self._move_ticket(ticket, "change_priority")
         ticket.priority = ev.priority
         ticket.rank = ev.rank
         self.index.rekey(ticket)
@@ -1389,73 +987,33 @@ class Hall:
 
     def _on_counter_opened(self, ev: V.CounterOpened) -> None:
         counter = self.counters[ev.counter]
-        counter.state = CounterState.IDLE
+        self._move_counter(counter, "open")
         self._touch_counter(counter, ev.at)
 
     def _on_counter_closed(self, ev: V.CounterClosed) -> None:
         counter = self.counters[ev.counter]
-        counter.state = CounterState.CLOSED
+        self._move_counter(counter, "close")
         counter.ticket_id = None
         counter.pause_reason = None
         self._touch_counter(counter, ev.at)
 
     def _on_counter_paused(self, ev: V.CounterPaused) -> None:
         counter = self.counters[ev.counter]
-        counter.state = CounterState.PAUSED
+        self._move_counter(counter, "pause")
         counter.pause_reason = ev.reason
         self._touch_counter(counter, ev.at)
 
     def _on_counter_resumed(self, ev: V.CounterResumed) -> None:
         counter = self.counters[ev.counter]
-        counter.state = CounterState.IDLE
+        self._move_counter(counter, "resume")
         counter.pause_reason = None
         self._touch_counter(counter, ev.at)
 
     def _on_counter_reskilled(self, ev: V.CounterReskilled) -> None:
         counter = self.counters[ev.counter]
+        self._move_counter(counter, "reskill")
         counter.skills = dict(ev.skills)
         self._touch_counter(counter, ev.at)
-
-    def _on_booked(self, ev: V.AppointmentBooked) -> None:
-        appointment = Appointment(
-            id=ev.appointment_id,
-            resident_key=ev.resident_key,
-            service=ev.service,
-            slot_start=ev.slot_start,
-            slot_end=ev.slot_end,
-            booked_at=ev.at,
-            channel=ev.channel,
-        )
-        self._index_appointment(appointment)
-        self._dirty_appointments.add(appointment.id)
-
-    def _index_appointment(self, appointment: Appointment) -> None:
-        self.appointments[appointment.id] = appointment
-        if appointment.state in (AppointmentState.BOOKED, AppointmentState.CHECKED_IN):
-            key = (appointment.service, appointment.slot_start.timestamp())
-            self.slot_load[key] = self.slot_load.get(key, 0) + 1
-        if appointment.state is AppointmentState.BOOKED:
-            heapq.heappush(self._grace_heap, (appointment.slot_start.timestamp(), appointment.id))
-
-    def _close_appointment(self, appointment_id: str, state: AppointmentState, at) -> Appointment:
-        appointment = self.appointments[appointment_id]
-        appointment.state = state
-        appointment.closed_at = at
-        if state is not AppointmentState.CHECKED_IN:
-            key = (appointment.service, appointment.slot_start.timestamp())
-            self.slot_load[key] = self.slot_load.get(key, 1) - 1
-        self._dirty_appointments.add(appointment_id)
-        return appointment
-
-    def _on_appointment_cancelled(self, ev: V.AppointmentCancelled) -> None:
-        self._close_appointment(ev.appointment_id, AppointmentState.CANCELLED, ev.at)
-
-    def _on_checked_in(self, ev: V.AppointmentCheckedIn) -> None:
-        appointment = self._close_appointment(ev.appointment_id, AppointmentState.CHECKED_IN, ev.at)
-        appointment.ticket_id = ev.ticket_id
-
-    def _on_appointment_no_show(self, ev: V.AppointmentNoShow) -> None:
-        self._close_appointment(ev.appointment_id, AppointmentState.NO_SHOW, ev.at)
 
     def _on_notice_posted(self, ev: V.NoticePosted) -> None:
         self.notices[ev.notice_id] = Notice(
@@ -1486,8 +1044,8 @@ class Hall:
         notices: Iterable[Notice],
     ) -> None:
         """Load the stored state (a start-up after a crash or a restart); no event is emitted."""
-        self._replay_cache = None
-        self._fits.clear()
+        estimates = self.estimates
+        estimates.drop_caches()
         self.seq = seq
         self.today = day
         tickets = [t for t in tickets if t.day == day.day]
@@ -1498,23 +1056,21 @@ class Hall:
             if t.called_at is not None and (end := t.started_at or t.no_show_at) is not None
             and (held := (end - t.called_at).total_seconds()) >= 0
         ]  # fmt: skip
-        kept = heapq.nlargest(self.call_times.maxlen or len(calls), calls)
-        self.call_times.extend(held for _, _, held in sorted(kept))
+        kept = heapq.nlargest(estimates.call_times.maxlen or len(calls), calls)
+        for _, _, held in sorted(kept):
+            estimates.record_call(held)
         for ticket in sorted(tickets, key=lambda t: t.finished_at or t.arrival):
             self._index_ticket(ticket, arrival=False)
             if ticket.state is TicketState.DONE and ticket.started_at and ticket.finished_at:
-                times = self.service_times[ticket.service]
-                times.append((ticket.finished_at - ticket.started_at).total_seconds())
-                if len(times) > self.rules.estimate_window:
-                    times.popleft()
+                service_s = (ticket.finished_at - ticket.started_at).total_seconds()
+                estimates.record_service(ticket.service, service_s)
         # Filed at once, not one by one (a day holds tens of thousands).
         ranks = {name: cls.rank for name, cls in self.classes.items()}
         self.arrivals.bulk(self.tickets.values(), lambda t: ranks.get(t.priority))
         for counter in counters:
             if counter.id in self.counters:  # a counter removed from the config is gone
                 self.counters[counter.id] = counter
-        for appointment in appointments:
-            self._index_appointment(appointment)
+        self.book.restore(appointments)
         for notice in notices:
             self.notices[notice.id] = notice
         self.take_changes()

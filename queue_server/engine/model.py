@@ -1,6 +1,6 @@
 """The engine's state: tickets, counters, appointments and notices as plain mutable records.
 
-Only ``Hall._apply`` (applying an event) changes them; everything else reads them.
+Only the appliers (``Hall.apply``, ``AppointmentBook.on_*``) change them; everything else reads them.
 """
 
 from __future__ import annotations

@@ -39,6 +39,10 @@ class _Entry:
     ahead: AheadEntry
 
 
+def _place(entry: DispatchEntry) -> int:
+    return entry[3]
+
+
 def _remove(entries: list, entry: tuple) -> None:
     i = bisect_left(entries, entry)
     assert entries[i] is entry, "waiting index out of step"
@@ -118,6 +122,15 @@ class WaitingIndex:
             return None
         return first[0], self.by_queued[service][0]
 
+    def candidates(self, counter: Counter) -> list[Ticket]:
+        """Every ticket waiting for the counter's skills, by skill and then by place (the
+        order of ``Hall.waiting``'s dicts): for a policy that reads no heads."""
+        return [
+            entry[4]
+            for service in counter.skills
+            for entry in sorted(self.by_dispatch.get(service, ()), key=_place)
+        ]
+
     def count_before(self, service: str, rank: int, order_key: float) -> int:
         """Waiting tickets of ``service`` strictly before (rank, order_key)."""
         return bisect_left(self.by_dispatch[service], (rank, order_key))
@@ -184,6 +197,7 @@ class ReplayQueues:
                 self._state[service] = [first, oldest, 0, 0]
         self._taken: set[int] = set()
         self._skilled: dict[int, list[tuple[str, int]]] = {}
+        self._joined: dict[str, list[DispatchEntry]] = {}  # candidates', sorted once
 
     def skilled(self, counter: Counter) -> list[tuple[str, int]]:
         # Services only empty out during a replay: the list of the first call stays good.
@@ -211,6 +225,22 @@ class ReplayQueues:
         state[3] = j
         return first[i], oldest[j]
 
+    def candidates(self, counter: Counter) -> list[Ticket]:
+        """Every untaken ticket of the counter's skills, by skill and then by place (the
+        probes last, as they were given)."""
+        taken = self._taken
+        found: list[Ticket] = []
+        for service in counter.skills:
+            joined = self._joined.get(service)
+            if joined is None:
+                state = self._state.get(service)
+                if state is None:
+                    continue
+                joined = sorted(state[0][:-1], key=_place)
+                self._joined[service] = joined
+            found += [entry[4] for entry in joined if entry[3] not in taken]
+        return found
+
     def take(self, ticket: Ticket) -> None:
         pos = self._pos.get(ticket.id)
         self._taken.add(pos if pos is not None else self._index.pos(ticket.id))
@@ -218,7 +248,7 @@ class ReplayQueues:
 
 class Arrivals:
     """Today's tickets filed by their class's rank in arrival order, for the estimate's
-    newcomers of better classes (``Hall._overtaking``): the last hour of a class is a bisection
+    newcomers of better classes (``Estimator.overtaking``): the last hour of a class is a bisection
     away. Kept as plain lists of floats and ints, which the garbage collector does not track:
     a restart files a whole day at once."""
 
