@@ -29,10 +29,10 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 from devices.identity import mask_number
 from kiosk.flow import KioskFlow
 from kiosk.flow import Screen as S
+from ui.app import TerminalAppMixin
 from ui.fonts import register_fonts
 from ui.ime import warm as warm_pinyin
 from ui.keyboard import ImeKeyboard, OnScreenKeyboard
-from ui.terminal_gui import TerminalAppMixin
 
 HERE = Path(__file__).resolve().parent
 KV_FILES = (

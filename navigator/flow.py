@@ -41,7 +41,7 @@ from devices.identity import Identity
 from navigator.settings import NavigatorSettings
 from navigator.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
-from ui.terminal import TerminalFlow, age_on, appointment_id
+from terminal.flow import TerminalFlow, age_on, appointment_id
 
 log = logging.getLogger(__name__)
 

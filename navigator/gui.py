@@ -33,7 +33,7 @@ from kivy.uix.widget import Widget
 from navigator.flow import NavigatorFlow
 from navigator.flow import Screen as S
 from navigator.texts import T
-from ui.terminal_gui import TerminalAppMixin
+from ui.app import TerminalAppMixin
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ import logging
 
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
-from devices.runner import EventKind
-from devices.sim import SAMPLE_CARDS
+from terminal.devices import SAMPLE_CARDS, EventKind
 
 
 class TerminalAppMixin:
