@@ -36,7 +36,7 @@ from queue_server.client import (
 )
 from queue_server.engine import commands as C
 from terminal.health import HealthReporter, worker_health
-from terminal.runtime import TerminalRuntime
+from terminal.runtime import EffectRunner
 
 log = logging.getLogger(__name__)
 faults = logging.getLogger("kiosk.faults")  # what the hall manager's log watch picks up
@@ -48,9 +48,7 @@ ISSUE_ATTEMPTS = 3
 RETRY_PAUSE_S = 1.0
 
 
-class KioskRuntime(TerminalRuntime):
-    waiting_effects = Issue | CheckIn
-
+class KioskRuntime:
     def __init__(
         self,
         flow: KioskFlow,
@@ -65,13 +63,36 @@ class KioskRuntime(TerminalRuntime):
         self.printer = printer
         self.on_change = on_change
         self.wall_clock = wall_clock
-        self._tasks: set[asyncio.Task] = set()
+        self.effects = EffectRunner(
+            self._one,
+            on_change=lambda: self.on_change(),
+            # Issue and CheckIn leave the screen on "please wait": a bug there is answered as
+            # the server gone, so the resident is not left waiting.
+            on_failure=lambda e: flow.unreachable() if isinstance(e, Issue | CheckIn) else [],
+            after_effect=lambda: self.sync_health(),  # a failed print changes the printer's state
+            log=log,
+        )
         self.printed: list[Ticket] = []  # tickets confirmed by the printer (count for tests)
         self.faults: list[ReportFault] = []
         # Device health for the hall manager: the workers (``health()``), plus parts the app
         # knows of itself (the screen).
         self.workers: list = []
         self.health = HealthReporter(client, spawn=self._spawn, faults=faults)
+
+    # --- running effects (terminal.runtime.EffectRunner) ----------------------------------------
+
+    def do(self, effects: list) -> None:
+        """Carry out a flow input's effects in the background; re-render now."""
+        self.effects.do(effects)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        return self.effects.spawn(coro)
+
+    async def wait_idle(self) -> None:
+        await self.effects.wait_idle()
+
+    async def close(self) -> None:
+        await self.effects.close()
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -122,9 +143,6 @@ class KioskRuntime(TerminalRuntime):
         self.health.sync()
 
     # --- effects --------------------------------------------------------------------------------
-
-    def _after_effect(self) -> None:
-        self.sync_health()  # a failed print changes the printer's state
 
     async def _one(self, effect: Effect) -> list[Effect]:
         flow = self.flow

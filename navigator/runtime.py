@@ -24,7 +24,7 @@ from navigator.flow import Book, CancelBooking, Effect, NavigatorFlow, Print, Qu
 from queue_server.client import ClientError, HallClient, ServerError
 from queue_server.engine import commands as C
 from terminal.health import HealthReporter, worker_health
-from terminal.runtime import TerminalRuntime
+from terminal.runtime import EffectRunner
 
 log = logging.getLogger(__name__)
 faults = logging.getLogger("navigator.faults")  # what the hall manager's log watch picks up
@@ -36,9 +36,7 @@ SLIP_LAYOUT = ("hall", "number", "service", "time", "qr", "note")
 PARTS = ("printer", "scanner", "reader")
 
 
-class NavigatorRuntime(TerminalRuntime):
-    waiting_effects = Book | CancelBooking
-
+class NavigatorRuntime:
     def __init__(
         self,
         flow: NavigatorFlow,
@@ -53,7 +51,15 @@ class NavigatorRuntime(TerminalRuntime):
         self.printer = printer
         self.on_change = on_change
         self.refresh_s = refresh_s
-        self._tasks: set[asyncio.Task] = set()
+        self.effects = EffectRunner(
+            self._one,
+            on_change=lambda: self.on_change(),
+            # Book and CancelBooking leave the screen on "please wait": a bug there is answered
+            # as the server gone, so the resident is not left waiting.
+            on_failure=lambda e: flow.unreachable() if isinstance(e, Book | CancelBooking) else [],
+            after_effect=lambda: self.sync_health(),  # a failed print changes the printer's state
+            log=log,
+        )
         self._dirty = asyncio.Event()
         self.printed: list[Ticket] = []
         self.faults: list[ReportFault] = []
@@ -61,6 +67,21 @@ class NavigatorRuntime(TerminalRuntime):
         self.refreshes = 0
         self._was_up = False
         self.workers: list = []  # the device workers, whose health sync_health() passes on
+
+    # --- running effects (terminal.runtime.EffectRunner) ----------------------------------------
+
+    def do(self, effects: list) -> None:
+        """Carry out a flow input's effects in the background; re-render now."""
+        self.effects.do(effects)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        return self.effects.spawn(coro)
+
+    async def wait_idle(self) -> None:
+        await self.effects.wait_idle()
+
+    async def close(self) -> None:
+        await self.effects.close()
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -144,9 +165,6 @@ class NavigatorRuntime(TerminalRuntime):
                 self._dirty.set()
 
     # --- effects --------------------------------------------------------------------------------
-
-    def _after_effect(self) -> None:
-        self.sync_health()  # a failed print changes the printer's state
 
     async def _one(self, effect: Effect) -> list[Effect]:
         flow = self.flow

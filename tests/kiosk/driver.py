@@ -27,6 +27,7 @@ from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.engine import commands as C
 from tests.queue_server.storage_support import ZONE
+from tests.support import terminal_driver
 from tests.support.clocked_server import ClockedHall, server_process
 from tests.support.screens import CuttableProxy
 from tests.support.terminal_driver import (
@@ -40,7 +41,6 @@ from tests.support.terminal_driver import (
     type_keys,
     until,
 )
-from tests.ui import terminal_driver
 
 START = dt.datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)  # a Thursday
 SLOT = dt.datetime(2026, 11, 27, 9, 0, tzinfo=ZONE)  # Friday's first slot

@@ -1,4 +1,4 @@
-"""A real queue server in its own process, for the signage tests and benchmark.
+"""A real queue server in its own process, for the Kivy apps' tests and the benchmarks.
 
     python -m tests.support.server_proc DIR        # prints "PORT <n>", serves until stdin closes
 
