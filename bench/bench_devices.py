@@ -21,7 +21,8 @@ from datetime import date, datetime
 
 from escpos.printer import Dummy
 
-from devices.printer import PROFILES, open_printer, render_ticket, sample_ticket
+from devices.open import open_device
+from devices.printer import PROFILES, render_ticket, sample_ticket
 from devices.samv import FrameParser, SamvReader, build_frame
 from devices.scanner import SerialScanner
 from devices.sim import FAKE_PHOTO, SAMPLE_CARDS, PtyPair, SamvSimulator, encode_text_block
@@ -82,7 +83,7 @@ def bench_render(rounds: int) -> None:
 
 def bench_status(rounds: int) -> None:
     fake = FakeTcpPrinter()
-    printer = open_printer(fake.url, "gb18030-80")
+    printer = open_device("printer", fake.url, profile="gb18030-80")
     samples = []
     try:
         printer.status()

@@ -6,7 +6,7 @@ the ticket's bytes handed to the printer; RSS while 500 residents are served in 
 
 Runs under its own Xvfb. Each measurement process is the real app (kiosk.app.run_kiosk) with
 simulated devices behind their real drivers and worker threads, against a real queue server in
-another process (tests/kiosk/server_proc.py). Prints a Markdown table for docs/benchmarks.md.
+another process (tests/support/clocked_server.py). Prints a Markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ async def child(mode: str, spawned: float, outdir: Path, cards: int, residents: 
     from queue_server import protocol as P
     from queue_server.client import HallClient
     from tests.kiosk.driver import until
-    from tests.kiosk.server_proc import server_process
     from tests.queue_server.storage_support import ZONE
+    from tests.support.clocked_server import server_process
 
     def person(i: int) -> Identity:
         birth = dt.date(1960 + i % 40, 1 + i % 12, 1 + i % 28)
@@ -150,7 +150,7 @@ async def child(mode: str, spawned: float, outdir: Path, cards: int, residents: 
 
 
 def run_child(mode: str, display: str, home: Path, args) -> dict:
-    from tests.signage.support import ROOT, kivy_env
+    from tests.support.screens import ROOT, kivy_env
 
     out = home / f"{mode}-{time.time_ns()}"
     cmd = [sys.executable, "-m", "bench.bench_kiosk", "--child", mode, "--out", str(out),
@@ -172,7 +172,7 @@ def ime_figures(rounds: int = 200) -> dict:
         "import time; t = time.perf_counter(); from ui.ime import pinyin_table; "
         "pinyin_table(); print(time.perf_counter() - t)"
     )
-    from tests.signage.support import ROOT
+    from tests.support.screens import ROOT
 
     builds = [
         float(
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| candidates after a keystroke | {ime['ime_us']:.0f} µs |")
         print(f"| baseline: the catalog search after a keystroke | {ime['search_us']:.0f} µs |")
         return 0
-    from tests.signage.support import xvfb
+    from tests.support.screens import xvfb
 
     with tempfile.TemporaryDirectory() as tmp, xvfb() as display:
         home = Path(tmp)

@@ -47,7 +47,7 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path, mode:
     from queue_server.protocol import commands as C
     from signage.app import Options, run_signage
     from signage.settings import SignageSettings
-    from tests.signage.server_proc import server_process
+    from tests.support.server_proc import server_process
     from ui.bridge import ClientThread
 
     load_before = os.getloadavg()[0]
@@ -259,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return run_child(args)
 
-    from tests.signage.support import kivy_env, xvfb
-    from tests.signage.support import run_child as run_module
+    from tests.support.screens import kivy_env, xvfb
+    from tests.support.screens import run_child as run_module
 
     started = time.time()
     results: dict[str, dict] = {}

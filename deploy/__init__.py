@@ -1,2 +1,2 @@
-"""Installing Yikou's terminals as systemd services (``python main.py install``) and talking
-to systemd from the running apps (``deploy.notify``)."""
+"""Installing Yikou's terminals as systemd services (``python main.py install``). The running
+apps talk to systemd through ``terminal.notify``."""

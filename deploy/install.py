@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "kiosk.service"
 UNIT = "yikou@.service"
 ROLES = ("kiosk", "navigator", "signage", "server")
-# Roles whose app reports READY/WATCHDOG to systemd (deploy.notify); the others run as
+# Roles whose app reports READY/WATCHDOG to systemd (terminal.notify); the others run as
 # Type=simple without a watchdog until they do.
 NOTIFYING = frozenset({"kiosk", "navigator"})
 # Roles with devices that may be simulated: installed only with real ones, or with --demo.

@@ -152,9 +152,7 @@ def load_device_config(path: Path) -> dict[str, str]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from devices.printer import open_printer
-    from devices.reader import open_reader
-    from devices.scanner import open_scanner
+    from devices.open import open_device
 
     config = load_device_config(args.config)
     names = [k for k in ("id_reader", "scanner", "printer") if config.get(k)]
@@ -166,18 +164,18 @@ def _check(args: argparse.Namespace) -> int:
         url = config[key]
         try:
             if key == "id_reader":
-                with open_reader(url) as reader:
+                with open_device("reader", url) as reader:
                     state = "card on reader" if reader.card_present() else "ready, no card"
                     sam = getattr(reader, "read_sam_id", None)
                     if sam is not None:
                         state += f", SAM {sam()}"
             elif key == "scanner":
-                scanner = open_scanner(url)
+                scanner = open_device("scanner", url)
                 scanner.open()
                 scanner.close()
                 state = "opened"
             else:
-                printer = open_printer(url, config.get("printer_profile"))
+                printer = open_device("printer", url, profile=config.get("printer_profile"))
                 try:
                     status = printer.status()
                 finally:
@@ -196,9 +194,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _read_card(args: argparse.Namespace) -> int:
-    from devices.reader import open_reader
+    from devices.open import open_device
 
-    reader = open_reader(args.reader)
+    reader = open_device("reader", args.reader)
     with reader:
         print(f"waiting up to {args.timeout:g} s for a card on {args.reader} ...", file=sys.stderr)
         identity = reader.wait_for_card(args.timeout)
@@ -210,9 +208,9 @@ def _read_card(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from devices.scanner import open_scanner
+    from devices.open import open_device
 
-    scanner = open_scanner(args.scanner)
+    scanner = open_device("scanner", args.scanner)
     scanner.open()
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     seen = 0
@@ -244,9 +242,10 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _print_test(args: argparse.Namespace) -> int:
-    from devices.printer import open_printer, sample_ticket
+    from devices.open import open_device
+    from devices.printer import sample_ticket
 
-    printer = open_printer(args.printer, args.profile)
+    printer = open_device("printer", args.printer, profile=args.profile)
     try:
         result = printer.print_ticket(
             sample_ticket(datetime.now().replace(second=0, microsecond=0))

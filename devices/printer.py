@@ -6,7 +6,7 @@ checks; near end is only a warning). Chinese goes out either as GB18030 in ``FS 
 printers with Chinese firmware or as a raster image drawn with a CJK font for any printer; the
 printer profile decides, together with the dot width and native QR support.
 
-Printer URLs: ``usb://VID:PID``, ``tcp://HOST:PORT``, ``serial://<pyserial URL>?baudrate=19200``
+Opened by URL with ``devices.open.open_device("printer", url)``: ``usb://VID:PID``, ``tcp://HOST:PORT``, ``serial://<pyserial URL>?baudrate=19200``
 (``serial:///dev/ttyS0``), ``file:///dev/usb/lp0``, ``sim://`` (``sim://?paper=near_end``).
 """
 
@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
@@ -480,7 +479,7 @@ class FilePrinter(File):
                 return
 
 
-def _usb_printer_class():
+def usb_printer_class():
     try:
         import usb.core  # noqa: F401
         from escpos.printer import Usb
@@ -629,51 +628,6 @@ class TicketPrinter:
         warnings = ["paper near end"] if after.near_end else []
         log.info("printer %s: ticket %s printed", self.url, ticket.number)
         return PrintResult(before, after, warnings)
-
-
-def open_printer(
-    url: str, profile: str | None = None, *, status_timeout: float = 0.5
-) -> TicketPrinter:
-    """A TicketPrinter for a printer URL; the profile may also come as ``?profile=NAME``."""
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    prof = get_profile(profile or query.get("profile", DEFAULT_PROFILE))
-    scheme = parts.scheme
-    if scheme == "tcp":
-        if not parts.hostname:
-            raise ValueError(f"{url}: tcp:// needs a host")
-        escpos = TcpPrinter(
-            parts.hostname,
-            parts.port or 9100,
-            timeout=float(query.get("timeout", 5)),
-            profile=prof.escpos_profile,
-        )
-    elif scheme == "serial":
-        from devices.scanner import split_device_url
-
-        # Keep pyserial's own query keys on its URL (serial://socket://h:p?logging=debug).
-        target, _ = split_device_url(url.partition("://")[2], ("baudrate", "profile", "timeout"))
-        escpos = SerialPrinter(
-            target, baudrate=int(query.get("baudrate", 19200)), profile=prof.escpos_profile
-        )
-    elif scheme == "file":
-        escpos = FilePrinter(unquote(parts.path), profile=prof.escpos_profile)
-    elif scheme == "usb":
-        vid, _, pid = parts.netloc.partition(":")
-        escpos = _usb_printer_class()(int(vid, 16), int(pid, 16), profile=prof.escpos_profile)
-    elif scheme == "sim":
-        from devices.printer_sim import PrinterModel, PrinterState
-
-        state = PrinterState(
-            paper=query.get("paper", "ok"),
-            cover_open=query.get("cover") == "open",
-            error=query.get("error") == "1",
-            answers=query.get("silent") != "1",
-        )
-        escpos = SimPrinter(PrinterModel(state=state), profile=prof.escpos_profile)
-    else:
-        raise ValueError(f"{url}: unknown printer scheme; use usb, tcp, serial, file or sim")
-    return TicketPrinter(escpos, prof, url=url, status_timeout=status_timeout)
 
 
 def sample_ticket(now: datetime) -> Ticket:

@@ -1,8 +1,7 @@
-"""The one ID-reader interface the kiosk sees, and opening a reader by URL.
+"""The one ID-reader interface the terminals see (``IdReader``).
 
-Reader URLs: ``samv://<pyserial URL>?baudrate=115200`` (``samv:///dev/ttyUSB0``,
-``samv://socket://10.0.0.5:4001``), ``pcsc://`` (first reader) or ``pcsc://<reader name>``,
-``sim://`` (``sim://?card=resident``; the cards are those of ``devices.sim.SAMPLE_CARDS``).
+The back-ends (``devices.samv``, ``devices.pcsc``, ``devices.sim``) import this module; it
+imports none of them: ``devices.open.open_device("reader", url)`` picks one by URL.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import abc
 import threading
 import time
-from urllib.parse import unquote
 
 from devices.errors import NoCard
 from devices.identity import Identity
@@ -59,35 +57,3 @@ class IdReader(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def open_reader(url: str) -> IdReader:
-    from devices.scanner import split_device_url
-
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"{url}: a reader URL needs a scheme (samv://, pcsc://, sim://)")
-    if scheme == "samv":
-        from devices.samv import SamvReader
-
-        port, opts = split_device_url(rest, ("baudrate", "timeout"))
-        if not port:
-            raise ValueError(f"{url}: samv:// needs a serial port, e.g. samv:///dev/ttyUSB0")
-        return SamvReader(
-            port,
-            baudrate=int(opts.get("baudrate", 115200)),
-            timeout=float(opts.get("timeout", 1.0)),
-        )
-    if scheme == "pcsc":
-        from devices.pcsc import PcscReader
-
-        return PcscReader(unquote(rest) or None)
-    if scheme == "sim":
-        from devices.sim import SAMPLE_CARDS, SimReader
-
-        _, opts = split_device_url(rest, ("card",))
-        card = opts.get("card")
-        if card is not None and card not in SAMPLE_CARDS:
-            raise ValueError(f"{url}: unknown sample card; known: {', '.join(SAMPLE_CARDS)}")
-        return SimReader(SAMPLE_CARDS[card] if card else None)
-    raise ValueError(f"{url}: unknown reader scheme; use samv, pcsc or sim")

@@ -5,7 +5,7 @@ suffix (CR, CRLF, or none with an idle gap; time is passed in, so it is tested w
 ``KeyDecoder`` turns key events into codes, and ``Deduplicator`` makes repeated reads of the same
 code within a short window count once (a phone held in front of a continuous-mode scanner).
 
-Scanner URLs: ``serial://<pyserial URL>?suffix=crlf&baudrate=9600&trigger=honeywell``
+Opened by URL with ``devices.open.open_device("scanner", url)``: ``serial://<pyserial URL>?suffix=crlf&baudrate=9600&trigger=honeywell``
 (also ``&encoding=gb18030``; ``serial:///dev/ttyACM0``, ``serial://socket://host:port``), ``evdev:///dev/input/eventN``,
 ``sim://?codes=A001,B002``.
 """
@@ -18,7 +18,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from urllib.parse import parse_qsl, urlencode
 
 from devices.errors import BackendMissing, DeviceLost, DeviceUnavailable, ProtocolError
 
@@ -359,44 +358,3 @@ class SimScanner:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._cond.wait(remaining):
                     return None
-
-
-def split_device_url(rest: str, our_keys: Iterable[str]) -> tuple[str, dict[str, str]]:
-    """Split ``<pyserial URL>?a=1&b=2`` into the pyserial URL (keeping its own query keys)
-    and our options."""
-    target, _, query = rest.partition("?")
-    ours: dict[str, str] = {}
-    theirs: list[tuple[str, str]] = []
-    keys = set(our_keys)
-    for k, v in parse_qsl(query):
-        (ours.__setitem__(k, v) if k in keys else theirs.append((k, v)))
-    if theirs:
-        target += "?" + urlencode(theirs)
-    return target, ours
-
-
-def open_scanner(url: str) -> SerialScanner | EvdevScanner | SimScanner:
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"{url}: a scanner URL needs a scheme (serial://, evdev://, sim://)")
-    if scheme == "serial":
-        port, opts = split_device_url(
-            rest, ("suffix", "baudrate", "trigger", "idle_gap", "dedup", "encoding")
-        )
-        return SerialScanner(
-            port,
-            suffix=opts.get("suffix", "crlf"),
-            baudrate=int(opts.get("baudrate", 9600)),
-            idle_gap=float(opts.get("idle_gap", 0.08)),
-            trigger=opts.get("trigger"),
-            dedup_window=float(opts.get("dedup", 2.0)),
-            encoding=opts.get("encoding", "utf-8"),
-        )
-    if scheme == "evdev":
-        path, opts = split_device_url(rest, ("grab",))
-        return EvdevScanner(path, grab=opts.get("grab", "1") != "0")
-    if scheme == "sim":
-        _, opts = split_device_url(rest, ("codes",))
-        codes = [c for c in opts.get("codes", "").split(",") if c]
-        return SimScanner(codes)
-    raise ValueError(f"{url}: unknown scanner scheme; use serial, evdev or sim")

@@ -28,14 +28,9 @@ from pathlib import Path
 
 from queue_server.client import HallClient
 from queue_server.config import HallConfig
-from ui.terminal_app import (
-    hall_now,
-    hall_today,
-    run_main,
-    run_terminal,
-    setup_window,
-    terminal_devices,
-)
+from terminal.app import hall_now, hall_today, run_main, run_terminal
+from terminal.devices import terminal_devices
+from ui.window import setup_window
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -102,15 +97,12 @@ async def run_kiosk(
     """Run the kiosk until its window closes; return the app. Tests pass ``on_built``."""
     setup_kivy(options)
     from content import default_catalog
-    from deploy.notify import Notifier
-    from devices.printer import open_printer
-    from devices.reader import open_reader
-    from devices.runner import PrinterWorker, ReaderWorker, ScannerWorker
-    from devices.scanner import open_scanner
     from kiosk.flow import KioskFlow
     from kiosk.gui import KioskApp
     from kiosk.runtime import KioskRuntime
     from kiosk.settings import load_settings
+    from terminal.devices import open_workers
+    from terminal.notify import Notifier
 
     config = options.config
     loop = asyncio.get_running_loop()
@@ -127,20 +119,13 @@ async def run_kiosk(
     def sink(event) -> None:
         loop.call_soon_threadsafe(app.device_event, event)
 
-    reader = open_reader(options.reader)
-    scanner = open_scanner(options.scanner)
-    printer = open_printer(options.printer, options.printer_profile)
-    app.reader, app.scanner, app.printer = reader, scanner, printer
-    app.mark_devices(
-        {"reader": options.reader, "scanner": options.scanner, "printer": options.printer},
-        demo=options.demo,
-    )
-    workers = [
-        ReaderWorker("id", reader, sink),
-        ScannerWorker("qr", scanner, sink),
-        PrinterWorker("printer", printer, sink),
-    ]
-    runtime.printer = workers[2]
+    urls = {"reader": options.reader, "scanner": options.scanner, "printer": options.printer}
+    by_part = open_workers(urls, options.printer_profile, sink)
+    app.reader, app.scanner = by_part["reader"].reader, by_part["scanner"].scanner
+    app.printer = by_part["printer"].printer
+    app.mark_devices(urls, demo=options.demo)
+    workers = list(by_part.values())
+    runtime.printer = by_part["printer"]
     runtime.workers = workers
     app.workers = workers
     notifier = Notifier.from_environment()

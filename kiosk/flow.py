@@ -41,7 +41,7 @@ from devices.identity import Identity, Sex, is_valid_gb11643
 from kiosk.settings import KioskSettings
 from kiosk.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
-from ui.terminal import TerminalFlow, age_on, appointment_id
+from terminal.flow import HallOffer, IdleTimer, TerminalFlow, age_on, appointment_id
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +188,6 @@ def card_value(identity: Identity, key: str) -> str:
 class KioskFlow(TerminalFlow):
     """The state machine of one kiosk; every input method returns the effects to carry out."""
 
-    screens = Screen
-    fault_effect = ReportFault
-
     def __init__(
         self,
         catalog: Catalog,
@@ -200,8 +197,15 @@ class KioskFlow(TerminalFlow):
         clock: Callable[[], float] = time.monotonic,
         today: Callable[[], dt.date] = dt.date.today,
         on_file: Callable[[Identity, Iterable[str]], set[str]] | None = None,
+        offer: HallOffer | None = None,
     ):
-        self.catalog = catalog
+        super().__init__(
+            catalog,
+            screens=Screen,
+            fault_effect=ReportFault,
+            offer=offer or HallOffer(catalog, config),
+            idle=IdleTimer(clock),
+        )
         self.config = config
         self.settings = settings or KioskSettings()
         self.clock = clock
@@ -209,7 +213,6 @@ class KioskFlow(TerminalFlow):
         # Which reusable documents the hall already holds for this resident (by material key):
         # the server's answer to LookUpOnFile, unless a hook is given (tests, other stores).
         self.on_file = on_file
-        self._offer(catalog, config)
         classes = {c.name: c for c in config.priority_classes}
         self.elderly_class = (
             "elderly" if "elderly" in classes and classes["elderly"].self_service else None
@@ -221,8 +224,6 @@ class KioskFlow(TerminalFlow):
         self.server_up = True
         self.printer_problem: str | None = "starting"  # None: ready
         self.visit = Visit()
-        self._last_touch = clock()
-        self._entered = clock()
 
     # --- what the screens read --------------------------------------------------------------
 
@@ -250,7 +251,7 @@ class KioskFlow(TerminalFlow):
         if self.screen == Screen.BUREAUS:
             return self.bureaus
         if self.screen == Screen.SERVICES:
-            return [s for s in self.services if s.bureau == self.visit.bureau]
+            return self.offer.in_bureau(self.visit.bureau)
         if self.screen == Screen.SEARCH:
             return self.search_results()
         return []
@@ -370,11 +371,7 @@ class KioskFlow(TerminalFlow):
         return s.idle_s_elderly if self.elderly else s.idle_s
 
     def remaining(self) -> float | None:
-        limit = self.timeout_s()
-        if limit is None:
-            return None
-        start = self._entered if self.screen == Screen.TICKET else self._last_touch
-        return max(0.0, limit - (self.clock() - start))
+        return self.idle.left(self.timeout_s(), since_entered=self.screen == Screen.TICKET)
 
     def countdown(self) -> int | None:
         """Whole seconds left, once the warning period has begun; None otherwise."""
@@ -394,8 +391,7 @@ class KioskFlow(TerminalFlow):
                 self.visit.previous = self.screen
             self.screen = screen
             self.visit.page = 0
-        self._entered = self.clock()
-        self._last_touch = self._entered
+        self.idle.restart()
 
     def wipe(self) -> None:
         """Forget the resident: identity, form, ticket, language, mode. Back to welcome."""
@@ -403,7 +399,7 @@ class KioskFlow(TerminalFlow):
         self.lang = self.settings.language
         self.elderly = False
         self.screen = Screen.PAUSED if not self.server_up else Screen.WELCOME
-        self._entered = self._last_touch = self.clock()
+        self.idle.restart()
 
     def start(self) -> list[Effect]:
         if self.screen not in (Screen.WELCOME, Screen.TICKET, Screen.NOTICE):
@@ -460,7 +456,7 @@ class KioskFlow(TerminalFlow):
     def choose_service(self, service_id: str) -> list[Effect]:
         if self.screen not in (Screen.SERVICES, Screen.SEARCH):
             return []
-        if service_id not in self._service_ids:
+        if service_id not in self.offer:
             return []
         self.visit.service = service_id
         self.visit.form = {}

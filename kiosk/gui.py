@@ -13,7 +13,6 @@ from pathlib import Path
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.lang import Builder
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
@@ -29,10 +28,11 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 from devices.identity import mask_number
 from kiosk.flow import KioskFlow
 from kiosk.flow import Screen as S
+from ui.app import TerminalAppMixin, load_kv
 from ui.fonts import register_fonts
 from ui.ime import warm as warm_pinyin
 from ui.keyboard import ImeKeyboard, OnScreenKeyboard
-from ui.terminal_gui import TerminalAppMixin
+from ui.theme import Touch as C
 
 HERE = Path(__file__).resolve().parent
 KV_FILES = (
@@ -49,22 +49,6 @@ KV_FILES = (
     "notice",
     "paused",
 )
-
-# Colours for a screen read at arm's length in a bright hall: dark text on light panels,
-# big blue buttons (the signage's dark theme is for 5 m away).
-BACKGROUND = (0.94, 0.95, 0.97, 1)
-PANEL = (1, 1, 1, 1)
-HEADER = (0.04, 0.22, 0.48, 1)
-TEXT = (0.08, 0.10, 0.14, 1)
-TEXT_DIM = (0.30, 0.33, 0.40, 1)
-PRIMARY = (0.05, 0.36, 0.75, 1)
-PRIMARY_DOWN = (0.02, 0.20, 0.45, 1)
-SECONDARY = (0.86, 0.89, 0.94, 1)
-SECONDARY_DOWN = (0.70, 0.75, 0.83, 1)
-GOOD = (0.05, 0.55, 0.25, 1)
-WARN = (0.80, 0.30, 0.0, 1)
-NUMBER = (0.78, 0.08, 0.08, 1)
-ERROR = (0.75, 0.05, 0.05, 1)
 
 
 class ChoiceButton(Button):
@@ -271,7 +255,7 @@ class FormScreen(KioskScreen):
                 key_font_size=app.fs_button,
                 chinese=lang == "zh",
                 candidates_per_page=4 if app.elderly else 6,
-                candidate_color=PRIMARY,
+                candidate_color=C.PRIMARY,
                 bar_share=0.24 if app.elderly else 0.2,
             )
             kb.bind(composing=lambda _kb, text: self._show_composing(flow, text))
@@ -281,9 +265,9 @@ class FormScreen(KioskScreen):
             kb = OnScreenKeyboard(layout=layout, key_font_size=app.fs_button)
             self.ids.editing_hint.text = flow.t("field_date") if kind == "date" else ""
         kb.labels = {k: flow.t(k) for k in ("delete", "clear", "space")}
-        kb.key_background = SECONDARY
-        kb.key_background_down = SECONDARY_DOWN
-        kb.key_color = TEXT
+        kb.key_background = C.SECONDARY
+        kb.key_background_down = C.SECONDARY_DOWN
+        kb.key_color = C.TEXT
         kb.spacing = app.unit * 0.008
         kb.bind(on_key=lambda _kb, key: app.edit_key(key))
         editor.add_widget(kb)
@@ -394,9 +378,8 @@ class KioskApp(TerminalAppMixin, App):
 
     def build(self):
         register_fonts()
-        Window.clearcolor = BACKGROUND
-        for name in KV_FILES:
-            Builder.load_file(str(HERE / "kv" / f"{name}.kv"))
+        Window.clearcolor = C.BACKGROUND
+        load_kv(HERE / "kv", KV_FILES)
         root = KioskRoot()
         manager: ScreenManager = root.ids.manager
         manager.transition = NoTransition()

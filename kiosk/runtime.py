@@ -35,7 +35,8 @@ from queue_server.client import (
     new_request_key,
 )
 from queue_server.protocol import commands as C
-from ui.terminal_runtime import TerminalRuntime
+from terminal.health import HealthReporter, worker_health
+from terminal.runtime import EffectRunner
 
 log = logging.getLogger(__name__)
 faults = logging.getLogger("kiosk.faults")  # what the hall manager's log watch picks up
@@ -45,16 +46,9 @@ PRINT_TIMEOUT_S = 20.0
 # pausing RETRY_PAUSE_S more each time, before the resident is told the outcome is unknown.
 ISSUE_ATTEMPTS = 3
 RETRY_PAUSE_S = 1.0
-# The device workers' names (kiosk.app) and the part each is to the hall manager.
-PARTS = {"id": "reader", "qr": "scanner", "printer": "printer"}
-# The flow's printer problems as the word a manager's console translates.
-PRINTER_DETAIL = {"no_answer": "offline", "fault": "fault", "paper_out": "paper_out",
-                  "cover_open": "cover_open"}  # fmt: skip
 
 
-class KioskRuntime(TerminalRuntime):
-    waiting_effects = Issue | CheckIn
-
+class KioskRuntime:
     def __init__(
         self,
         flow: KioskFlow,
@@ -69,16 +63,36 @@ class KioskRuntime(TerminalRuntime):
         self.printer = printer
         self.on_change = on_change
         self.wall_clock = wall_clock
-        self._tasks: set[asyncio.Task] = set()
+        self.effects = EffectRunner(
+            self._one,
+            on_change=lambda: self.on_change(),
+            # Issue and CheckIn leave the screen on "please wait": a bug there is answered as
+            # the server gone, so the resident is not left waiting.
+            on_failure=lambda e: flow.unreachable() if isinstance(e, Issue | CheckIn) else [],
+            after_effect=lambda: self.sync_health(),  # a failed print changes the printer's state
+            log=log,
+        )
         self.printed: list[Ticket] = []  # tickets confirmed by the printer (count for tests)
         self.faults: list[ReportFault] = []
         # Device health for the hall manager: the workers (``health()``), plus parts the app
-        # knows of itself (the screen). What the server was last told, for this connection.
+        # knows of itself (the screen).
         self.workers: list = []
-        self.own_parts: dict[str, tuple[bool, str]] = {}
-        self._told: dict[str, tuple[bool, str]] = {}
-        self._told_connection: int | None = None
-        self.health_reports: list[tuple[str, bool, str]] = []  # as sent (for tests)
+        self.health = HealthReporter(client, spawn=self._spawn, faults=faults)
+
+    # --- running effects (terminal.runtime.EffectRunner) ----------------------------------------
+
+    def do(self, effects: list) -> None:
+        """Carry out a flow input's effects in the background; re-render now."""
+        self.effects.do(effects)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        return self.effects.spawn(coro)
+
+    async def wait_idle(self) -> None:
+        await self.effects.wait_idle()
+
+    async def close(self) -> None:
+        await self.effects.close()
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -119,64 +133,16 @@ class KioskRuntime(TerminalRuntime):
 
     # --- device health to the hall manager ------------------------------------------------------
 
-    def part_health(self) -> dict[str, tuple[bool, str]]:
-        """Each part's (ok, detail) as known now; a part still starting is not told yet."""
-        parts: dict[str, tuple[bool, str]] = {}
-        for worker in self.workers:
-            part = PARTS.get(worker.name)
-            if part is None:
-                continue
-            state = worker.health().state
-            if state == "starting":
-                continue
-            if state != "ok":
-                parts[part] = (False, "offline")
-            elif part == "printer":
-                problem = self.flow.printer_problem
-                if problem == "starting":
-                    continue  # opened, its first status not read yet
-                parts[part] = (problem is None, PRINTER_DETAIL.get(problem or "", ""))
-            else:
-                parts[part] = (True, "")
-        parts.update(self.own_parts)
-        return parts
-
     def set_part(self, part: str, ok: bool, detail: str = "") -> None:
         """A part the app watches itself (the screen)."""
-        self.own_parts[part] = (ok, detail)
-        self.sync_health()
+        self.health.set(part, ok, detail)
 
     def sync_health(self) -> None:
-        """Tell the server every part whose health changed, and every part again after a
-        (re)connect: the manager's view must not keep a fault that has gone, or miss one."""
-        if not self.client.connected.is_set():
-            return
-        connection = self.client.reconnects
-        if connection != self._told_connection:
-            self._told_connection = connection
-            self._told = {}
-        for part, state in self.part_health().items():
-            if self._told.get(part) != state:
-                self._told[part] = state
-                self._spawn(self._tell(connection, part, *state))
-
-    async def _tell(self, connection: int, part: str, ok: bool, detail: str) -> None:
-        try:
-            await self.client.device_status(part, ok, detail)
-        except (ClientError, Disconnected) as exc:
-            # Not told: forget it, so it goes again (on the next change or reconnect).
-            log.info("kiosk: %s health not reported: %s", part, exc)
-            if self._told_connection == connection:
-                self._told.pop(part, None)
-            return
-        self.health_reports.append((part, ok, detail))
-        if not ok:
-            faults.error("FAULT %s %s reported to the hall manager", part, detail)
+        """The workers' health (and the printer's paper and cover) to the manager, if changed."""
+        self.health.update(worker_health(self.workers, self.flow.printer_problem))
+        self.health.sync()
 
     # --- effects --------------------------------------------------------------------------------
-
-    def _after_effect(self) -> None:
-        self.sync_health()  # a failed print changes the printer's state
 
     async def _one(self, effect: Effect) -> list[Effect]:
         flow = self.flow

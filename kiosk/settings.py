@@ -25,7 +25,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from queue_server.errors import ConfigError
+from queue_server.config import ConfigError
 
 Seconds = Annotated[float, Field(ge=5, le=1800)]
 ServiceId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]

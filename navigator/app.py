@@ -31,7 +31,9 @@ from pathlib import Path
 
 from queue_server.client import AuthFailed, HallClient
 from queue_server.config import HallConfig
-from ui.terminal_app import hall_today, run_main, run_terminal, setup_window, terminal_devices
+from terminal.app import hall_today, run_main, run_terminal
+from terminal.devices import terminal_devices
+from ui.window import setup_window
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +120,11 @@ async def run_navigator(
         settings = settings.model_copy(update={"terminal": options.position})
     setup_kivy(options)
     from content import default_catalog
-    from deploy.notify import Notifier
-    from devices.printer import open_printer
-    from devices.reader import open_reader
-    from devices.runner import PrinterWorker, ReaderWorker, ScannerWorker
-    from devices.scanner import open_scanner
     from navigator.flow import NavigatorFlow
     from navigator.gui import NavigatorApp
     from navigator.runtime import NavigatorRuntime
+    from terminal.devices import open_workers
+    from terminal.notify import Notifier
 
     loop = asyncio.get_running_loop()
     has_printer = options.printer != "none"
@@ -149,19 +148,14 @@ async def run_navigator(
     def sink(event) -> None:
         loop.call_soon_threadsafe(app.device_event, event)
 
-    reader = open_reader(options.reader)
-    scanner = open_scanner(options.scanner)
-    app.reader, app.scanner = reader, scanner
-    app.mark_devices(
-        {"reader": options.reader, "scanner": options.scanner, "printer": options.printer},
-        demo=options.demo,
-    )
-    workers = [ReaderWorker("id", reader, sink), ScannerWorker("qr", scanner, sink)]
-    if has_printer:
-        printer = open_printer(options.printer, options.printer_profile)
-        app.printer = printer
-        workers.append(PrinterWorker("printer", printer, sink))
-        runtime.printer = workers[-1]
+    urls = {"reader": options.reader, "scanner": options.scanner, "printer": options.printer}
+    by_part = open_workers(urls, options.printer_profile, sink)
+    app.reader, app.scanner = by_part["reader"].reader, by_part["scanner"].scanner
+    app.mark_devices(urls, demo=options.demo)
+    if "printer" in by_part:
+        app.printer = by_part["printer"].printer
+        runtime.printer = by_part["printer"]
+    workers = list(by_part.values())
     app.workers = workers
     runtime.workers = workers
     app.notifier = Notifier.from_environment()

@@ -41,7 +41,7 @@ from devices.identity import Identity
 from navigator.settings import NavigatorSettings
 from navigator.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
-from ui.terminal import TerminalFlow, age_on, appointment_id
+from terminal.flow import HallOffer, IdleTimer, TerminalFlow, age_on, appointment_id
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +225,6 @@ def way(
 class NavigatorFlow(TerminalFlow):
     """The state machine of one navigator; every input method returns the effects to carry out."""
 
-    screens = Screen
-    fault_effect = ReportFault
-
     def __init__(
         self,
         catalog: Catalog,
@@ -238,15 +235,21 @@ class NavigatorFlow(TerminalFlow):
         wall: Callable[[], float] = time.time,
         today: Callable[[], dt.date] = dt.date.today,
         has_printer: bool = True,
+        offer: HallOffer | None = None,
     ):
-        self.catalog = catalog
+        super().__init__(
+            catalog,
+            screens=Screen,
+            fault_effect=ReportFault,
+            offer=offer or HallOffer(catalog, config),
+            idle=IdleTimer(clock),
+        )
         self.config = config
         self.settings = settings or NavigatorSettings()
         self.clock = clock
         self.wall = wall
         self.today = today
         self.has_printer = has_printer
-        self._offer(catalog, config)
         hall_settings = config.service_settings()
         self.bookable = {
             s.id
@@ -267,8 +270,6 @@ class NavigatorFlow(TerminalFlow):
         self.printer_problem: str | None = "starting" if has_printer else None
         self.visit = Visit()
         self.live = Live()
-        self._last_touch = clock()
-        self._entered = clock()
 
     # --- what the screens read --------------------------------------------------------------
 
@@ -293,7 +294,7 @@ class NavigatorFlow(TerminalFlow):
         if self.screen == Screen.BUREAUS:
             return self.bureaus
         if self.screen == Screen.SERVICES:
-            return [s for s in self.services if s.bureau == self.visit.bureau]
+            return self.offer.in_bureau(self.visit.bureau)
         if self.screen == Screen.SEARCH:
             return self.search_results()
         if self.screen == Screen.BOOK_SERVICES:
@@ -420,10 +421,7 @@ class NavigatorFlow(TerminalFlow):
         return idle
 
     def remaining(self) -> float | None:
-        limit = self.timeout_s()
-        if limit is None:
-            return None
-        return max(0.0, limit - (self.clock() - self._last_touch))
+        return self.idle.left(self.timeout_s())
 
     def countdown(self) -> int | None:
         left = self.remaining()
@@ -441,7 +439,7 @@ class NavigatorFlow(TerminalFlow):
                 self.visit.trail.append(self.screen)
             self.screen = screen
             self.visit.page = 0
-        self._entered = self._last_touch = self.clock()
+        self.idle.restart()
 
     def wipe(self) -> None:
         """Forget the resident: identity, ticket, booking, language, mode. Back home."""
@@ -449,7 +447,7 @@ class NavigatorFlow(TerminalFlow):
         self.lang = "zh"
         self.elderly = False
         self.screen = Screen.HOME if self.server_up else Screen.PAUSED
-        self._entered = self._last_touch = self.clock()
+        self.idle.restart()
 
     def back(self) -> list[Effect]:
         self.touch()
@@ -508,7 +506,7 @@ class NavigatorFlow(TerminalFlow):
         return []
 
     def choose_service(self, service_id: str) -> list[Effect]:
-        if service_id not in self._service_ids:
+        if service_id not in self.offer:
             return []
         if self.screen == Screen.BOOK_SERVICES:
             self.visit.service = service_id

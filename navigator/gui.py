@@ -17,7 +17,6 @@ from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.core.window import Window
 from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle, Triangle
-from kivy.lang import Builder
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
@@ -33,7 +32,8 @@ from kivy.uix.widget import Widget
 from navigator.flow import NavigatorFlow
 from navigator.flow import Screen as S
 from navigator.texts import T
-from ui.terminal_gui import TerminalAppMixin
+from ui.app import TerminalAppMixin, load_kv
+from ui.theme import Touch as C
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +55,6 @@ KV_FILES = (
     "notice",
     "paused",
 )
-
-# Colours for a screen read at arm's length in a bright hall (as the kiosk's).
-BACKGROUND = (0.94, 0.95, 0.97, 1)
-PANEL = (1, 1, 1, 1)
-HEADER = (0.04, 0.22, 0.48, 1)
-TEXT = (0.08, 0.10, 0.14, 1)
-TEXT_DIM = (0.30, 0.33, 0.40, 1)
-PRIMARY = (0.05, 0.36, 0.75, 1)
-PRIMARY_DOWN = (0.02, 0.20, 0.45, 1)
-SECONDARY = (0.86, 0.89, 0.94, 1)
-SECONDARY_DOWN = (0.70, 0.75, 0.83, 1)
-GOOD = (0.05, 0.55, 0.25, 1)
-LIT = (0.10, 0.68, 0.30, 1)
-DARK_WINDOW = (0.55, 0.58, 0.64, 1)
-WARN = (0.80, 0.30, 0.0, 1)
-NUMBER = (0.78, 0.08, 0.08, 1)
-ROUTE = (0.85, 0.10, 0.10, 1)
-ERROR = (0.75, 0.05, 0.05, 1)
 
 
 class ChoiceButton(Button):
@@ -213,14 +195,14 @@ class HallMap(Widget):
             for place in self.places:
                 name = place.name_zh if self.lang == "zh" else place.name_en
                 self._label(
-                    name, self.to_screen(*place.at), color=TEXT_DIM, size=self.font_size * 0.8
+                    name, self.to_screen(*place.at), color=C.TEXT_DIM, size=self.font_size * 0.8
                 )
             if view is None:
                 return
             radius = max(self.font_size * 0.95, w * 0.028)
             if view.path:
                 points = [c for p in view.path for c in self.to_screen(*p)]
-                Color(*ROUTE)
+                Color(*C.ROUTE)
                 Line(points=points, width=max(4, radius * 0.22), joint="round", cap="round")
                 # An arrow head pointing at the window.
                 (ax, ay), (bx, by) = self.to_screen(*view.path[-2]), self.to_screen(*view.path[-1])
@@ -233,18 +215,18 @@ class HallMap(Widget):
             for number, fx, fy, lit in view.windows:
                 cx, cy = self.to_screen(fx, fy)
                 if lit:
-                    Color(*LIT[:3], 0.35)
+                    Color(*C.LIT[:3], 0.35)
                     Ellipse(pos=(cx - radius * 1.6, cy - radius * 1.6), size=(radius * 3.2,) * 2)
-                Color(*(LIT if lit else DARK_WINDOW))
+                Color(*(C.LIT if lit else C.DARK_WINDOW))
                 Ellipse(pos=(cx - radius, cy - radius), size=(radius * 2, radius * 2))
                 self._label(str(number), (cx, cy), size=self.font_size * 1.1)
             tx, ty = self.to_screen(*view.terminal)
-            Color(*ROUTE)
+            Color(*C.ROUTE)
             Ellipse(pos=(tx - radius * 0.7, ty - radius * 0.7), size=(radius * 1.4,) * 2)
             Color(1, 1, 1, 1)
             Ellipse(pos=(tx - radius * 0.3, ty - radius * 0.3), size=(radius * 0.6,) * 2)
             you = T["map_you"].get(self.lang)
-            self._label(you, (tx, ty + radius * 1.7), bg=ROUTE, size=self.font_size)
+            self._label(you, (tx, ty + radius * 1.7), bg=C.ROUTE, size=self.font_size)
 
 
 class NavScreen(Screen):
@@ -429,7 +411,7 @@ class TicketScreen(NavScreen):
         self.ids.headline.text = headline.get(app.lang) if headline else ""
         self.ids.second.text = second.get(app.lang) if second else ""
         called = ticket.get("state") in ("called", "serving")
-        self.ids.headline.color = NUMBER if called else TEXT
+        self.ids.headline.color = C.NUMBER if called else C.TEXT
         app.ticket_has_way = ticket.get("state") in ("waiting", "called", "serving")
 
     def render_live(self, app, flow):
@@ -509,7 +491,7 @@ class BookedScreen(NavScreen):
             "failed": "booked_not_printed",
         }.get(state or "", "booked_no_printer")
         self.ids.print_state.text = flow.t(key)
-        self.ids.print_state.color = ERROR if state == "failed" else GOOD
+        self.ids.print_state.color = C.ERROR if state == "failed" else C.GOOD
 
 
 class AppointmentScreen(NavScreen):
@@ -604,9 +586,8 @@ class NavigatorApp(TerminalAppMixin, App):
         from ui.fonts import register_fonts
 
         register_fonts()
-        Window.clearcolor = BACKGROUND
-        for name in KV_FILES:
-            Builder.load_file(str(HERE / "kv" / f"{name}.kv"))
+        Window.clearcolor = C.BACKGROUND
+        load_kv(HERE / "kv", KV_FILES)
         root = NavigatorRoot()
         manager: ScreenManager = root.ids.manager
         manager.transition = NoTransition()

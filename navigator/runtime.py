@@ -23,7 +23,8 @@ from devices.runner import DeviceEvent, EventKind
 from navigator.flow import Book, CancelBooking, Effect, NavigatorFlow, Print, Query, ReportFault
 from queue_server.client import ClientError, HallClient, ServerError
 from queue_server.protocol import commands as C
-from ui.terminal_runtime import TerminalRuntime
+from terminal.health import HealthReporter, worker_health
+from terminal.runtime import EffectRunner
 
 log = logging.getLogger(__name__)
 faults = logging.getLogger("navigator.faults")  # what the hall manager's log watch picks up
@@ -35,9 +36,7 @@ SLIP_LAYOUT = ("hall", "number", "service", "time", "qr", "note")
 PARTS = ("printer", "scanner", "reader")
 
 
-class NavigatorRuntime(TerminalRuntime):
-    waiting_effects = Book | CancelBooking
-
+class NavigatorRuntime:
     def __init__(
         self,
         flow: NavigatorFlow,
@@ -46,23 +45,43 @@ class NavigatorRuntime(TerminalRuntime):
         *,
         on_change: Callable[[], None] = lambda: None,
         refresh_s: float = REFRESH_S,
-        device_names: dict[str, str] | None = None,
     ):
         self.flow = flow
         self.client = client
         self.printer = printer
         self.on_change = on_change
         self.refresh_s = refresh_s
-        # Worker name -> the part it is (the app names its workers "qr", "id", "printer").
-        self.device_names = device_names or {"qr": "scanner", "id": "reader", "printer": "printer"}
-        self._tasks: set[asyncio.Task] = set()
+        self.effects = EffectRunner(
+            self._one,
+            on_change=lambda: self.on_change(),
+            # Book and CancelBooking leave the screen on "please wait": a bug there is answered
+            # as the server gone, so the resident is not left waiting.
+            on_failure=lambda e: flow.unreachable() if isinstance(e, Book | CancelBooking) else [],
+            after_effect=lambda: self.sync_health(),  # a failed print changes the printer's state
+            log=log,
+        )
         self._dirty = asyncio.Event()
         self.printed: list[Ticket] = []
         self.faults: list[ReportFault] = []
-        self.health: dict[str, tuple[bool, str]] = {}  # part -> (ok, detail), as last reported
+        self.health = HealthReporter(client, spawn=self._spawn, faults=faults)
         self.refreshes = 0
         self._was_up = False
-        self.workers: list = []  # the device workers, whose health tick() passes on
+        self.workers: list = []  # the device workers, whose health sync_health() passes on
+
+    # --- running effects (terminal.runtime.EffectRunner) ----------------------------------------
+
+    def do(self, effects: list) -> None:
+        """Carry out a flow input's effects in the background; re-render now."""
+        self.effects.do(effects)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        return self.effects.spawn(coro)
+
+    async def wait_idle(self) -> None:
+        await self.effects.wait_idle()
+
+    async def close(self) -> None:
+        await self.effects.close()
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -70,7 +89,6 @@ class NavigatorRuntime(TerminalRuntime):
         """On the loop thread: one device event into the flow (and its health to the server)."""
         flow = self.flow
         kind = event.kind
-        part = self.device_names.get(event.device, event.device)
         if kind == EventKind.CARD_READ:
             self.do(flow.card_read(event.payload))
         elif kind == EventKind.CARD_ERROR:
@@ -79,34 +97,21 @@ class NavigatorRuntime(TerminalRuntime):
         elif kind == EventKind.CODE_SCANNED:
             self.do(flow.code_scanned(str(event.payload)))
         elif kind == EventKind.PRINTER_STATUS:
-            problem = event.payload.problem
-            self.set_health("printer", problem is None, problem or "")
-            self.do(flow.printer_status(problem))
+            self.do(flow.printer_status(event.payload.problem))
         elif kind == EventKind.DEVICE_LOST:
             faults.error("device %s lost: %s", event.device, event.payload)
-            self.set_health(part, False, f"lost: {event.payload}")
-            if part == "printer":
+            if event.device == "printer":
                 self.do(flow.printer_status("no_answer"))
             else:
                 self.on_change()
         elif kind == EventKind.DEVICE_BACK:
             faults.warning("device %s back", event.device)
-            if part != "printer":  # the printer's own status follows at once
-                self.set_health(part, True, "")
+        self.sync_health()
 
-    def set_health(self, part: str, ok: bool, detail: str) -> None:
-        """Remember a part's health and tell the server when it changed."""
-        if self.health.get(part) == (ok, detail):
-            return
-        self.health[part] = (ok, detail)
-        if self.client.connected.is_set():
-            self._spawn(self._report(part, ok, detail))
-
-    async def _report(self, part: str, ok: bool, detail: str) -> None:
-        try:
-            await self.client.device_status(part, ok, detail)
-        except ClientError as exc:  # sent again on the next connection
-            log.info("navigator: %s health not reported: %s", part, exc)
+    def sync_health(self) -> None:
+        """The workers' health (and the printer's paper and cover) to the manager, if changed."""
+        self.health.update(worker_health(self.workers, self.flow.printer_problem))
+        self.health.sync()
 
     def tick(self) -> None:
         """About once a second: connection state and the idle timeout."""
@@ -116,25 +121,13 @@ class NavigatorRuntime(TerminalRuntime):
         if up != flow.server_up:
             log.warning("navigator: queue server %s", "reachable again" if up else "unreachable")
             flow.connection(up)
-        for worker in self.workers:
-            # A worker reports only losses and returns as events; its first "ok" (the scanner
-            # answering at start-up) is read here. The printer's "ok" is its paper and cover,
-            # from its status, not merely an open port.
-            health = worker.health()
-            part = self.device_names.get(worker.name, worker.name)
-            if health.state == "lost":
-                self.set_health(part, False, f"lost: {health.detail}")
-            elif health.state == "ok" and part != "printer" and part not in self.health:
-                self.set_health(part, True, "")
         if up and not self._was_up:
-            # A new connection (the server may have restarted and forgotten): say it all again.
-            for part, (ok, detail) in self.health.items():
-                self._spawn(self._report(part, ok, detail))
-            self._dirty.set()
+            self._dirty.set()  # a new connection: the live figures may be stale
         self._was_up = up
         flow.tick()
         if (flow.screen, flow.server_up) != before:
             self.on_change()
+        self.sync_health()  # after a reconnect the reporter tells everything again
 
     async def follow(self) -> None:
         """Subscribe to the public stream and keep ``flow.live`` fresh, until cancelled."""
@@ -229,6 +222,5 @@ class NavigatorRuntime(TerminalRuntime):
         if isinstance(effect, ReportFault):
             self.faults.append(effect)
             faults.error("FAULT %s %s: %s", effect.device, effect.kind, effect.detail)
-            self.set_health(effect.device, False, effect.kind)
             return []
         raise TypeError(f"unknown effect {effect!r}")

@@ -28,8 +28,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from queue_server.config import HallConfig
-from queue_server.errors import ConfigError
+from queue_server.config import ConfigError, HallConfig
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MAP = HERE / "maps" / "demo-hall.png"

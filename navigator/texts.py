@@ -6,11 +6,11 @@ hands only ``Text`` values to the screens, which pick the resident's language.
 
 from __future__ import annotations
 
-from ui.text import PRINTER_PROBLEMS, Text, table
+from terminal.text import PRINTER_PROBLEMS, Text, table
 
 __all__ = ["PRINTER_PROBLEMS", "T", "Text"]
 
-# This app's own words; the ones both terminals share are in ui.text.SHARED_RAW.
+# This app's own words; the ones both terminals share are in terminal.text.SHARED_RAW.
 _RAW: dict[str, tuple[str, str]] = {
     # header and home
     "title": ("导航信息机", "Hall guide"),

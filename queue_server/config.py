@@ -195,8 +195,8 @@ class Staff(_Model):
         return value
 
 
-# The device URL schemes each terminal device opens (devices.reader.open_reader,
-# devices.printer.open_printer, devices.scanner.open_scanner): checked here so that a misspelt
+# The device URL schemes each terminal device opens (devices.open.open_device):
+# checked here so that a misspelt
 # URL stops the start naming its field, before any window opens.
 DEVICE_SCHEMES: dict[str, tuple[str, ...]] = {
     "reader": ("samv", "pcsc", "sim"),
@@ -556,6 +556,12 @@ def parse_config(data: dict[str, Any], *, source: str | None = None) -> HallConf
             raise ConfigError(str(ctx_error), field=ctx_error.field, source=source) from exc
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(message, field=_loc_to_path(first["loc"]) or None, source=source) from exc
+
+
+def credentials_path(config_path: Path) -> Path:
+    """Where ``main.py init`` writes the clear passwords and device tokens of a configuration,
+    and where every terminal looks for its token by default."""
+    return config_path.with_name(config_path.name + ".credentials")
 
 
 def load_config(path: str | Path) -> HallConfig:

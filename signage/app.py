@@ -21,7 +21,6 @@ import logging
 import os
 import shutil
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,8 +32,9 @@ from signage.core import SignageState
 from signage.feed import SignageFeed
 from signage.settings import SignageSettings
 from signage.voice import CommandPlayer, EspeakSynth, FileSink, Voice, make_player
+from terminal.app import hall_now, read_token, server_url
 from ui.bridge import ClientThread, Inbox, run_app_with
-from ui.terminal_app import hall_now, setup_window
+from ui.window import setup_window
 
 log = logging.getLogger(__name__)
 
@@ -94,29 +94,6 @@ class Options:
     # The client in a thread of its own (the default), or in the loop that runs Kivy (the
     # old way, kept for the benchmark's comparison).
     client_thread: bool = True
-
-
-def server_url(config: HallConfig) -> str:
-    host = config.server.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    scheme = "wss" if config.server.tls_cert else "ws"
-    return f"{scheme}://{host}:{config.server.port}/ws"
-
-
-def read_token(path: Path, device_id: str) -> str:
-    """The device token from a credentials file ([credentials] table) or a one-token file."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("credentials"), dict):
-        try:
-            return str(data["credentials"][device_id])
-        except KeyError:
-            raise KeyError(f"{path} holds no token for device {device_id!r}") from None
-    return text.strip()
 
 
 def make_state(config: HallConfig, settings: SignageSettings) -> SignageState:
@@ -264,9 +241,7 @@ def options_from_args(args: argparse.Namespace, config: HallConfig) -> Options:
 
 
 def run(args: argparse.Namespace) -> int:
-    from queue_server.cli import credentials_path
-    from queue_server.config import load_config
-    from queue_server.errors import ConfigError
+    from queue_server.config import ConfigError, credentials_path, load_config
 
     if args.mode == "window" and args.window is None:
         print("--mode window needs --window N", file=sys.stderr)

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from queue_server.client import AuthFailed, ClientError, HallClient, ServerError
+from queue_server.client import AuthFailed, ClientError, HallClient
 from signage.core import Call, SignageState
 from signage.voice import Voice
+from terminal.health import HealthReporter
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +77,14 @@ class SignageFeed:
         self.last_frame = last_frame
         self.calls_seen = 0
         self.failure: BaseException | None = None
-        self.health = Health()
-        self._health_dirty: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # The one reporter every terminal uses (terminal.health); synced in the client's loop.
+        self.health = HealthReporter(client)
 
     # --- the client's side (its event loop) ----------------------------------------------------
 
     async def run(self) -> None:
         """Connect (waiting for the server as long as it takes), subscribe, hand over forever."""
-        self._loop = asyncio.get_running_loop()
-        self._health_dirty = asyncio.Event()
-        if self.health.parts():
-            self._health_dirty.set()
+        self.health.sync()  # binds the reporter to this loop; it tells all once connected
         theirs = self.client.on_state
 
         def on_state(state: str) -> None:
@@ -97,7 +93,7 @@ class SignageFeed:
                 theirs(state)
 
         self.client.on_state = on_state
-        helpers = [asyncio.create_task(self._report_health(), name="signage health")]
+        helpers = []
         if self.last_frame is not None:
             helpers.append(asyncio.create_task(self._watch_screen(), name="signage watchdog"))
         try:
@@ -116,48 +112,21 @@ class SignageFeed:
         finally:
             for helper in helpers:
                 helper.cancel()
+            await self.health.close()
             await self.client.close()
             self.client.on_state = theirs
-            self._loop = None
 
     def _connection_changed(self, state: str) -> None:
         log.info("hall server: %s", state)
         self.deliver(Connection(state))
-        if state == "connected" and self._health_dirty is not None:
-            # The server may have restarted and forgotten: tell it everything again.
-            self.health.forget_reported()
-            self._health_dirty.set()
+        if state == "connected":
+            self.health.sync()  # a new connection: the reporter tells everything again
 
     def set_health(self, part: str, ok: bool, detail: str = "") -> None:
         """Record the health of a part ("screen", "speaker"); reported to the server as soon as
         it is connected. Any thread."""
-        if not self.health.set(part, ok, detail):
-            return
-        if not ok:
+        if self.health.set(part, ok, detail) and not ok:
             log.warning("%s: not ok (%s)", part, detail or "no detail")
-        loop = self._loop
-        if loop is not None and self._health_dirty is not None:
-            try:
-                loop.call_soon_threadsafe(self._health_dirty.set)
-            except RuntimeError:  # the loop has just closed: nothing left to report to
-                pass
-
-    async def _report_health(self) -> None:
-        assert self._health_dirty is not None
-        while True:
-            await self._health_dirty.wait()
-            self._health_dirty.clear()
-            await self.client.connected.wait()
-            for part, ok, detail in self.health.unreported():
-                try:
-                    await self.client.device_status(part, ok, detail)
-                    honour_cancel()
-                except ServerError as exc:  # e.g. a device the server does not list: final
-                    log.warning("the server refused the %s status: %s", part, exc)
-                except ClientError as exc:  # dropped: the reconnect reports it again
-                    log.info("reporting the %s status failed (%s)", part, exc)
-                    continue
-                self.health.reported(part, ok, detail)
 
     async def _watch_screen(self) -> None:
         """The screen is ok once it has drawn, and while it keeps drawing; this runs in the
@@ -203,40 +172,3 @@ def honour_cancel() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
-
-
-class Health:
-    """The latest health of each part and what the server was last told (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._now: dict[str, tuple[bool, str]] = {}
-        self._told: dict[str, tuple[bool, str]] = {}
-
-    def set(self, part: str, ok: bool, detail: str = "") -> bool:
-        """Record; True if it changed."""
-        with self._lock:
-            if self._now.get(part) == (ok, detail):
-                return False
-            self._now[part] = (ok, detail)
-            return True
-
-    def ok(self, part: str, default: bool = False) -> bool:
-        with self._lock:
-            return self._now[part][0] if part in self._now else default
-
-    def parts(self) -> dict[str, tuple[bool, str]]:
-        with self._lock:
-            return dict(self._now)
-
-    def unreported(self) -> list[tuple[str, bool, str]]:
-        with self._lock:
-            return [(p, *v) for p, v in self._now.items() if self._told.get(p) != v]
-
-    def reported(self, part: str, ok: bool, detail: str) -> None:
-        with self._lock:
-            self._told[part] = (ok, detail)
-
-    def forget_reported(self) -> None:
-        with self._lock:
-            self._told.clear()

@@ -18,11 +18,11 @@ from devices.errors import (
     PrinterFault,
     PrinterNoAnswer,
 )
+from devices.open import open_device
 from devices.printer import (
     PROFILES,
     PrinterStatus,
     Ticket,
-    open_printer,
     print_error_kind,
     render_ticket,
     sample_ticket,
@@ -178,7 +178,7 @@ def tcp_printer():
     def make(state=None, profile="gb18030-80"):
         fake = FakeTcpPrinter(state)
         fakes.append(fake)
-        return fake, open_printer(fake.url, profile, status_timeout=0.3)
+        return fake, open_device("printer", fake.url, profile=profile, status_timeout=0.3)
 
     yield make
     for fake in fakes:
@@ -263,7 +263,7 @@ def test_nothing_listening_is_device_unavailable():
     fake = FakeTcpPrinter()
     url = fake.url
     fake.close()
-    printer = open_printer(url, "raster-80", status_timeout=0.3)
+    printer = open_device("printer", url, profile="raster-80", status_timeout=0.3)
     with pytest.raises(DeviceUnavailable):
         printer.print_ticket(sample_ticket(NOW))
 
@@ -275,7 +275,9 @@ def test_nothing_listening_is_device_unavailable():
 def test_printer_on_a_pty(scheme):
     pair = PtyPair()
     fake = FakeFdPrinter(pair.master, PrinterState(paper="near_end"))
-    printer = open_printer(f"{scheme}://{pair.path}", "gb18030-58", status_timeout=0.5)
+    printer = open_device(
+        "printer", f"{scheme}://{pair.path}", profile="gb18030-58", status_timeout=0.5
+    )
     try:
         result = printer.print_ticket(small_ticket(qr_data="P-9"))
         assert result.warnings == ["paper near end"]
@@ -291,15 +293,15 @@ def test_printer_on_a_pty(scheme):
 
 
 def test_sim_printer_states():
-    assert open_printer("sim://").print_ticket(sample_ticket(NOW)).after.ok
+    assert open_device("printer", "sim://").print_ticket(sample_ticket(NOW)).after.ok
     with pytest.raises(PaperOut):
-        open_printer("sim://?paper=out").status().raise_for_problem("test")
+        open_device("printer", "sim://?paper=out").status().raise_for_problem("test")
     with pytest.raises(PrinterNoAnswer):
-        open_printer("sim://?silent=1").status()
+        open_device("printer", "sim://?silent=1").status()
 
 
 def test_bad_urls():
     with pytest.raises(ValueError, match="scheme"):
-        open_printer("lpt://1")
+        open_device("printer", "lpt://1")
     with pytest.raises(ValueError, match="profile"):
-        open_printer("sim://", "epson-9000")
+        open_device("printer", "sim://", profile="epson-9000")

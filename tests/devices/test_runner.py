@@ -11,7 +11,8 @@ from datetime import date, datetime
 import pytest
 
 from devices.errors import CardReadFailed, PaperOut, PrinterError
-from devices.printer import open_printer, sample_ticket
+from devices.open import open_device
+from devices.printer import sample_ticket
 from devices.runner import (
     EventKind,
     PrinterWorker,
@@ -169,7 +170,7 @@ def test_printer_worker_prints_and_reports_status():
         events: asyncio.Queue = asyncio.Queue()
         fake = FakeTcpPrinter()
         fake.model.state.paper_left = 2
-        printer = open_printer(fake.url, "gb18030-80", status_timeout=0.5)
+        printer = open_device("printer", fake.url, profile="gb18030-80", status_timeout=0.5)
         worker = PrinterWorker(
             "printer", printer, asyncio_sink(asyncio.get_running_loop(), events), idle=0.05
         )
@@ -204,7 +205,7 @@ def test_printer_worker_fails_jobs_fast_while_the_printer_is_away():
     async def main():
         events: asyncio.Queue = asyncio.Queue()
         fake = FakeTcpPrinter()
-        printer = open_printer(fake.url, "gb18030-80", status_timeout=0.3)
+        printer = open_device("printer", fake.url, profile="gb18030-80", status_timeout=0.3)
         worker = PrinterWorker(
             "printer",
             printer,

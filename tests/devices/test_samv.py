@@ -283,15 +283,15 @@ def test_parser_yields_every_body_whatever_the_chunking(bodies, cuts, noise):
 
 
 def test_reader_urls():
-    from devices.reader import open_reader
+    from devices.open import open_device
     from devices.sim import SimReader
 
-    reader = open_reader("samv:///dev/ttyUSB0?baudrate=9600")
+    reader = open_device("reader", "samv:///dev/ttyUSB0?baudrate=9600")
     assert isinstance(reader, SamvReader)
     assert (reader.port, reader.baudrate) == ("/dev/ttyUSB0", 9600)
-    assert open_reader("samv://socket://10.0.0.5:4001").port == "socket://10.0.0.5:4001"
-    assert isinstance(open_reader("sim://?card=hmt"), SimReader)
+    assert open_device("reader", "samv://socket://10.0.0.5:4001").port == "socket://10.0.0.5:4001"
+    assert isinstance(open_device("reader", "sim://?card=hmt"), SimReader)
     with pytest.raises(ValueError, match="sample card"):
-        open_reader("sim://?card=passport")
+        open_device("reader", "sim://?card=passport")
     with pytest.raises(ValueError, match="serial port"):
-        open_reader("samv://")
+        open_device("reader", "samv://")

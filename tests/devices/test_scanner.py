@@ -7,6 +7,7 @@ import os
 import pytest
 
 from devices.errors import DeviceLost, DeviceUnavailable, ProtocolError
+from devices.open import open_device, split_device_url
 from devices.scanner import (
     CodeFramer,
     Deduplicator,
@@ -14,8 +15,6 @@ from devices.scanner import (
     KeyDecoder,
     SerialScanner,
     SimScanner,
-    open_scanner,
-    split_device_url,
 )
 from devices.sim import PtyPair, ScannerSimulator
 
@@ -122,11 +121,11 @@ def test_url_parsing_keeps_pyserial_options():
         "socket://h:1?logging=debug",
         {"suffix": "cr"},
     )
-    s = open_scanner("serial:///dev/ttyACM0?suffix=cr&trigger=honeywell")
+    s = open_device("scanner", "serial:///dev/ttyACM0?suffix=cr&trigger=honeywell")
     assert isinstance(s, SerialScanner) and s.port == "/dev/ttyACM0" and s.trigger == "honeywell"
-    assert isinstance(open_scanner("evdev:///dev/input/event3"), EvdevScanner)
+    assert isinstance(open_device("scanner", "evdev:///dev/input/event3"), EvdevScanner)
     with pytest.raises(ValueError):
-        open_scanner("bluetooth://x")
+        open_device("scanner", "bluetooth://x")
 
 
 # -- a serial scanner on a pty ------------------------------------------------------------------
@@ -204,7 +203,7 @@ def test_serial_scanner_missing_port():
 
 def test_scanner_over_loop_url():
     # pyserial's loop:// echoes writes back: a scanner-free check of the URL path.
-    scanner = open_scanner("serial://loop://?suffix=cr")
+    scanner = open_device("scanner", "serial://loop://?suffix=cr")
     scanner.open()
     try:
         scanner._serial.write(b"LOOP1\r")

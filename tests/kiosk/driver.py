@@ -26,11 +26,11 @@ from devices.sim import SAMPLE_CARDS
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.protocol import commands as C
-from tests.kiosk.server_proc import ClockedHall, server_process
 from tests.queue_server.storage_support import ZONE
-from tests.signage.support import CuttableProxy
-from tests.ui import terminal_driver
-from tests.ui.terminal_driver import (
+from tests.support import terminal_driver
+from tests.support.clocked_server import ClockedHall, server_process
+from tests.support.screens import CuttableProxy
+from tests.support.terminal_driver import (
     demo_buttons_state,
     find,
     frames,
@@ -580,7 +580,7 @@ def production_options(outdir: Path, urls: dict[str, str]):
     from kiosk.app import options_from_args
     from queue_server.config import load_config
     from tests.queue_server.server_support import write_hall_config
-    from tests.ui.app_support import set_devices
+    from tests.support.terminal_app import set_devices
 
     path = write_hall_config(outdir / "kiosk.toml", f"sqlite:///{outdir / 'unused.db'}")
     set_devices(path, "kiosk-1", **urls)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from queue_server.errors import ConfigError
-from tests.signage.support import ROOT, kivy_env
-from tests.signage.support import run_scenario as run_driver_scenario
-from tests.ui.app_support import check_shots
+from tests.support.screens import ROOT, kivy_env
+from tests.support.screens import run_scenario as run_driver_scenario
+from tests.support.terminal_app import check_shots
 
 
 def run_scenario(scenario: str, display: str, tmp_path: Path) -> dict:
@@ -181,7 +181,7 @@ def test_flags_override_the_configured_devices_and_demo_fills_only_the_gaps(tmp_
     from kiosk.app import options_from_args
     from queue_server.config import load_config
     from tests.queue_server.server_support import write_hall_config
-    from tests.ui.app_support import set_devices
+    from tests.support.terminal_app import set_devices
 
     path = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
     set_devices(path, "kiosk-1", reader="pcsc://", printer="tcp://192.0.2.9:9100")

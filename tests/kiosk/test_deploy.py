@@ -1,19 +1,17 @@
 """Deployment: the systemd template unit, rendered by ``main.py install --dry-run --root``,
-checked by ``systemd-analyze verify``; the sd_notify helper against a real datagram socket."""
+checked by ``systemd-analyze verify`` (sd_notify itself: tests/terminal/test_notify.py)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from deploy.notify import Notifier
-from tests.kiosk.deploy_support import REAL_KIOSK, hall_config, install
-from tests.signage.support import ROOT
+from tests.support.deploy import REAL_KIOSK, hall_config, install
+from tests.support.screens import ROOT
 
 
 def test_install_dry_run_renders_the_unit_and_runs_nothing(tmp_path):
@@ -142,24 +140,3 @@ def test_systemd_analyze_verifies_the_rendered_unit(tmp_path):
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert "restart specifier" in bad.stderr
-
-
-def test_notifier_sends_ready_and_watchdog(tmp_path, monkeypatch):
-    path = tmp_path / "notify.sock"
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(str(path))
-    server.settimeout(5)
-    try:
-        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-        monkeypatch.setenv("WATCHDOG_USEC", "30000000")
-        monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
-        notifier = Notifier.from_environment()
-        assert notifier.enabled and notifier.interval == 15.0
-        assert notifier.ready("up") and notifier.pet()
-        assert server.recv(256) == b"READY=1\nSTATUS=up"
-        assert server.recv(256) == b"WATCHDOG=1"
-        notifier.close()
-    finally:
-        server.close()
-    monkeypatch.delenv("NOTIFY_SOCKET")
-    assert not Notifier.from_environment().pet()  # outside systemd: nothing, no error

@@ -290,7 +290,7 @@ def test_search_by_pinyin_initials(flow):
         flow.type_key(key)
     ids = [s.id for s in flow.visible()]
     assert ids[0] == "liuguan.residence_permit"
-    assert all(s in flow._service_ids for s in ids)  # only what this hall queues
+    assert all(s in flow.offer for s in ids)  # only what this hall queues
     flow.type_key("delete")
     assert flow.visit.search_text == "jz"
     flow.type_key("clear")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from content import default_catalog
 from devices.errors import DeviceLost
-from devices.printer import open_printer
+from devices.open import open_device
 from devices.runner import DeviceEvent, EventKind, PrinterWorker, ReaderWorker
 from devices.sim import SAMPLE_CARDS, SimReader
 from kiosk.flow import KioskFlow, Screen
@@ -19,7 +19,7 @@ from kiosk.runtime import KioskRuntime
 from queue_server.protocol import commands as C
 from tests.queue_server.server_support import Clock, running_server
 from tests.queue_server.storage_support import T0, ZONE
-from tests.signage.support import CuttableProxy
+from tests.support.screens import CuttableProxy
 
 YOUNG = SAMPLE_CARDS["resident_expiring"]
 ELDER = SAMPLE_CARDS["resident"]
@@ -52,7 +52,7 @@ class Kiosk:
         self.changed = asyncio.Event()
         loop = asyncio.get_running_loop()
         self.flow = KioskFlow(default_catalog(), hall.config, today=lambda: today)
-        self.printer = open_printer(printer_url, "gb18030-80")
+        self.printer = open_device("printer", printer_url, profile="gb18030-80")
         self.model = self.printer.escpos.model
         self.client = client
         self.runtime = KioskRuntime(self.flow, client, None, on_change=self.changed.set)
@@ -390,7 +390,7 @@ async def test_the_hall_manager_sees_each_parts_health(tmp_path):
                 )
                 assert seen["reader"] == (True, "") and seen["screen"] == (True, "")
                 await k.runtime.wait_idle()  # the server pushes to managers before it replies
-                sent = [r for r in k.runtime.health_reports if r[0] == "printer"]
+                sent = [r for r in k.runtime.health.sent if r[0] == "printer"]
                 assert sent[-1] == ("printer", False, "paper_out")
         finally:
             await proxy.close()

@@ -25,11 +25,11 @@ from devices.sim import SAMPLE_CARDS, PtyPair, ScannerSimulator
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.protocol import commands as C
-from tests.kiosk.server_proc import ClockedHall, server_process
 from tests.queue_server.storage_support import ZONE
-from tests.signage.support import CuttableProxy
-from tests.ui import terminal_driver
-from tests.ui.terminal_driver import (
+from tests.support import terminal_driver
+from tests.support.clocked_server import ClockedHall, server_process
+from tests.support.screens import CuttableProxy
+from tests.support.terminal_driver import (
     find,
     frames,
     on_screen,
@@ -372,7 +372,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
 async def kiosk_check_in(hall: ClockedHall, clock: dict, slot: dict, appointment: str) -> dict:
     """The kiosk's flow and runtime (no window) on the same server, the slot's morning."""
     from content import default_catalog
-    from devices.printer import open_printer
+    from devices.open import open_device
     from devices.runner import DeviceEvent, EventKind, PrinterWorker
     from kiosk.flow import KioskFlow
     from kiosk.flow import Screen as KioskScreen
@@ -387,7 +387,7 @@ async def kiosk_check_in(hall: ClockedHall, clock: dict, slot: dict, appointment
     client = hall.device("kiosk-1")
     flow = KioskFlow(default_catalog(), hall.config, today=lambda: now.date())
     runtime = KioskRuntime(flow, client, None, on_change=changed.set)
-    printer = open_printer("sim://", "gb18030-80")
+    printer = open_device("printer", "sim://", profile="gb18030-80")
     worker = PrinterWorker(
         "printer",
         printer,
@@ -512,7 +512,7 @@ async def faults(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock) ->
         result["wiped"] = YOUNG.number not in state and "李四" not in state
         result["lang_after_idle"] = app.lang
         result["faults"] = [f.kind for f in app.runtime.faults]
-        result["health"] = {k: list(v) for k, v in app.runtime.health.items()}
+        result["health"] = {k: list(v) for k, v in app.runtime.health.parts().items()}
     finally:
         await manager.close()
     result["shots"] = shot.taken

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.signage.support import ROOT, kivy_env
-from tests.signage.support import run_scenario as run_driver_scenario
-from tests.ui.app_support import check_shots
+from tests.support.screens import ROOT, kivy_env
+from tests.support.screens import run_scenario as run_driver_scenario
+from tests.support.terminal_app import check_shots
 
 LIT = (26, 173, 77)  # navigator.gui.LIT as 8-bit RGB
 DARK = (140, 148, 163)  # navigator.gui.DARK_WINDOW
@@ -140,7 +140,7 @@ def navigator_command(config: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_a_navigator_whose_devices_are_named_nowhere_refuses_to_start(tmp_path):
     from tests.queue_server.server_support import write_hall_config
-    from tests.ui.app_support import set_devices
+    from tests.support.terminal_app import set_devices
 
     config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
     result = navigator_command(config)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sys
 
-from tests.kiosk.deploy_support import hall_config, install
-from tests.signage.support import ROOT
+from tests.support.deploy import hall_config, install
+from tests.support.screens import ROOT
 
 REAL_NAVIGATOR = {
     "reader": "samv:///dev/ttyUSB0",

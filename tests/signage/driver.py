@@ -24,8 +24,8 @@ from queue_server.client import HallClient
 from queue_server.protocol import commands as C
 from signage.app import Options, run_signage
 from signage.settings import SignageSettings
-from tests.signage.server_proc import RemoteHall, server_process
-from tests.signage.support import CuttableProxy
+from tests.support.screens import CuttableProxy
+from tests.support.server_proc import RemoteHall, server_process
 
 QUEUE_SERVICE = {
     "A": "jisheng.birth_registration",

@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.signage.support import ROOT
-from tests.signage.support import run_scenario as run_driver_scenario
+from tests.support.screens import ROOT
+from tests.support.screens import run_scenario as run_driver_scenario
 
 DOCS = ROOT / "docs" / "screenshots"
 

@@ -21,8 +21,8 @@ from tests.queue_server.server_support import (
     running_server,
     write_hall_config,
 )
-from tests.signage.support import CuttableProxy
 from tests.signage.test_voice import FakeSynth
+from tests.support.screens import CuttableProxy
 
 
 async def parts_of(manager: HallClient, terminal: str, wanted: dict, timeout: float = 30.0):

@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.signage.support import ROOT
+from tests.support.screens import ROOT
 
 DOCS = ROOT / "docs" / "screenshots"
 

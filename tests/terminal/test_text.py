@@ -1,10 +1,10 @@
-"""ui.text: the shared Text type and the words the kiosk and navigator both show."""
+"""terminal.text: the shared Text type and the words the kiosk and navigator both show."""
 
 import pytest
 
 from kiosk import texts as kiosk_texts
 from navigator import texts as navigator_texts
-from ui.text import SHARED_RAW, Text, table
+from terminal.text import SHARED_RAW, Text, table
 
 
 def test_both_apps_use_one_text_type_and_the_shared_words():

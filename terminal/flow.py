@@ -2,10 +2,15 @@
 
 Both are touch terminals a resident walks up to: the hall's catalog browsed by department or
 by pinyin search, page by page; Chinese or English; elderly (large-print) mode; an idle timeout
-that wipes the visit; the printer's and the server's state. ``TerminalFlow`` holds that part;
-kiosk.flow.KioskFlow and navigator.flow.NavigatorFlow extend it with their own screens. What the
-two do differently on purpose stays in each flow: which screens time out and for how long,
-where "back" goes, what a lost connection does to the screen, what the search keyboard accepts.
+that wipes the visit; the printer's and the server's state.
+
+Two collaborators each flow is given (or makes) in its constructor: ``HallOffer``, what the
+hall offers of the catalog (browsed by department, searched by pinyin), and ``IdleTimer``,
+when the resident last touched the screen. ``TerminalFlow`` holds the screen inputs both flows
+answer alike on top of them; kiosk.flow.KioskFlow and navigator.flow.NavigatorFlow extend it
+with their own screens. What the two do differently on purpose stays in each flow: which
+screens time out and for how long, where "back" goes, what a lost connection does to the
+screen, what the search keyboard accepts.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import datetime as dt
 import logging
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from content import Catalog, Service
@@ -42,28 +48,89 @@ def appointment_id(code: str) -> str | None:
     return match.group(1) if match else None
 
 
-class TerminalFlow:
-    """The part of a terminal's state machine the kiosk and the navigator share.
+class HallOffer:
+    """What the hall offers of the catalog: the services its queues take (in the order the
+    queues list them), the departments that have one, and the pinyin search over them."""
 
-    A subclass sets ``screens`` (its Screen enum, which has BUREAUS, SERVICES, SEARCH, WORKING
-    and NOTICE) and ``fault_effect`` (its ReportFault effect), calls ``_offer`` from its ``__init__``, and provides ``t``, ``_go``, ``wipe``,
-    ``remaining``, ``_choices`` and ``page_size`` and the ``lang``, ``elderly``, ``screen``,
-    ``visit``, ``printer_problem``, ``clock`` and ``_last_touch`` attributes.
-    """
-
-    screens: Any  # the app's Screen enum
-    fault_effect: Any  # the app's ReportFault effect
-
-    def _offer(self, catalog: Catalog, config: HallConfig) -> None:
-        """The services the hall queues (in catalog order) and the departments that have one."""
+    def __init__(self, catalog: Catalog, config: HallConfig) -> None:
+        self.catalog = catalog
         queued = [s for q in config.queues for s in q.services]
         self.services: list[Service] = [
             catalog.service(sid) for sid in dict.fromkeys(queued) if sid in catalog
         ]
-        self._service_ids = {s.id for s in self.services}
+        self.service_ids = {s.id for s in self.services}
         self.bureaus = [
             b for b in catalog.bureaus if any(s.bureau == b.code for s in self.services)
         ]
+
+    def __contains__(self, service_id: object) -> bool:
+        return service_id in self.service_ids
+
+    def in_bureau(self, code: str | None) -> list[Service]:
+        return [s for s in self.services if s.bureau == code]
+
+    def search(self, text: str) -> list[Service]:
+        text = text.strip()
+        if not text:
+            return []
+        return [s for s in self.catalog.search(text, limit=40) if s.id in self.service_ids]
+
+
+class IdleTimer:
+    """When the resident last touched the screen, and when the screen was entered (an injected
+    clock, never slept on). The flows decide the limits; this only measures."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.entered = self.touched = clock()
+
+    def touch(self) -> None:
+        self.touched = self.clock()
+
+    def restart(self) -> None:
+        """A new screen (or a wiped visit): both marks start again."""
+        self.entered = self.touched = self.clock()
+
+    def left(self, limit: float | None, *, since_entered: bool = False) -> float | None:
+        """Seconds left of ``limit`` (None: no timeout) since the last touch, or since the
+        screen was entered (a screen that times out however the resident touches it)."""
+        if limit is None:
+            return None
+        start = self.entered if since_entered else self.touched
+        return max(0.0, limit - (self.clock() - start))
+
+
+class TerminalFlow:
+    """The screen inputs the kiosk's and the navigator's state machines answer alike.
+
+    The flow's own part, given to ``__init__``: its Screen enum (``screens``: BUREAUS, SERVICES,
+    SEARCH, WORKING, NOTICE) and ReportFault effect (``fault_effect``), the ``offer`` and the
+    ``idle`` timer. Its own methods: ``t``, ``_go``, ``wipe``, ``remaining``, ``_choices`` and
+    ``page_size``; its state: ``lang``, ``elderly``, ``screen``, ``visit``, ``printer_problem``.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        screens: Any,
+        fault_effect: Callable[..., Any],
+        offer: HallOffer,
+        idle: IdleTimer,
+    ) -> None:
+        self.catalog = catalog
+        self.screens = screens
+        self.fault_effect = fault_effect
+        self.offer = offer
+        self.idle = idle
+
+    @property
+    def services(self) -> list[Service]:
+        return self.offer.services
+
+    @property
+    def bureaus(self) -> list:
+        return self.offer.bureaus
 
     # --- what the screens read --------------------------------------------------------------
 
@@ -81,10 +148,7 @@ class TerminalFlow:
         return self._choices()[start : start + self.page_size]
 
     def search_results(self) -> list[Service]:
-        text = self.visit.search_text.strip()
-        if not text:
-            return []
-        return [s for s in self.catalog.search(text, limit=40) if s.id in self._service_ids]
+        return self.offer.search(self.visit.search_text)
 
     def greeting(self) -> str:
         identity = self.visit.identity
@@ -106,7 +170,7 @@ class TerminalFlow:
 
     def touch(self) -> None:
         """Any touch anywhere: the resident is still there."""
-        self._last_touch = self.clock()
+        self.idle.touch()
 
     def tick(self) -> list:
         """Called about once a second: the idle timeout."""

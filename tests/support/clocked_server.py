@@ -1,8 +1,8 @@
 """A real queue server in its own process whose clock the test sets, for the kiosk's UI tests.
 
-    python -m tests.kiosk.server_proc DIR ISO_TIME   # prints "PORT <n>"; stdin: "set ISO_TIME"
+    python -m tests.support.clocked_server DIR ISO_TIME   # prints "PORT <n>"; stdin: "set ISO_TIME"
 
-Like tests/signage/server_proc.py (the Kivy app holds the GIL while Mesa draws a frame, which
+Like tests/support/server_proc.py (the Kivy app holds the GIL while Mesa draws a frame, which
 would starve a server in the same process), plus an injected clock so that an appointment
 booked for tomorrow can be checked in "tomorrow". Each "set" line is answered with "OK".
 """
@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.queue_server.server_support import Clock, example, running_server
-from tests.signage.server_proc import RemoteHall
-from tests.signage.support import ROOT
+from tests.support.screens import ROOT
+from tests.support.server_proc import RemoteHall
 
 
 async def serve(folder: Path, start: dt.datetime) -> None:
@@ -53,7 +53,7 @@ class ClockedHall(RemoteHall):
 def server_process(folder: Path, start: dt.datetime) -> Iterator[ClockedHall]:
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.kiosk.server_proc", str(folder), start.isoformat()],
+        [sys.executable, "-m", "tests.support.clocked_server", str(folder), start.isoformat()],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -1,5 +1,5 @@
-"""Helpers for the signage tests and benchmark: a virtual X display, a cuttable TCP proxy and
-the Kivy environment for a child process."""
+"""Helpers for the Kivy apps' tests (signage, kiosk, navigator) and benchmarks: a virtual X
+display, a cuttable TCP proxy and the Kivy environment for a child process."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.signage.support import ROOT
+from tests.support.screens import ROOT
 
 REAL_KIOSK = {
     "reader": "samv:///dev/ttyUSB0",
@@ -19,7 +19,7 @@ REAL_KIOSK = {
 def hall_config(folder: Path, device_id: str = "kiosk-1", **urls: str) -> Path:
     """The example hall's configuration in ``folder``, ``urls`` named for ``device_id``."""
     from tests.queue_server.server_support import write_hall_config
-    from tests.ui.app_support import set_devices
+    from tests.support.terminal_app import set_devices
 
     folder.mkdir(parents=True, exist_ok=True)
     config = write_hall_config(folder / "hall.toml", f"sqlite:///{folder / 'h.db'}")

@@ -2,7 +2,8 @@
 navigator.gui.NavigatorApp): touches into the flow, device events, the simulated devices' demo
 buttons, the half-second tick (idle timeout, visible countdown, the systemd watchdog) and the
 window's type scale, and the properties both apps' kv files bind to. Each app keeps its own
-other properties, screens, ``_restyle`` and ``refresh``.
+other properties, screens, ``_restyle`` and ``refresh``. ``load_kv`` loads the widgets both
+apps' kv files use (ui/terminal.kv) before the app's own.
 
 Imported only by the two apps' gui modules, which import Kivy anyway.
 """
@@ -10,11 +11,23 @@ Imported only by the two apps' gui modules, which import Kivy anyway.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from pathlib import Path
 
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
-from devices.runner import EventKind
-from devices.sim import SAMPLE_CARDS
+from terminal.devices import SAMPLE_CARDS, EventKind
+
+SHARED_KV = Path(__file__).resolve().parent / "terminal.kv"
+
+
+def load_kv(folder: Path, names: Iterable[str]) -> None:
+    """The shared widgets (ui/terminal.kv), then the app's kv files (``folder/<name>.kv``)."""
+    from kivy.lang import Builder
+
+    Builder.load_file(str(SHARED_KV))
+    for name in names:
+        Builder.load_file(str(folder / f"{name}.kv"))
 
 
 class TerminalAppMixin:
