@@ -54,15 +54,13 @@ from console.app import (
     ClientLink,
     ConsoleCore,
     HallLink,
-    LinkDown,
-    LoopThread,
-    RemoteHall,
     WindowStatus,
     read_credentials,
     run_console,
 )
 from queue_server import protocol as P
 from queue_server.cli import credentials_path, write_example
+from queue_server.client import LinkDown, LoopThread, SyncClient
 from queue_server.config import HallConfig, load_config, load_hall_config
 from queue_server.engine import events as V
 from queue_server.engine.model import Ticket
@@ -284,7 +282,7 @@ class ClientTicketMachine:
     """``TicketMachine`` over the queue server: a kiosk's device login. The document number goes
     to the server, which keeps only its keyed hash."""
 
-    def __init__(self, remote: RemoteHall):
+    def __init__(self, remote: SyncClient):
         self.remote = remote
 
     def issue(self, command: C.IssueTicket, *, id_number: str | None) -> Issued:
@@ -455,7 +453,7 @@ class SimStaff:
                     raise
                 return self._wait(self.POLL_S)
             for ev in events:
-                if isinstance(ev, V.TicketCalled):
+                if ev.type == "ticket_called" and ev.number is not None:
                     no_show = self.rng.random() < self.NO_SHOW
                     recalls = 1 if no_show or self.rng.random() < self.RECALL else 0
                     self.plans[ev.number] = _Plan(recalls=recalls, no_show=no_show)
@@ -654,7 +652,7 @@ class DemoHall:
         self.config = config
         self.stop = threading.Event()
         self.loop = LoopThread("demo-clients")
-        self.remotes: list[RemoteHall] = []
+        self.remotes: list[SyncClient] = []
         self.threads: list[ActorThread] = []
         try:
             self._connect(url, credentials, speed, seed, console_window)
@@ -666,8 +664,8 @@ class DemoHall:
         config = self.config
         base = random.Random(seed)
 
-        def remote(auth: P.DeviceAuth | P.StaffAuth) -> RemoteHall:
-            client = RemoteHall(url, auth, loop=self.loop)
+        def remote(auth: P.DeviceAuth | P.StaffAuth) -> SyncClient:
+            client = SyncClient(url, auth, loop=self.loop)
             self.remotes.append(client)
             return client
 
@@ -717,7 +715,7 @@ class DemoHall:
         self.loop.close()
 
 
-def connect_all(loop: LoopThread, remotes: list[RemoteHall], timeout: float = 30.0) -> None:
+def connect_all(loop: LoopThread, remotes: list[SyncClient], timeout: float = 30.0) -> None:
     """Connect every client at once; the first refusal or failure is raised."""
 
     async def connect() -> None:

@@ -9,13 +9,9 @@ from pathlib import Path
 
 import tomli_w
 
-from queue_server.config import load_config
+from queue_server.config import credentials_path, load_config
 from queue_server.errors import ConfigError
 from queue_server.example_config import example_config
-
-
-def credentials_path(config_path: Path) -> Path:
-    return config_path.with_name(config_path.name + ".credentials")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
