@@ -8,10 +8,14 @@ Three layers, so that the transport is only the bottom one:
 - ``ConsoleCore``: pure. Parses a typed line into an engine command or a local action, renders a
   ``WindowStatus`` and the events a command produced, words an engine refusal. No I/O, no clock.
 - ``HallLink``: what the loop needs from the hall — ``execute(command) -> events`` and
-  ``status() -> WindowStatus``. ``ClientLink`` implements it over the queue server (the asyncio
-  ``HallClient`` on a loop thread of its own, bridged for this synchronous loop);
-  ``EngineLink`` on an in-memory ``Hall`` for simulations and tests.
+  ``status() -> WindowStatus``, both in the protocol's terms (``window_status`` builds the status
+  from the payloads a snapshot carries: counter view, service status, ticket view).
+  ``ClientLink`` implements it over the queue server (``queue_server.client.SyncClient``); the
+  demo's ``EngineLink`` over an in-memory ``Hall``, for simulations and tests.
 - ``run_console``: the thin read-eval-print loop around both.
+
+The console knows the hall only through the client, the protocol and the hall's configuration:
+it imports no engine.
 
 Keys (single letters, English words or Chinese words all work)::
 
@@ -27,62 +31,48 @@ Keys (single letters, English words or Chinese words all work)::
 from __future__ import annotations
 
 import argparse
-import asyncio
-import concurrent.futures
-import contextlib
 import datetime as dt
 import getpass
 import logging
 import os
 import re
 import sys
-import threading
 import tomllib
-import urllib.parse
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from queue_server import protocol as P
-from queue_server.client import AuthFailed, ClientError, HallClient, ServerError
-from queue_server.config import HallConfig, load_hall_config
-from queue_server.engine import events as V
-from queue_server.engine.hall import Hall
+from queue_server.client import AuthFailed, LinkDown, LoopThread, SyncClient
+from queue_server.config import HallConfig, credentials_path, load_hall_config
 from queue_server.errors import (
     ConfigError,
     EngineError,
     IllegalTransition,
     NotFound,
-    Refusal,
     StorageError,
     YikouError,
 )
 from queue_server.protocol import commands as C
+from queue_server.protocol.payloads import (
+    CommandResult,
+    CounterView,
+    ServiceStatus,
+    SnapshotResult,
+    TicketResult,
+    TicketView,
+)
 from queue_server.protocol.states import CounterState
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 Lang = str  # "zh" or "en"
 
 
 # --- what the loop shows ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CurrentTicket:
-    number: str
-    service: str
-    priority: str
-    state: str
-    arrival: dt.datetime
-    called_at: dt.datetime | None
-    started_at: dt.datetime | None
-    recalls: int
 
 
 @dataclass(frozen=True)
@@ -92,44 +82,64 @@ class WindowStatus:
     window: int
     state: CounterState
     pause_reason: str | None
-    ticket: CurrentTicket | None
+    ticket: TicketView | None  # the ticket the window calls or serves
     # Waiting tickets per queue prefix, only for the services this window is skilled for.
     waiting: dict[str, int]
     served_today: int
     now: dt.datetime
 
 
-def window_status(hall: Hall, window: int, now: dt.datetime) -> WindowStatus:
-    """The snapshot of ``window`` in ``hall`` at ``now``."""
-    counter = hall.counter(window)
-    current = None
-    if counter.ticket_id is not None and counter.ticket_id in hall.tickets:
-        t = hall.tickets[counter.ticket_id]
-        current = CurrentTicket(
-            number=t.number,
-            service=t.service,
-            priority=t.priority,
-            state=str(t.state),
-            arrival=t.arrival,
-            called_at=t.called_at,
-            started_at=t.started_at,
-            recalls=t.recalls,
-        )
+def window_status(
+    config: HallConfig,
+    counter: CounterView,
+    services: Sequence[ServiceStatus],
+    ticket: TicketView | None,
+    now: dt.datetime,
+) -> WindowStatus:
+    """The status of ``counter``'s window from what a snapshot carries (and the view of the
+    ticket it holds) at ``now``."""
+    waiting_by_service = {s.service: s.waiting for s in services}
     waiting: dict[str, int] = {}
     # Queues in configuration order, so the line reads the same on every prompt.
-    for queue in hall.config.queues:
+    for queue in config.queues:
         skilled = [s for s in queue.services if s in counter.skills]
         if skilled:
-            waiting[queue.prefix] = sum(len(hall.waiting.get(s, {})) for s in skilled)
+            waiting[queue.prefix] = sum(waiting_by_service.get(s, 0) for s in skilled)
     return WindowStatus(
-        window=window,
+        window=counter.id,
         state=counter.state,
         pause_reason=counter.pause_reason,
-        ticket=current,
+        ticket=ticket,
         waiting=waiting,
         served_today=counter.served_today,
         now=now,
     )
+
+
+class WindowEvent(BaseModel):
+    """An event a command caused, as far as the console words it: the fields it reads of the
+    event the server sends (the others are ignored, so a newer server's events still read)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: str
+    counter: int | None = None
+    number: str | None = None
+    recalls: int = 0
+    service_s: float = 0.0
+    to_service: str | None = None
+    reason: str | None = None
+
+
+def window_events(events: Iterable[Mapping[str, Any]]) -> list[WindowEvent]:
+    """The events of a command's reply, as the console reads them."""
+    out = []
+    for data in events:
+        try:
+            out.append(WindowEvent.model_validate(data))
+        except ValidationError:  # not an event: the status will show what happened
+            log.warning("cannot read the server's event %s", data.get("type"))
+    return out
 
 
 # --- local actions (handled by the console itself) ----------------------------------------------
@@ -524,9 +534,6 @@ class ConsoleCore:
             waiting = self._t("nobody")
         return " · ".join(head) + "\n" + waiting
 
-    def render_hall(self, hall: Hall, now: dt.datetime) -> str:
-        return self.render(window_status(hall, self.window, now))
-
     def services_text(self) -> str:
         lines = [self._t("services")]
         for i, service in enumerate(self.services, start=1):
@@ -535,43 +542,40 @@ class ConsoleCore:
             lines.append(f"  {i:2d}  {self._queue_of[service]}  {label}")
         return "\n".join(lines)
 
-    def describe(self, events: Sequence[V.Event]) -> str:
+    def describe(self, events: Sequence[WindowEvent]) -> str:
         """What a command did, in a line per event that concerns this window."""
         lines = []
         mine = self.window
         for ev in events:
-            match ev:
-                case V.TicketCalled(counter=c) if c == mine:
+            if ev.counter != mine:
+                continue
+            match ev.type:
+                case "ticket_called":
                     lines.append(self._t("called", number=ev.number, window=mine))
-                case V.TicketRecalled(counter=c) if c == mine:
+                case "ticket_recalled":
                     lines.append(self._t("recalled", number=ev.number, n=ev.recalls))
-                case V.TicketStarted(counter=c) if c == mine:
+                case "ticket_started":
                     lines.append(self._t("started", number=ev.number))
-                case V.TicketFinished(counter=c) if c == mine:
+                case "ticket_finished":
                     lines.append(
                         self._t("finished", number=ev.number, m=_duration(ev.service_s, self.lang))
                     )
-                case V.TicketNoShow(counter=c) if c == mine:
+                case "ticket_no_show":
                     lines.append(self._t("no_show", number=ev.number))
-                case V.TicketTransferred(counter=c) if c == mine:
-                    lines.append(
-                        self._t(
-                            "transferred",
-                            number=ev.number,
-                            service=self.service_name(ev.to_service),
-                        )
-                    )
-                case V.TicketReturned(counter=c) if c == mine:
+                case "ticket_transferred":
+                    service = self.service_name(ev.to_service or "")
+                    lines.append(self._t("transferred", number=ev.number, service=service))
+                case "ticket_returned":
                     lines.append(self._t("returned", number=ev.number))
-                case V.TicketCancelled(counter=c) if c == mine:
+                case "ticket_cancelled":
                     lines.append(self._t("cancelled", number=ev.number))
-                case V.CounterOpened(counter=c) if c == mine:
+                case "counter_opened":
                     lines.append(self._t("opened"))
-                case V.CounterClosed(counter=c) if c == mine:
+                case "counter_closed":
                     lines.append(self._t("closed"))
-                case V.CounterPaused(counter=c) if c == mine:
+                case "counter_paused":
                     lines.append(self._t("paused", reason=ev.reason or "—"))
-                case V.CounterResumed(counter=c) if c == mine:
+                case "counter_resumed":
                     lines.append(self._t("resumed"))
         return "\n".join(lines)
 
@@ -622,204 +626,25 @@ class ConsoleCore:
 # --- the link to the hall ---------------------------------------------------------------------
 
 
-class LinkDown(YikouError):
-    """No connection to the hall server right now (the client is reconnecting by itself), or the
-    server said it could not reach its database. A command's outcome is then unknown: the next
-    status shows what really happened."""
-
-
 class HallLink(Protocol):
     """What the console needs from the hall."""
 
-    def execute(self, command: C.Command) -> list[V.Event]: ...
+    def execute(self, command: C.Command) -> list[WindowEvent]: ...
 
     def status(self) -> WindowStatus: ...
-
-
-class EngineLink:
-    """``HallLink`` over an in-memory ``Hall`` and a given clock: simulations and tests."""
-
-    def __init__(self, hall: Hall, window: int, clock: Callable[[], dt.datetime]):
-        self.hall = hall
-        self.window = window
-        self.clock = clock
-
-    def execute(self, command: C.Command) -> list[V.Event]:
-        return self.hall.handle(command, self.clock())
-
-    def status(self) -> WindowStatus:
-        return window_status(self.hall, self.window, self.clock())
-
-
-class LoopThread:
-    """An asyncio event loop on a thread of its own, for synchronous code that uses the asyncio
-    client: ``run(coroutine)`` blocks until the coroutine finished on that loop."""
-
-    def __init__(self, name: str = "hall-client"):
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError("the hall client did not answer in time") from None
-
-    def close(self) -> None:
-        """Cancel what still runs on the loop, stop it and join its thread."""
-        if self.loop.is_closed():
-            return
-        if self._thread.is_alive():
-            with contextlib.suppress(Exception):
-                self.run(_cancel_the_rest(), timeout=10)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join()
-        self.loop.close()
-
-
-async def _cancel_the_rest() -> None:
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.get_running_loop().shutdown_asyncgens()
-
-
-# Engine refusals that are built from their two messages (and details), by code.
-def _refusal_classes() -> dict[str, type[EngineError]]:
-    found: dict[str, type[EngineError]] = {}
-    todo: list[type[EngineError]] = [Refusal]
-    while todo:
-        cls = todo.pop()
-        found[cls.code] = cls
-        todo.extend(cls.__subclasses__())
-    return found
-
-
-_REFUSALS = _refusal_classes()
-
-
-class RemoteRefusal(EngineError):
-    """A refusal the server worded itself (``forbidden``, ``rate_limited``, ...): its ``code``
-    is the server's."""
-
-    def __init__(self, code: str, message_zh: str, message_en: str, **details: Any):
-        super().__init__(message_zh, message_en, **details)
-        self.code = code
-
-
-def engine_error(exc: ServerError) -> EngineError:
-    """The engine error a server's typed error stands for, carrying the server's own words."""
-    details = dict(exc.details)
-    err: EngineError
-    if exc.code == IllegalTransition.code and {"kind", "ident", "command", "state"} <= set(details):
-        ident: object = details["ident"]
-        if details["kind"] == "counter" and str(ident).isdigit():
-            ident = int(str(ident))
-        err = IllegalTransition(details["kind"], ident, details["command"], details["state"])
-    elif exc.code == NotFound.code and {"kind", "ident"} <= set(details):
-        err = NotFound(details["kind"], details["ident"])
-    elif exc.code in _REFUSALS:
-        err = _REFUSALS[exc.code](exc.message_zh, exc.message_en, **details)
-    else:
-        err = RemoteRefusal(exc.code, exc.message_zh, exc.message_en, **details)
-    err.message_zh, err.message_en = exc.message_zh, exc.message_en
-    return err
-
-
-class RemoteHall:
-    """One authenticated ``HallClient`` used from synchronous code.
-
-    Requests block until the reply; a typed error comes back as the matching engine error
-    (``engine_error``), and no connection as ``LinkDown`` while the client reconnects by itself.
-    Several ``RemoteHall`` may share one ``LoopThread`` (the demo's simulated terminals do).
-    """
-
-    def __init__(
-        self,
-        url: str,
-        auth: P.DeviceAuth | P.StaffAuth,
-        *,
-        lang: Lang = "zh",
-        loop: LoopThread | None = None,
-        request_timeout: float = 10.0,
-    ):
-        self._own_loop = loop is None
-        self.loop = loop or LoopThread(f"hall-client {getattr(auth, 'login', '')}".strip())
-        self.request_timeout = request_timeout
-        self.client = HallClient(url, auth, lang=lang, request_timeout=request_timeout)
-
-    def connect(self, timeout: float = 10.0) -> dict[str, Any]:
-        """Connect and authenticate. ``AuthFailed`` if the server refused the credentials,
-        ``LinkDown`` if it could not be reached within ``timeout``."""
-        try:
-            return self.loop.run(self.client.connect(timeout), timeout + 5)
-        except AuthFailed:
-            raise
-        except (TimeoutError, ClientError, OSError) as exc:
-            raise LinkDown(f"cannot reach the hall server at {self.client.url}") from exc
-
-    def wait_connected(self, timeout: float) -> bool:
-        """Wait until the client is connected (again); False if ``timeout`` passed first."""
-
-        async def wait() -> bool:
-            try:
-                await asyncio.wait_for(self.client.connected.wait(), timeout)
-            except TimeoutError:
-                return False
-            return True
-
-        return self.loop.run(wait())
-
-    def _request(self, coroutine: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-        if not self.client.connected.is_set():
-            coroutine.close()
-            raise LinkDown("not connected")
-        try:
-            return self.loop.run(coroutine, self.request_timeout + 5)
-        except ServerError as exc:
-            if exc.code == "unavailable":
-                raise LinkDown(exc.message_en) from exc
-            raise engine_error(exc) from exc
-        except (ClientError, TimeoutError) as exc:
-            raise LinkDown(str(exc)) from exc
-
-    def command(self, command: C.Command, *, resident_id: dict[str, str] | None = None) -> dict:
-        return self._request(self.client.command(command, resident_id=resident_id))
-
-    def query(self, name: str, **fields: Any) -> dict[str, Any]:
-        return self._request(self.client.query(name, **fields))
-
-    def close(self) -> None:
-        if not self.loop.loop.is_closed():
-            with contextlib.suppress(Exception):
-                self.loop.run(self.client.close(), timeout=10)
-        if self._own_loop:
-            self.loop.close()
-
-
-def _time(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
 
 
 class ClientLink:
     """``HallLink`` over the queue server: a staff login working one window.
 
-    ``execute`` sends the engine command and returns the reply's events as engine events;
-    ``status`` asks for the hall's snapshot (this window, waiting counts) and, when the window
-    holds a ticket, for that ticket's details.
+    ``execute`` sends the engine command and returns the events of the reply; ``status`` asks
+    for the hall's snapshot (this window, waiting counts) and, when the window holds a ticket,
+    for that ticket's view.
     """
 
     def __init__(
         self,
-        remote: RemoteHall,
+        remote: SyncClient,
         config: HallConfig,
         window: int,
         clock: Callable[[], dt.datetime] | None = None,
@@ -843,7 +668,7 @@ class ClientLink:
         timeout: float = 10.0,
     ) -> ClientLink:
         auth = P.StaffAuth(login=login, password=password, counter=window)
-        remote = RemoteHall(url, auth, lang=lang, loop=loop)
+        remote = SyncClient(url, auth, lang=lang, loop=loop)
         try:
             remote.connect(timeout)
         except BaseException:
@@ -851,54 +676,24 @@ class ClientLink:
             raise
         return cls(remote, config, window)
 
-    def execute(self, command: C.Command) -> list[V.Event]:
-        reply = self.remote.command(command)
-        events = []
-        for data in reply.get("events", []):
-            try:
-                events.append(V.parse_event(data))
-            except ValidationError:  # a newer server's event: the status will show its effect
-                log.warning("cannot read the server's event %s", data.get("type"))
-        return events
+    def execute(self, command: C.Command) -> list[WindowEvent]:
+        reply = CommandResult.model_validate(self.remote.command(command))
+        return window_events(reply.events)
 
     def status(self) -> WindowStatus:
-        state = self.remote.query("snapshot")["state"]
-        counter = next((c for c in state["counters"] if c["id"] == self.window), None)
+        hall = SnapshotResult.model_validate(self.remote.query("snapshot")).state
+        counter = next((c for c in hall.counters if c.id == self.window), None)
         if counter is None:
             raise NotFound("counter", self.window)
-        current = None
-        if counter.get("ticket"):
+        ticket = None
+        if counter.ticket is not None:
             try:
-                view = self.remote.query("ticket", ticket=counter["ticket"])["ticket"]
+                reply = self.remote.query("ticket", ticket=counter.ticket)
             except NotFound:  # the day turned between the two questions
-                view = None
-            if view is not None:
-                current = CurrentTicket(
-                    number=view["number"],
-                    service=view["service"],
-                    priority=view.get("priority") or "normal",
-                    state=view["state"],
-                    arrival=dt.datetime.fromisoformat(view["arrival"]),
-                    called_at=_time(view.get("called_at")),
-                    started_at=_time(view.get("started_at")),
-                    recalls=view.get("recalls") or 0,
-                )
-        waiting_by_service = {s["service"]: s["waiting"] for s in state["services"]}
-        skills = counter.get("skills") or {}
-        waiting: dict[str, int] = {}
-        for queue in self.config.queues:
-            skilled = [s for s in queue.services if s in skills]
-            if skilled:
-                waiting[queue.prefix] = sum(waiting_by_service.get(s, 0) for s in skilled)
-        return WindowStatus(
-            window=self.window,
-            state=CounterState(counter["state"]),
-            pause_reason=counter.get("pause_reason"),
-            ticket=current,
-            waiting=waiting,
-            served_today=counter.get("served_today") or 0,
-            now=self.clock(),
-        )
+                pass
+            else:
+                ticket = TicketResult.model_validate(reply).ticket
+        return window_status(self.config, counter, hall.services, ticket, self.clock())
 
     def close(self) -> None:
         self.remote.close()
@@ -982,7 +777,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--server",
         help="the queue server, ws://HOST:PORT/ws (default: from the configuration's "
-        "[server] public_url)",
+        "[server] table: its public_url, else host and port)",
     )
     parser.add_argument("--login", help="staff login (default: w<window>)")
     parser.add_argument(
@@ -992,13 +787,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         f"${PASSWORD_ENV} or a prompt otherwise)",
     )
     parser.add_argument("--lang", choices=sorted(TEXT), default="zh", help="language (zh or en)")
-
-
-def server_url(config: HallConfig) -> str:
-    """The websocket address of the hall server, from the ``public_url`` phones open."""
-    parts = urllib.parse.urlsplit(config.server.public_url)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme, "ws")
-    return urllib.parse.urlunsplit((scheme, parts.netloc, "/ws", "", ""))
 
 
 def read_credentials(path: Path) -> dict[str, str]:
@@ -1045,8 +833,6 @@ def find_password(
 
 
 def run(args: argparse.Namespace) -> int:
-    from queue_server.cli import credentials_path
-
     try:
         config = load_hall_config(args.config)
         core = ConsoleCore(config, args.window, args.lang)
@@ -1054,7 +840,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"counter: {exc}", file=sys.stderr)
         return 2
     login = args.login or f"w{args.window}"
-    url = args.server or server_url(config)
+    url = args.server or config.server.client_url()
     try:
         password = find_password(
             login,

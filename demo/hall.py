@@ -54,20 +54,19 @@ from console.app import (
     ClientLink,
     ConsoleCore,
     HallLink,
-    LinkDown,
-    LoopThread,
-    RemoteHall,
     WindowStatus,
     read_credentials,
     run_console,
 )
 from queue_server import protocol as P
 from queue_server.cli import credentials_path, write_example
+from queue_server.client import LinkDown, LoopThread, SyncClient
 from queue_server.config import HallConfig, load_config, load_hall_config
 from queue_server.engine import events as V
 from queue_server.engine.model import Ticket
 from queue_server.errors import ConfigError, EngineError, StorageError, YikouError
 from queue_server.protocol import commands as C
+from queue_server.protocol.payloads import CommandResult
 from queue_server.protocol.states import CounterState, TicketState
 
 if TYPE_CHECKING:
@@ -284,14 +283,15 @@ class ClientTicketMachine:
     """``TicketMachine`` over the queue server: a kiosk's device login. The document number goes
     to the server, which keeps only its keyed hash."""
 
-    def __init__(self, remote: RemoteHall):
+    def __init__(self, remote: SyncClient):
         self.remote = remote
 
     def issue(self, command: C.IssueTicket, *, id_number: str | None) -> Issued:
         resident_id = {"number": id_number, "doc_type": "id"} if id_number else None
-        reply = self.remote.command(command, resident_id=resident_id)
-        ticket = reply["ticket"]
-        return Issued(ticket["number"], ticket["service"], reply.get("ticket_url"))
+        reply = CommandResult.model_validate(self.remote.command(command, resident_id=resident_id))
+        if reply.ticket is None:  # an issue reply always carries its ticket
+            raise ValueError("the reply to issue_ticket carried no ticket")
+        return Issued(reply.ticket.number, reply.ticket.service, reply.ticket_url)
 
 
 @dataclass(frozen=True)
@@ -455,7 +455,7 @@ class SimStaff:
                     raise
                 return self._wait(self.POLL_S)
             for ev in events:
-                if isinstance(ev, V.TicketCalled):
+                if ev.type == "ticket_called" and ev.number is not None:
                     no_show = self.rng.random() < self.NO_SHOW
                     recalls = 1 if no_show or self.rng.random() < self.RECALL else 0
                     self.plans[ev.number] = _Plan(recalls=recalls, no_show=no_show)
@@ -654,7 +654,7 @@ class DemoHall:
         self.config = config
         self.stop = threading.Event()
         self.loop = LoopThread("demo-clients")
-        self.remotes: list[RemoteHall] = []
+        self.remotes: list[SyncClient] = []
         self.threads: list[ActorThread] = []
         try:
             self._connect(url, credentials, speed, seed, console_window)
@@ -666,8 +666,8 @@ class DemoHall:
         config = self.config
         base = random.Random(seed)
 
-        def remote(auth: P.DeviceAuth | P.StaffAuth) -> RemoteHall:
-            client = RemoteHall(url, auth, loop=self.loop)
+        def remote(auth: P.DeviceAuth | P.StaffAuth) -> SyncClient:
+            client = SyncClient(url, auth, loop=self.loop)
             self.remotes.append(client)
             return client
 
@@ -717,7 +717,7 @@ class DemoHall:
         self.loop.close()
 
 
-def connect_all(loop: LoopThread, remotes: list[RemoteHall], timeout: float = 30.0) -> None:
+def connect_all(loop: LoopThread, remotes: list[SyncClient], timeout: float = 30.0) -> None:
     """Connect every client at once; the first refusal or failure is raised."""
 
     async def connect() -> None:

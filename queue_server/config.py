@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import ssl
 import tomllib
+import urllib.parse
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -336,6 +337,35 @@ class ServerSettings(_Model):
             )
         return self
 
+    def client_url(self) -> str:
+        """The websocket address a terminal or console opens to reach this server.
+
+        - ``public_url`` set (the address residents' phones reach, so the hall's network
+          reaches the server there too): its host and port with path ``/ws``, ``http`` giving
+          ``ws`` and ``https`` ``wss`` (``http://10.0.0.5:8765/x`` -> ``ws://10.0.0.5:8765/ws``).
+          With TLS (``tls_cert``) it must be ``https`` (validated), so a terminal speaks
+          ``wss`` to the name the certificate is for; behind a proxy that ends TLS, too.
+        - ``public_url`` left at its default (so no TLS): ``ws://host:port/ws`` on this
+          machine; a wildcard ``host`` (``0.0.0.0``, ``::``, empty) is where the server
+          listens, not an address to open, so it gives ``127.0.0.1``.
+        """
+        if "public_url" in self.model_fields_set:
+            parts = urllib.parse.urlsplit(self.public_url)
+            scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(
+                parts.scheme, "ws"
+            )
+            return urllib.parse.urlunsplit((scheme, parts.netloc, "/ws", "", ""))
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:  # an IPv6 address goes in brackets
+            host = f"[{host}]"
+        return f"ws://{host}:{self.port}/ws"
+
+
+def credentials_path(config_path: Path) -> Path:
+    """The credentials file beside a configuration (``main.py init`` writes it): devices'
+    tokens and staff passwords, kept out of the configuration that every terminal reads."""
+    return config_path.with_name(config_path.name + ".credentials")
+
 
 def tls_context(settings: ServerSettings, *, source: str | None = None) -> ssl.SSLContext | None:
     """The server's TLS context, or None without TLS. A certificate or key that cannot be used
@@ -556,12 +586,6 @@ def parse_config(data: dict[str, Any], *, source: str | None = None) -> HallConf
             raise ConfigError(str(ctx_error), field=ctx_error.field, source=source) from exc
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(message, field=_loc_to_path(first["loc"]) or None, source=source) from exc
-
-
-def credentials_path(config_path: Path) -> Path:
-    """Where ``main.py init`` writes the clear passwords and device tokens of a configuration,
-    and where every terminal looks for its token by default."""
-    return config_path.with_name(config_path.name + ".credentials")
 
 
 def load_config(path: str | Path) -> HallConfig:

@@ -77,11 +77,8 @@ async def run_terminal(
 
 
 def server_url(config: HallConfig) -> str:
-    host = config.server.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    scheme = "wss" if config.server.tls_cert else "ws"
-    return f"{scheme}://{host}:{config.server.port}/ws"
+    """The queue server's websocket address (``ServerSettings.client_url``)."""
+    return config.server.client_url()
 
 
 def read_token(path: Path, device_id: str) -> str:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,26 +19,20 @@ import pytest
 from console.app import (
     ClientLink,
     ConsoleCore,
-    EngineLink,
     Help,
     Invalid,
-    LinkDown,
     ListServices,
     Quit,
     Refresh,
-    RemoteHall,
     find_password,
     read_credentials,
     run_console,
-    server_url,
-    window_status,
 )
+from demo.engine_link import EngineLink
 from demo.hall import ClientTicketMachine, ServerThread, prepare_hall, use_port
 from queue_server import protocol as P
-from queue_server.cli import credentials_path
-from queue_server.client import AuthFailed
-from queue_server.config import HallConfig, load_config, load_hall_config
-from queue_server.engine import events as V
+from queue_server.client import AuthFailed, LinkDown, SyncClient
+from queue_server.config import HallConfig, credentials_path, load_config, load_hall_config
 from queue_server.engine.hall import Hall
 from queue_server.errors import (
     ConfigError,
@@ -87,6 +83,21 @@ def hall(config, clock) -> Hall:
     hall = Hall(config)
     hall.handle(C.Tick(), clock())  # opens the day and the windows
     return hall
+
+
+def render(core: ConsoleCore, hall: Hall, clock: Clock) -> str:
+    """What the console shows above its prompt for ``hall`` (the demo's link, no server)."""
+    return core.render(EngineLink(hall, core.window, clock).status())
+
+
+def test_the_console_knows_the_hall_only_through_the_client_protocol_and_config():
+    code = "import json, sys, console.app\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    ours = [m for m in json.loads(out) if m.split(".")[0] == "queue_server"]
+    allowed = ("client", "protocol", "errors", "config")
+    assert not [m for m in ours if m != "queue_server" and m.split(".")[1] not in allowed], ours
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -160,7 +171,7 @@ def test_render_idle_window_with_waiting_counts_per_skilled_queue(config, hall, 
     hall.handle(C.IssueTicket(service=A_SERVICE), clock())
     hall.handle(C.IssueTicket(service=B_SERVICE), clock())
     hall.handle(C.IssueTicket(service="liuguan.residence_permit"), clock())  # queue E: not ours
-    text = ConsoleCore(config, 1).render_hall(hall, clock())
+    text = render(ConsoleCore(config, 1), hall, clock)
     first, second = text.splitlines()
     assert first.startswith("[1号窗口] 空闲")
     # Window 1's tiers in the example hall: A, then B, then D (a back-up for case intake).
@@ -173,7 +184,7 @@ def test_render_called_and_serving_ticket_with_waited_time(config, hall, clock):
     clock.advance(minutes=12, seconds=30)
     hall.handle(C.CallNext(counter=1), clock())
     core = ConsoleCore(config, 1)
-    calling = core.render_hall(hall, clock())
+    calling = render(core, hall, clock)
     assert "呼叫中" in calling
     assert f"A001 {A_SERVICE}" in calling
     assert "已等12分" in calling
@@ -182,9 +193,9 @@ def test_render_called_and_serving_ticket_with_waited_time(config, hall, clock):
     assert "A 计生·老龄 0" in calling
     hall.handle(C.StartService(counter=1), clock())
     clock.advance(minutes=3)
-    serving = core.render_hall(hall, clock())
+    serving = render(core, hall, clock)
     assert "办理中" in serving and "已等12分" in serving and "办理3分" in serving
-    english = ConsoleCore(config, 1, lang="en").render_hall(hall, clock())
+    english = render(ConsoleCore(config, 1, lang="en"), hall, clock)
     assert english.startswith("[Window 1] serving · A001")
     assert "waited 12 min" in english and "Elderly" in english
 
@@ -192,22 +203,22 @@ def test_render_called_and_serving_ticket_with_waited_time(config, hall, clock):
 def test_render_pause_reason_and_closed(config, hall, clock):
     core = ConsoleCore(config, 1)
     hall.handle(C.PauseCounter(counter=1, reason="午休"), clock())
-    assert "暂停（午休）" in core.render_hall(hall, clock())
+    assert "暂停（午休）" in render(core, hall, clock)
     hall.handle(C.ResumeCounter(counter=1), clock())
     hall.handle(C.CloseCounter(counter=1), clock())
-    status = window_status(hall, 1, clock())
+    status = EngineLink(hall, 1, clock).status()
     assert status.state is CounterState.CLOSED
     assert core.render(status).startswith("[1号窗口] 已关闭")
 
 
 def test_describe_events_and_refusals(config, hall, clock):
-    core = ConsoleCore(config, 1)
+    core, link = ConsoleCore(config, 1), EngineLink(hall, 1, clock)
     hall.handle(C.IssueTicket(service=A_SERVICE), clock())
-    events = hall.handle(C.CallNext(counter=1), clock())
+    events = link.execute(C.CallNext(counter=1))
     assert core.describe(events) == "呼叫 A001：请 A001 号到 1 号窗口"
-    hall.handle(C.StartService(counter=1), clock())
+    link.execute(C.StartService(counter=1))
     clock.advance(minutes=4)
-    assert core.describe(hall.handle(C.FinishService(counter=1), clock())) == "A001 办结，用时4分"
+    assert core.describe(link.execute(C.FinishService(counter=1))) == "A001 办结，用时4分"
     with pytest.raises(QueueEmpty) as refused:
         hall.handle(C.CallNext(counter=1), clock())
     assert core.refusal(refused.value) == "✗ 目前没有等候的号"
@@ -230,8 +241,8 @@ def test_illegal_moves_are_worded_without_code_names(config, hall, clock):
 
 def test_events_of_other_windows_are_not_described(config, hall, clock):
     hall.handle(C.IssueTicket(service=B_SERVICE), clock())
-    events = hall.handle(C.CallNext(counter=2), clock())
-    assert ConsoleCore(config, 1).describe(events) == ""
+    events = EngineLink(hall, 2, clock).execute(C.CallNext(counter=2))
+    assert events and ConsoleCore(config, 1).describe(events) == ""
 
 
 # --- the loop, with scripted input --------------------------------------------------------------
@@ -295,15 +306,15 @@ class Served:
     def url(self) -> str:
         return self.server.url
 
-    def remote(self, auth) -> RemoteHall:
-        remote = RemoteHall(self.url, auth)
+    def remote(self, auth) -> SyncClient:
+        remote = SyncClient(self.url, auth)
         remote.connect()
         return remote
 
-    def kiosk(self) -> RemoteHall:
+    def kiosk(self) -> SyncClient:
         return self.remote(P.DeviceAuth(device_id="kiosk-1", token=self.credentials["kiosk-1"]))
 
-    def manager(self) -> RemoteHall:
+    def manager(self) -> SyncClient:
         return self.remote(P.StaffAuth(login="manager", password=self.credentials["manager"]))
 
     def link(self, window: int = 1) -> ClientLink:
@@ -373,7 +384,7 @@ def test_client_link_returns_engine_events_and_the_window_status(served):
         # Queue E is not window 1's; D is its third (back-up) tier.
         assert idle.waiting == {"A": 1, "B": 1, "D": 0}
         events = link.execute(C.CallNext(counter=1))
-        assert [type(ev) for ev in events][-1] is V.TicketCalled
+        assert events[-1].type == "ticket_called"
         assert ConsoleCore(served.config, 1).describe(events) == (
             f"呼叫 {number}：请 {number} 号到 1 号窗口"
         )
@@ -432,14 +443,6 @@ def test_a_wrong_password_is_refused_at_connect(served):
 
 
 # --- where the console finds its server and password ---------------------------------------------
-
-
-def test_the_server_address_comes_from_the_public_url(config):
-    assert server_url(config) == "ws://127.0.0.1:8765/ws"
-    secure = config.server.model_copy(update={"public_url": "https://hall.example.cn:8443/x"})
-    assert server_url(config.model_copy(update={"server": secure})) == (
-        "wss://hall.example.cn:8443/ws"
-    )
 
 
 def test_the_password_comes_from_the_file_the_environment_or_a_prompt(tmp_path):

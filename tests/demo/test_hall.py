@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import pexpect
 import pytest
 
-from console.app import EngineLink, RemoteHall, read_credentials
+from console.app import read_credentials
+from demo.engine_link import EngineLink
 from demo.hall import (
     ClientTicketMachine,
     Demand,
@@ -34,6 +35,7 @@ from demo.hall import (
 )
 from queue_server import protocol as P
 from queue_server.cli import credentials_path
+from queue_server.client import SyncClient
 from queue_server.config import load_config, parse_config
 from queue_server.engine.hall import Hall
 from queue_server.errors import QuotaExhausted
@@ -340,7 +342,7 @@ def test_demo_shows_a_working_ticket_page_and_stops_cleanly_on_sigterm(tmp_path)
             raise AssertionError("the banner showed no ticket page")
         # The page's token is a resident's login to that one ticket, on this server.
         url, port, token = page.groups()
-        resident = RemoteHall(f"ws://127.0.0.1:{port}/ws", P.ResidentAuth(token=token))
+        resident = SyncClient(f"ws://127.0.0.1:{port}/ws", P.ResidentAuth(token=token))
         try:
             welcome = resident.connect()
             assert welcome["role"] == "resident" and token.startswith(welcome["ticket"])
@@ -379,7 +381,7 @@ def test_demo_with_the_console_in_the_foreground(tmp_path):
         # simulated windows 1 and 6 back its queue up and may take them first.
         credentials = read_credentials(credentials_path(tmp_path / "hall.toml"))
         token = credentials["kiosk-1"]
-        kiosk = RemoteHall(url, P.DeviceAuth(device_id="kiosk-1", token=token))
+        kiosk = SyncClient(url, P.DeviceAuth(device_id="kiosk-1", token=token))
         kiosk.connect()
         machine = ClientTicketMachine(kiosk)
         for _ in range(20):

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from queue_server.client import HallClient
+from queue_server.client import HallClient, LoopThread
 from tests.queue_server.server_support import Running, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,9 +32,7 @@ class HallThread:
     """A queue server on its own event loop in a thread; ``run`` awaits a coroutine there."""
 
     def __init__(self, tmp_path: Path):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="hall", daemon=True)
-        self.thread.start()
+        self.loop = LoopThread("hall")
         self.clients: list[HallClient] = []
         self._context = running_server(tmp_path)
         try:
@@ -46,7 +42,7 @@ class HallThread:
             raise
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return self.loop.run(coro, timeout)
 
     def connect(self, make) -> HallClient:
         async def connected() -> HallClient:
@@ -67,9 +63,7 @@ class HallThread:
         return f"http://127.0.0.1:{self.port}"
 
     def _stop_loop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        self.loop.close(10)
 
     def close(self) -> None:
         try:

@@ -12,7 +12,7 @@ import pytest
 
 from queue_server import cli
 from queue_server.cli import credentials_path, write_example
-from queue_server.config import load_config, parse_config
+from queue_server.config import ServerSettings, load_config, parse_config
 from queue_server.errors import ConfigError
 from queue_server.example_config import example_config
 from tests.queue_server.hall_factory import BIRTH, config_data, make_config, make_hall
@@ -269,6 +269,26 @@ def test_tls_with_an_http_public_url_is_refused():
     assert make_config(server={**tls, "public_url": "https://hall.example.cn:8765"}).server.tls_cert
     # Without TLS on this port an https:// public_url is fine (a proxy in front ends TLS).
     assert make_config(server={"public_url": "https://hall.example.cn"}).server.tls_cert is None
+
+
+def test_terminals_reach_the_server_at_its_public_url_or_else_its_host_and_port():
+    # The example names its public_url: every terminal and console goes there, path /ws.
+    assert make_config().server.client_url() == "ws://127.0.0.1:8765/ws"
+    proxied = make_config(server={"host": "0.0.0.0", "public_url": "https://hall.example.cn/q"})
+    assert proxied.server.client_url() == "wss://hall.example.cn/ws"
+    tls = {"tls_cert": "/etc/yikou/hall.crt", "tls_key": "/etc/yikou/hall.key"}
+    secure = make_config(server={**tls, "port": 8443, "public_url": "https://hall.example.cn:8443"})
+    assert secure.server.client_url() == "wss://hall.example.cn:8443/ws"
+    lan = ServerSettings(port=9000, public_url="http://10.0.0.5:9000")
+    assert lan.client_url() == "ws://10.0.0.5:9000/ws"
+    # No public_url: the listening address on this machine; a wildcard is no address to open.
+    assert ServerSettings(host="0.0.0.0", port=9000).client_url() == "ws://127.0.0.1:9000/ws"
+    assert ServerSettings(host="::").client_url() == "ws://127.0.0.1:8765/ws"
+    assert ServerSettings(host="10.0.0.5").client_url() == "ws://10.0.0.5:8765/ws"
+    assert ServerSettings(host="::1").client_url() == "ws://[::1]:8765/ws"
+    # A public_url given later (the demo's use_port) counts as given.
+    moved = ServerSettings().model_copy(update={"public_url": "http://127.0.0.1:43210"})
+    assert moved.client_url() == "ws://127.0.0.1:43210/ws"
 
 
 def test_relative_tls_paths_are_resolved_beside_the_config_file(tmp_path):

@@ -5,12 +5,10 @@ nothing is logged as a failure, and the hall in memory equals the hall rebuilt f
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
 import json
 import logging
-import threading
 import types
 import typing
 
@@ -21,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from queue_server import protocol as P
+from queue_server.client import LoopThread
 from queue_server.protocol import commands as C
 from queue_server.server import Client
 from queue_server.storage import Store
@@ -41,9 +40,7 @@ class ThreadedHall:
     blocking clients."""
 
     def __init__(self, tmp_path):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        self.loop = LoopThread("fuzz-hall")
         self._cm = running_server(tmp_path)
         self.hall = self.run(self._cm.__aenter__())
         self.url = self.hall.url
@@ -51,14 +48,13 @@ class ThreadedHall:
         self.token = ""
 
     def run(self, coro, timeout: float = 30.0):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return self.loop.run(coro, timeout)
 
     def close(self) -> None:
         try:
             self.run(self._cm.__aexit__(None, None, None))
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
+            self.loop.close(10)
 
     def fingerprints(self) -> tuple[dict, dict]:
         actor = self.hall.server.actor

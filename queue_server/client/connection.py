@@ -1,4 +1,4 @@
-"""The asyncio client every terminal, console and test uses to talk to the queue server.
+"""``HallClient``: the asyncio connection to the queue server.
 
     client = HallClient(url, DeviceAuth(device_id="kiosk-1", token=...))
     await client.connect()                       # authenticates; raises AuthFailed if refused
@@ -14,13 +14,7 @@ means "start again from this state" (the server no longer held what was missed).
 ``on_state`` (optional) hears the connection change, in the client's event loop:
 "connected" (authenticated, streams subscribed again), "disconnected" (the connection dropped,
 or the client closed or was refused), "reconnecting" (about to try again after a backoff).
-
-Errors:
-    ClientError
-     ├── AuthFailed     the server refused the credentials (final: no reconnect)
-     ├── Disconnected   no connection now, or it dropped before the reply (a command's
-     │                  outcome is then unknown: look it up before retrying)
-     └── ServerError    the server answered with a typed error (code, message_zh, message_en)
+Its errors are in ``queue_server.client.errors``.
 """
 
 from __future__ import annotations
@@ -36,11 +30,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
-import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from queue_server import protocol as P
+from queue_server.client.errors import AuthFailed, Disconnected, ServerError
 from queue_server.protocol.commands import Command
 
 log = logging.getLogger(__name__)
@@ -51,28 +45,6 @@ ConnectionState = Literal["connected", "disconnected", "reconnecting"]
 def new_request_key() -> str:
     """A fresh request key for one attempt to do something (see ``HallClient.command``)."""
     return uuid.uuid4().hex
-
-
-class ClientError(Exception):
-    """Base of the client's errors."""
-
-
-class AuthFailed(ClientError):
-    pass
-
-
-class Disconnected(ClientError):
-    pass
-
-
-class ServerError(ClientError):
-    def __init__(self, code: str, message_zh: str, message_en: str, details: dict | None = None):
-        self.code, self.message_zh, self.message_en = code, message_zh, message_en
-        self.details = details or {}
-        super().__init__(f"{code}: {message_en}")
-
-    def message(self, lang: str = "zh") -> str:
-        return self.message_zh if lang == "zh" else self.message_en
 
 
 class HallClient:
@@ -344,6 +316,3 @@ class HallClient:
 
     def pending_messages(self) -> int:
         return self._inbox.qsize()
-
-
-__all__ = ["HallClient", "ClientError", "AuthFailed", "Disconnected", "ServerError", "websockets"]
