@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_serializer
 
 from queue_server.protocol.states import CounterState, TicketState
 
@@ -100,7 +100,7 @@ class CounterView(_Payload):
     pause_reason: str | None
     ticket: str | None
     service: str | None
-    skills: dict[str, int]  # service -> tier (0: the window's own business)
+    skills: dict[str, int] = Field(description="service -> tier (0: the window's own business)")
     served_today: int
 
 
