@@ -53,11 +53,6 @@ UNIONS: dict[str, Any] = {
 NESTED = ("ResidentId", "Form", "TicketData")
 
 
-def _tags(annotation: Any) -> list[str]:
-    union = typing.get_args(annotation)[0]
-    return [cls.model_fields["type"].default for cls in typing.get_args(union)]
-
-
 def _models(annotation: Any) -> dict[str, str]:
     """type tag -> model name, in the union's order."""
     union = typing.get_args(annotation)[0]
@@ -110,6 +105,86 @@ VALUES: dict[str, str] = {
 }
 
 
+# --- what each error code means: the "when" column of the error tables ----------------------------
+
+ENGINE_ERROR_NOTES = {
+    "engine_error": "Base of every engine refusal; never sent as such.",
+    "illegal_transition": "The lifecycle table forbids this move for the object's current state. "
+    "`details`: `kind`, `ident`, `command`, `state`.",
+    "not_found": "Unknown ticket, counter, service, priority class, appointment or notice. "
+    "`details`: `kind`, `ident`.",
+    "refused": "Base of the hall-rule refusals below; never sent as such. Their messages are "
+    "meant for the resident and may be shown as they are.",
+    "hall_closed": "Outside ticket-issuing hours (or a non-working day).",
+    "quota_exhausted": "Today's tickets for this service are all taken. `details`: `service`.",
+    "already_holding_ticket": "This resident already holds an open ticket for this service. "
+    "`details`: `ticket`.",
+    "queue_empty": "`call_next`: nobody waits for this window's skills.",
+    "not_skilled": "`call_ticket`: the window does not handle that ticket's service.",
+    "call_specific_not_allowed": "`call_ticket`: the hall calls in order only.",
+    "requeue_refused": "`requeue`: already requeued once, or the grace period has passed.",
+    "appointment_refused": "Base of the appointment refusals below; never sent as such.",
+    "slot_invalid": "`book_appointment`: no such slot, past, out of the booking window, or the "
+    "service takes no appointments.",
+    "slot_full": "`book_appointment`: the slot has no room left.",
+    "booking_limit": "`book_appointment`: the per-resident limit (day, week or month) is reached.",
+    "booking_banned": "`book_appointment`: too many recent no-shows.",
+    "cancel_too_late": "`cancel_appointment`: too close to the slot.",
+    "check_in_too_early": "`check_in`: before the check-in window opens.",
+    "check_in_too_late": "`check_in`: after the check-in window closed; the booking is void.",
+    "identity_required": "`book_appointment` naming no resident (neither `resident_key` nor the "
+    "message's `resident_id`).",
+}
+
+PROTOCOL_ERROR_NOTES = {
+    "bad_json": "The frame is not JSON (or not UTF-8).",
+    "bad_message": "Not an object, unknown `type`, a missing or extra field, a wrong value "
+    '(of the wrong JSON type too: `true`, `"2"` or `2.0` where an integer is due: nothing '
+    "is converted), JSON nested deeper than the server reads, or text that is not Unicode (a "
+    "lone surrogate escape such as `\\ud800`). `details`: `field` (dotted path), `why`.",
+    "unsupported_version": "`v` is not a version this server speaks. `details`: `supported`.",
+    "too_large": f"The message is over {P.MAX_MESSAGE_BYTES} bytes. `details`: `limit`.",
+    "not_authenticated": "Anything but `hello` before a `welcome`.",
+    "already_authenticated": "A second `hello` on one connection.",
+    "auth_failed": "Unknown device or login, wrong token or password, a staff member without the "
+    "role or window asked for, or a forged resident token.",
+    "token_expired": "A genuine resident token past its day, or for a ticket the hall no longer "
+    "holds.",
+    "forbidden": "The role may not send this command, query or stream (or a counter session "
+    "named another window), submit a `form` or file materials. `details`: `command`, `query`, "
+    "`streams`, `field` (`form`; `resident_id` for a window's `materials_on_file`) or "
+    "`message`.",
+    "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped. "
+    "Or a login waited too long in line behind failed ones (see [Guessing](#guessing); "
+    "`details`: `retry_after`), or the web channel's address sent too many bookings.",
+    "unavailable": "The database could not commit, or did not answer within "
+    "`[server] command_timeout_s`. Retry with the same `request_key`: see "
+    "[Retries and request keys](#retries-and-request-keys).",
+    "bad_query": "The query lacks a parameter it needs. `details`: `field`.",
+    "identity_required": "A `web` session sent `book_appointment` without `resident_id`; a "
+    "kiosk, navigator or web session sent `cancel_appointment` without `resident_id` or "
+    "`appointment_token`; or a kiosk or navigator sent `materials_on_file` without "
+    "`resident_id`.",
+    "proof_invalid": "`cancel_appointment` with an `appointment_token` that is forged, expired "
+    "or for another booking. Nothing was cancelled.",
+    "form_invalid": f"A `form` that breaks its limits (more than {P.FORM_MAX_FIELDS} fields, a "
+    f"value over {P.FORM_MAX_VALUE} characters, over {P.FORM_MAX_TOTAL} characters in all, more "
+    f"than {P.FORM_MAX_MATERIALS} materials, a key not like `id_card`, a value not text, yes/no "
+    "or a number), or a form with a command other than `issue_ticket`. `details`: `field`, "
+    "`why` (never the value). Nothing was issued.",
+    "form_not_yours": "`ticket_form`, `file_materials` or a window's `materials_on_file` for a "
+    "ticket this window has not called "
+    "and is not serving (waiting, finished, no-show, at another window). `details`: `ticket`.",
+    "form_not_found": "`ticket_form`: no form was submitted with the ticket, or it passed its "
+    "retention. `details`: `ticket`.",
+    "form_unreadable": "`ticket_form`: the stored form does not open with the hall's key (the key "
+    "or the secret it is derived from changed). `details`: `ticket`.",
+    "no_resident": "`file_materials` or a window's `materials_on_file` for a ticket issued "
+    "without a document (`resident_id`): there is nobody to keep them for, or to look up. "
+    "`details`: `ticket`.",
+}
+
+
 # --- Markdown pieces ------------------------------------------------------------------------------
 
 
@@ -153,7 +228,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 # --- field tables from the JSON Schema -------------------------------------------------------------
 
-_SCALARS = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
+_SCALARS = ("string", "integer", "number", "boolean", "null")
 _FORMATS = {"date-time": "date-time", "date": "date"}
 # A field holding a union on this property: what the table calls its type.
 _UNION_LINKS = {
@@ -176,6 +251,10 @@ def _ref_name(schema: dict[str, Any]) -> str:
     return schema["$ref"].rsplit("/", 1)[-1]
 
 
+def _ref_name_or(schema: dict[str, Any]) -> str | None:
+    return _ref_name(schema) if "$ref" in schema else None
+
+
 def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in schema:
         target = defs[_ref_name(schema)]
@@ -193,8 +272,6 @@ def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         if key in schema:
             return " | ".join(_type_name(member, defs) for member in schema[key])
     kind = schema.get("type")
-    if kind == "null":
-        return "null"
     if kind == "array":
         return f"array of {_type_name(schema.get('items', {}), defs)}"
     if kind == "object":
@@ -205,15 +282,26 @@ def _type_name(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         return f"object (string → {value_name})"
     if kind == "string" and schema.get("format") in _FORMATS:
         return _FORMATS[schema["format"]]
-    return _SCALARS.get(kind, "any")
+    return kind if kind in _SCALARS else "any"
 
 
-def _constraints(schema: dict[str, Any]) -> list[str]:
-    """Constraints of a field, or of the non-null member of an optional one."""
+def _constraints(schema: dict[str, Any]) -> str:
+    """Constraints of a field (or of the non-null member of an optional one), and of each item
+    of an array or key of an object."""
     found = []
     for part in [schema, *schema.get("anyOf", [])]:
         found += [word.format(part[key]) for key, word in _CONSTRAINTS if key in part]
-    return found
+        if isinstance(part.get("items"), dict) and _constraints(part["items"]):
+            found.append(f"each: {_constraints(part['items'])}")
+        keys = {**part.get("propertyNames", {})}
+        for pattern in part.get("patternProperties", {}):  # pydantic writes one: the keys'
+            keys["pattern"] = pattern
+        if keys:
+            found.append(f"keys: {_constraints(keys)}")
+        values = [*part.get("patternProperties", {}).values(), part.get("additionalProperties")]
+        for value in (v for v in values if isinstance(v, dict) and _constraints(v)):
+            found.append(f"values: {_constraints(value)}")
+    return ", ".join(found)
 
 
 class _Renderer:
@@ -251,9 +339,11 @@ class _Renderer:
                 need = f"default `{json.dumps(prop['default'], ensure_ascii=False)}`"
             else:
                 need = "optional"
-            notes = _constraints(prop) + ([prop["description"]] if "description" in prop else [])
+            notes = [_constraints(prop), prop.get("description", "")]
             type_text = _type_name(prop, self.defs)
-            rows.append([f"`{field}`", _cell(type_text), need, _cell("; ".join(notes))])
+            rows.append(
+                [f"`{field}`", _cell(type_text), need, _cell(". ".join(filter(None, notes)))]
+            )
             refs = [prop] if "$ref" in prop else prop.get("anyOf", [])
             nested += [(field, _ref_name(r)) for r in refs if _ref_name_or(r) in NESTED]
         out.append(_table(["field", "type", "required / default", "notes"], rows))
@@ -404,6 +494,8 @@ class _Renderer:
             name, *args = match["body"].split()
             if name in VALUES and not args:
                 return VALUES[name]
+            if name not in directives:
+                raise ValueError(f"unknown placeholder {match[0]}")
             # A block's own last newline: the template's line break ends it.
             return directives[name](*args).removesuffix("\n")
 
@@ -421,10 +513,6 @@ class _Renderer:
         return text
 
 
-def _ref_name_or(schema: dict[str, Any]) -> str | None:
-    return _ref_name(schema) if "$ref" in schema else None
-
-
 def render() -> str:
     return _Renderer().fill(TEMPLATE.read_text(encoding="utf-8"))
 
@@ -433,84 +521,6 @@ def main() -> None:
     import sys
 
     sys.stdout.write(render())
-
-
-# --- what each error code means: the "when" column of the error tables ----------------------------
-
-ENGINE_ERROR_NOTES = {
-    "engine_error": "Base of every engine refusal; never sent as such.",
-    "illegal_transition": "The lifecycle table forbids this move for the object's current state. "
-    "`details`: `kind`, `ident`, `command`, `state`.",
-    "not_found": "Unknown ticket, counter, service, priority class, appointment or notice. "
-    "`details`: `kind`, `ident`.",
-    "refused": "Base of the hall-rule refusals below; never sent as such. Their messages are "
-    "meant for the resident and may be shown as they are.",
-    "hall_closed": "Outside ticket-issuing hours (or a non-working day).",
-    "quota_exhausted": "Today's tickets for this service are all taken. `details`: `service`.",
-    "already_holding_ticket": "This resident already holds an open ticket for this service. "
-    "`details`: `ticket`.",
-    "queue_empty": "`call_next`: nobody waits for this window's skills.",
-    "not_skilled": "`call_ticket`: the window does not handle that ticket's service.",
-    "call_specific_not_allowed": "`call_ticket`: the hall calls in order only.",
-    "requeue_refused": "`requeue`: already requeued once, or the grace period has passed.",
-    "appointment_refused": "Base of the appointment refusals below; never sent as such.",
-    "slot_invalid": "`book_appointment`: no such slot, past, out of the booking window, or the "
-    "service takes no appointments.",
-    "slot_full": "`book_appointment`: the slot has no room left.",
-    "booking_limit": "`book_appointment`: the per-resident limit (day, week or month) is reached.",
-    "booking_banned": "`book_appointment`: too many recent no-shows.",
-    "cancel_too_late": "`cancel_appointment`: too close to the slot.",
-    "check_in_too_early": "`check_in`: before the check-in window opens.",
-    "check_in_too_late": "`check_in`: after the check-in window closed; the booking is void.",
-}
-
-PROTOCOL_ERROR_NOTES = {
-    "bad_json": "The frame is not JSON (or not UTF-8).",
-    "bad_message": "Not an object, unknown `type`, a missing or extra field, a wrong value "
-    '(of the wrong JSON type too: `true`, `"2"` or `2.0` where an integer is due: nothing '
-    "is converted), JSON nested deeper than the server reads, or text that is not Unicode (a "
-    "lone surrogate escape such as `\\ud800`). `details`: `field` (dotted path), `why`.",
-    "unsupported_version": "`v` is not a version this server speaks. `details`: `supported`.",
-    "too_large": f"The message is over {P.MAX_MESSAGE_BYTES} bytes. `details`: `limit`.",
-    "not_authenticated": "Anything but `hello` before a `welcome`.",
-    "already_authenticated": "A second `hello` on one connection.",
-    "auth_failed": "Unknown device or login, wrong token or password, a staff member without the "
-    "role or window asked for, or a forged resident token.",
-    "token_expired": "A genuine resident token past its day, or for a ticket the hall no longer "
-    "holds.",
-    "forbidden": "The role may not send this command, query or stream (or a counter session "
-    "named another window), submit a `form` or file materials. `details`: `command`, `query`, "
-    "`streams`, `field` (`form`; `resident_id` for a window's `materials_on_file`) or "
-    "`message`.",
-    "rate_limited": "Messages arrive faster than the connection's rate; the excess is dropped. "
-    "Or a login waited too long in line behind failed ones (see [Guessing](#guessing); "
-    "`details`: `retry_after`), or the web channel's address sent too many bookings.",
-    "unavailable": "The database could not commit, or did not answer within "
-    "`[server] command_timeout_s`. Retry with the same `request_key`: see "
-    "[Retries and request keys](#retries-and-request-keys).",
-    "bad_query": "The query lacks a parameter it needs. `details`: `field`.",
-    "identity_required": "A `web` session sent `book_appointment` without `resident_id`; a "
-    "kiosk, navigator or web session sent `cancel_appointment` without `resident_id` or "
-    "`appointment_token`; or a kiosk or navigator sent `materials_on_file` without "
-    "`resident_id`.",
-    "proof_invalid": "`cancel_appointment` with an `appointment_token` that is forged, expired "
-    "or for another booking. Nothing was cancelled.",
-    "form_invalid": f"A `form` that breaks its limits (more than {P.FORM_MAX_FIELDS} fields, a "
-    f"value over {P.FORM_MAX_VALUE} characters, over {P.FORM_MAX_TOTAL} characters in all, more "
-    f"than {P.FORM_MAX_MATERIALS} materials, a key not like `id_card`, a value not text, yes/no "
-    "or a number), or a form with a command other than `issue_ticket`. `details`: `field`, "
-    "`why` (never the value). Nothing was issued.",
-    "form_not_yours": "`ticket_form`, `file_materials` or a window's `materials_on_file` for a "
-    "ticket this window has not called "
-    "and is not serving (waiting, finished, no-show, at another window). `details`: `ticket`.",
-    "form_not_found": "`ticket_form`: no form was submitted with the ticket, or it passed its "
-    "retention. `details`: `ticket`.",
-    "form_unreadable": "`ticket_form`: the stored form does not open with the hall's key (the key "
-    "or the secret it is derived from changed). `details`: `ticket`.",
-    "no_resident": "`file_materials` or a window's `materials_on_file` for a ticket issued "
-    "without a document (`resident_id`): there is nobody to keep them for, or to look up. "
-    "`details`: `ticket`.",
-}
 
 
 if __name__ == "__main__":

@@ -209,6 +209,13 @@ async def test_the_free_form_examples_have_the_keys_a_real_server_sends(tmp_path
             await client.close()
 
 
+def test_a_template_that_leaves_out_a_type_or_names_no_placeholder_is_refused():
+    with pytest.raises(ValueError, match="no placeholder for"):
+        D._Renderer().fill("### hello\n\n{{ message hello }}\n")
+    with pytest.raises(ValueError, match="unknown placeholder"):
+        D._Renderer().fill("{{ tabel Hello }}")
+
+
 @pytest.mark.parametrize("kind", sorted(ADAPTERS))
 def test_a_wrong_example_would_be_caught(kind):
     """The validation above is not vacuous: a broken example of each kind is refused."""
