@@ -33,6 +33,7 @@ from queue_server import protocol as P
 from queue_server import server as S
 from queue_server import storage as STORAGE
 from queue_server import views
+from queue_server.config import ServerSettings
 from queue_server.engine import events as V
 from queue_server.protocol import commands as C
 from queue_server.protocol.errors import ENGINE_ERRORS
@@ -75,6 +76,8 @@ def _code_list(names: typing.Iterable[str], joiner: str = ", ") -> str:
     return joiner.join(f"`{name}`" for name in sorted(names))
 
 
+SERVER_SETTINGS = ServerSettings.model_fields  # the [server] section's defaults
+
 VALUES: dict[str, str] = {
     "version": str(P.VERSION),
     "hello_timeout": f"{S.HELLO_TIMEOUT:g}",
@@ -99,6 +102,9 @@ VALUES: dict[str, str] = {
     "form_max_value": str(P.FORM_MAX_VALUE),
     "form_max_total": f"{P.FORM_MAX_TOTAL:,}",
     "form_max_materials": str(P.FORM_MAX_MATERIALS),
+    "max_strikes": str(S.MAX_STRIKES),
+    "command_timeout_s": f"{SERVER_SETTINGS['command_timeout_s'].default:g}",
+    "healthz_timeout_s": f"{SERVER_SETTINGS['healthz_timeout_s'].default:g}",
     "rate": f"{S.Client.RATE:g}",
     "burst": f"{S.Client.BURST:g}",
     "ticket_page_url": f"{X.PUBLIC_URL}/t/{X.TOKEN}",
