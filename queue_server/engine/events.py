@@ -28,8 +28,11 @@ class TicketData(BaseModel):
     priority: str
     rank: int
     channel: str
-    # Never sent to a client: projections drop it, so it may be absent when parsing theirs.
-    resident_key: str | None = None
+    resident_key: str | None = Field(
+        default=None,
+        description="Never sent to a client: projections drop it, so it may be absent when "
+        "parsing theirs.",
+    )
     arrival: dt.datetime
     order_key: float
     appointment_id: str | None = None
@@ -43,10 +46,11 @@ class DayOpened(_Event):
 class TicketIssued(_Event):
     type: Literal["ticket_issued"] = "ticket_issued"
     ticket: TicketData
-    # What the resident is told at issue: people ahead and the expected wait (None: unknown,
-    # e.g. no counter open for the service).
-    ahead: int
-    estimated_wait_s: float | None
+    ahead: int = Field(description="What the resident is told at issue: people ahead.")
+    estimated_wait_s: float | None = Field(
+        description="The expected wait told at issue (null: unknown, e.g. no counter open for "
+        "the service)."
+    )
 
 
 class TicketCalled(_Event):

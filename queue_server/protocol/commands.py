@@ -25,8 +25,11 @@ class IssueTicket(_Command):
     service: str
     priority: str = "normal"
     channel: Channel = "kiosk"
-    # HMAC of the resident's document number (see queue_server.identity); never the number.
-    resident_key: ResidentKey | None = None
+    resident_key: ResidentKey | None = Field(
+        default=None,
+        description="HMAC of the resident's document number (see queue_server.identity); "
+        "never the number.",
+    )
 
 
 class CallNext(_Command):
@@ -129,9 +132,11 @@ class PostNotice(_Command):
     type: Literal["post_notice"] = "post_notice"
     text_zh: str = Field(min_length=1, max_length=500)
     text_en: str = Field(default="", max_length=1000)
-    # With a UTC offset: the engine compares them with its own aware clock.
-    starts: AwareDatetime | None = None
-    ends: AwareDatetime | None = None
+    starts: AwareDatetime | None = Field(
+        default=None,
+        description="With a UTC offset: the engine compares times with its own aware clock.",
+    )
+    ends: AwareDatetime | None = Field(default=None, description="With a UTC offset, as starts.")
 
 
 class RemoveNotice(_Command):
@@ -141,9 +146,11 @@ class RemoveNotice(_Command):
 
 class BookAppointment(_Command):
     type: Literal["book_appointment"] = "book_appointment"
-    # Required by the engine (a booking is real-name); absent when the terminal sends the
-    # resident's document (resident_id) and the server makes the key.
-    resident_key: ResidentKey | None = None
+    resident_key: ResidentKey | None = Field(
+        default=None,
+        description="Required by the engine (a booking is real-name); absent when the terminal "
+        "sends the resident's document (resident_id) and the server makes the key.",
+    )
     service: str
     slot_start: AwareDatetime
     channel: Channel = "web"
@@ -152,8 +159,10 @@ class BookAppointment(_Command):
 class CancelAppointment(_Command):
     type: Literal["cancel_appointment"] = "cancel_appointment"
     appointment: str
-    # When given, it must match the booking's (a resident cancels only their own).
-    resident_key: ResidentKey | None = None
+    resident_key: ResidentKey | None = Field(
+        default=None,
+        description="When given, it must match the booking's (a resident cancels only their own).",
+    )
 
 
 class CheckIn(_Command):

@@ -63,15 +63,20 @@ class StaffAuth(BaseModel):
     kind: Literal["staff"] = "staff"
     login: str = Field(max_length=32)
     password: str = Field(max_length=256)
-    # The window this session works at (counter role); a manager may leave it out.
-    counter: int | None = None
+    counter: int | None = Field(
+        default=None,
+        description="The window this session works at (counter role); a manager leaves it out.",
+    )
 
 
 class ResidentAuth(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["resident"] = "resident"
-    # The signed token from the ticket's QR code: good for that one ticket, until the day ends.
-    token: str = Field(max_length=256)
+    token: str = Field(
+        max_length=256,
+        description="The signed token from the ticket's QR code: good for that one ticket, "
+        "until the day ends.",
+    )
 
 
 class WebAuth(BaseModel):
@@ -92,8 +97,11 @@ Auth = Annotated[DeviceAuth | StaffAuth | ResidentAuth | WebAuth, Field(discrimi
 class Hello(_Msg):
     type: Literal["hello"] = "hello"
     id: int | str | None = None
-    auth: Auth
-    lang: Literal["zh", "en"] = "zh"
+    auth: Auth = Field(description="One of the four [authentication](#authentication) objects.")
+    lang: Literal["zh", "en"] = Field(
+        default="zh",
+        description="The language the client prefers (every error carries both anyway).",
+    )
 
 
 class ResidentId(BaseModel):
@@ -133,18 +141,31 @@ class Form(BaseModel):
 class CommandMsg(_Msg):
     type: Literal["command"] = "command"
     id: int | str
-    command: Command
-    # For issue_ticket, check_in, book_appointment and cancel_appointment: who the resident is.
-    resident_id: ResidentId | None = None
-    # For cancel_appointment, instead of resident_id: the booking's own signed token (the
-    # ``token`` of the booking's reply), which proves the canceller holds the booking.
-    appointment_token: str | None = Field(default=None, max_length=256)
-    # Only with issue_ticket, from a kiosk or navigator: the resident's form (see Form).
-    form: Form | None = None
-    # Idempotency: a fresh random key per attempt to do something (a UUID's hex), the SAME key
-    # on every retry of it. A command whose key this session's terminal already used with this
-    # command type is not run again: the reply is the first attempt's (the same ticket).
-    request_key: RequestKey | None = None
+    command: Command = Field(description="One [engine command](#engine-commands).")
+    resident_id: ResidentId | None = Field(
+        default=None,
+        description="For issue_ticket, check_in, book_appointment and cancel_appointment: who "
+        "the resident is.",
+    )
+    appointment_token: str | None = Field(
+        default=None,
+        max_length=256,
+        description="For cancel_appointment, instead of resident_id: the booking's own signed "
+        "token (the `token` of the booking's reply), which proves the canceller holds the "
+        "booking.",
+    )
+    form: Form | None = Field(
+        default=None,
+        description="Only with issue_ticket, from a kiosk or navigator: the resident's form "
+        "(see Form).",
+    )
+    request_key: RequestKey | None = Field(
+        default=None,
+        description="Idempotency: a fresh random key per attempt to do something (a UUID's "
+        "hex), the SAME key on every retry of it. A command whose key this session's terminal "
+        "already used with this command type is not run again: the reply is the first "
+        "attempt's (the same ticket).",
+    )
 
     @model_validator(mode="after")
     def _aware_times(self) -> CommandMsg:
@@ -199,7 +220,9 @@ class Subscribe(_Msg):
     type: Literal["subscribe"] = "subscribe"
     id: int | str
     streams: list[StreamName] = Field(min_length=1, max_length=4)
-    since: int | None = Field(default=None, ge=0)
+    since: int | None = Field(
+        default=None, ge=0, description="The last seq the client saw on these streams."
+    )
 
 
 class Ping(_Msg):
@@ -218,8 +241,12 @@ class DeviceStatus(_Msg):
     id: int | str | None = None
     part: DevicePart
     ok: bool
-    # What is wrong, in a word a console can translate: paper_out, cover_open, offline, ...
-    detail: str = Field(default="", max_length=200)
+    detail: str = Field(
+        default="",
+        max_length=200,
+        description="What is wrong, in a word a console can translate: paper_out, cover_open, "
+        "offline, ...",
+    )
 
 
 class FileMaterials(_Msg):
@@ -247,20 +274,20 @@ CLIENT_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 class Welcome(_Msg):
     type: Literal["welcome"] = "welcome"
     id: int | str | None = None
-    role: str
-    hall: str
+    role: str = Field(description="kiosk, navigator, signage, counter, manager or resident.")
+    hall: str = Field(description="The hall's id.")
     hall_name_zh: str
     hall_name_en: str
-    seq: int
-    counter: int | None = None
-    ticket: str | None = None
+    seq: int = Field(description="The hall's last event seq when the session began.")
+    counter: int | None = Field(default=None, description="The window of a counter session.")
+    ticket: str | None = Field(default=None, description="The ticket id of a resident session.")
     server_version: str
 
 
 class Reply(_Msg):
     type: Literal["reply"] = "reply"
     id: int | str | None
-    result: ReplyResult
+    result: ReplyResult = Field(description="What the request produced; see [Replies](#replies).")
 
 
 class Error(_Msg):
@@ -269,7 +296,9 @@ class Error(_Msg):
     code: str
     message_zh: str
     message_en: str
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = Field(
+        default={}, description="Extra facts about the error (which field, which command, ...)."
+    )
 
 
 class EventMsg(_Msg):
@@ -278,7 +307,7 @@ class EventMsg(_Msg):
     type: Literal["event"] = "event"
     stream: StreamName
     seq: int
-    event: dict[str, Any]
+    event: dict[str, Any] = Field(description="The event as this stream's audience may see it.")
 
 
 class Snapshot(_Msg):
@@ -295,7 +324,7 @@ class Status(_Msg):
     each replaces the last)."""
 
     type: Literal["status"] = "status"
-    seq: int
+    seq: int = Field(description="The last seq of the batch of events this status follows.")
     services: list[ServiceStatus]
 
 
@@ -320,7 +349,7 @@ class Devices(_Msg):
 class Pong(_Msg):
     type: Literal["pong"] = "pong"
     id: int | str | None = None
-    seq: int
+    seq: int = Field(description="The hall's last event seq.")
 
 
 ServerMessage = Annotated[

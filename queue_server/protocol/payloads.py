@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_serializer
 
 from queue_server.protocol.states import CounterState, TicketState
 
@@ -47,21 +47,30 @@ class TicketView(_Payload):
     ``estimated_wait_s``); once called, the window (``counter``). ``priority`` is the class the
     hall granted, with its labels."""
 
-    id: str
-    number: str
-    service: str
+    id: str = Field(description="The ticket's id, unique (`20261126-E002`).")
+    number: str = Field(description="Today's number (`E002`).")
+    service: str = Field(description="The service it is for.")
     service_name_zh: str
     service_name_en: str
-    queue: str
+    queue: str = Field(description="The queue's letter.")
     state: TicketState
-    ahead: int | None
-    estimated_wait_s: float | None
-    counter: int | None
-    arrival: IsoTime
-    called_at: IsoTime | None
-    started_at: IsoTime | None
-    recalls: int
-    priority: str
+    ahead: int | None = Field(description="People before it (while waiting; otherwise null).")
+    estimated_wait_s: float | None = Field(
+        description="Expected wait in seconds (while waiting; null when unknown, e.g. no "
+        "window open)."
+    )
+    counter: int | None = Field(description="The window, once called.")
+    arrival: IsoTime = Field(description="When it joined the queue.")
+    called_at: IsoTime | None = Field(description="When last called, or null.")
+    started_at: IsoTime | None = Field(description="When its service began, or null.")
+    recalls: int = Field(description="How many times it was called again.")
+    priority: str = Field(
+        description="The priority class the hall granted, labelled by `priority_label_zh` and "
+        "`priority_label_en` from the hall's `priority_classes`: what a terminal shows and "
+        "prints, as it may differ from what was asked (a booking past its check-in window is "
+        "refused and the ordinary ticket taken instead is `normal`; a kiosk may grant only "
+        "`self_service` classes)."
+    )
     priority_label_zh: str
     priority_label_en: str
 
@@ -70,11 +79,11 @@ class StaffTicketView(TicketView):
     """A ticket as windows and managers see it: also how it came and where it stands in the
     dispatch order (``rank``, then ``order_key``)."""
 
-    channel: str
-    rank: int
-    order_key: float
-    transfers: int
-    appointment_id: str | None
+    channel: str = Field(description="How it came: kiosk, window, wechat, ...")
+    rank: int = Field(description="Its priority class's rank: within a tier, lower goes first.")
+    order_key: float = Field(description="The dispatch order within a rank.")
+    transfers: int = Field(description="How many times it was sent to another service.")
+    appointment_id: str | None = Field(description="The booking it was checked in from.")
     cancel_reason: str | None
 
 
@@ -85,22 +94,26 @@ class ServiceStatus(_Payload):
     service: str
     name_zh: str
     name_en: str
-    queue: str
-    waiting: int
-    estimated_wait_s: float | None
-    counters: list[int]
+    queue: str = Field(description="The queue's letter.")
+    waiting: int = Field(description="Tickets waiting.")
+    estimated_wait_s: float | None = Field(
+        description="What a new ticket would wait; null when no window is open for it."
+    )
+    counters: list[int] = Field(description="The open windows that handle it.")
 
 
 class CounterView(_Payload):
     """A window: its state and the ticket it calls or serves."""
 
-    id: int
+    id: int = Field(description="The window's number.")
     kind: str
     state: CounterState
     pause_reason: str | None
-    ticket: str | None
-    service: str | None
-    skills: dict[str, int]  # service -> tier (0: the window's own business)
+    ticket: str | None = Field(description="The number of the ticket at the window.")
+    service: str | None = Field(description="That ticket's service.")
+    skills: dict[str, int] = Field(
+        description="Service -> tier (0: the window's own business, called first)."
+    )
     served_today: int
 
 
@@ -141,12 +154,20 @@ class DeviceHealth(_Payload):
 class PublicSnapshot(_Payload):
     """The ``public`` stream: windows, services, the last calls and the notices in force."""
 
-    day: dt.date | None
-    open_for_tickets: bool
-    counters: list[CounterView]
-    services: list[ServiceStatus]
-    recent_calls: list[RecentCall]
-    notices: list[NoticeView]
+    day: dt.date | None = Field(
+        description="The hall's current day, or null before the first day opened."
+    )
+    open_for_tickets: bool = Field(description="Whether tickets are being issued now.")
+    counters: list[CounterView] = Field(description="One [counter view](#counter-view) a window.")
+    services: list[ServiceStatus] = Field(
+        description="[Service status](#service-status) per service."
+    )
+    recent_calls: list[RecentCall] = Field(
+        description="The last 10 calls: `number`, `counter`, `service`, `state`."
+    )
+    notices: list[NoticeView] = Field(
+        description="Notices showing now: `id`, `text_zh`, `text_en`, `starts`, `ends`."
+    )
 
 
 class ManagerSnapshot(PublicSnapshot):

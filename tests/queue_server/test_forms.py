@@ -32,7 +32,7 @@ from tests.queue_server.server_support import (
     raw_ask,
     raw_hello,
 )
-from tools import protocol_doc
+from tools import protocol_examples
 
 SERVICE = "liuguan.residence_registration"  # queue E: window 5 first, windows 4 and 6 back it up
 NUMBER = "11010519491231002X"
@@ -127,7 +127,7 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
         assert form["ticket_id"] == ticket_id and form["service_id"] == SERVICE
         assert form["fields"] == FORM["fields"] and form["materials"] == FORM["materials"]
         assert form["submitted_at"].endswith("+08:00")
-        assert set(form) == set(protocol_doc.TICKET_FORM_REPLY)
+        assert set(form) == set(protocol_examples.TICKET_FORM_REPLY)
         # By number too, as the console knows it.
         assert (await w5.query("ticket_form", ticket_id=number))["fields"]["name"] == NAME
 
@@ -343,7 +343,7 @@ async def test_the_serving_window_sees_what_is_on_file_for_its_resident(tmp_path
         expected = {"ticket_id": ticket_id, "materials": ["lease_contract"]}
         assert await on_file(w5, ticket_id) == expected
         assert await on_file(w5, number) == expected  # by number, as the console knows it
-        assert set(expected) == set(protocol_doc.TICKET_MATERIALS_REPLY)
+        assert set(expected) == set(protocol_examples.TICKET_MATERIALS_REPLY)
         await refused(on_file(w4, ticket_id), "form_not_yours")
         await refused(on_file(manager, ticket_id), "forbidden")
         # A window may not look a resident up by document, even alongside its own ticket.

@@ -2,11 +2,90 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 
 from queue_server import errors as E
+from queue_server.engine import appointments as engine_appointments
+from queue_server.engine import hall as engine_hall
 from queue_server.protocol import errors as PE
-from tools.protocol_doc import engine_error_classes, engine_messages
+
+# --- the words the engine still spells out at its raise sites (moved here from the document's
+# generator, which now reads only the template table; goes once every raise site passes codes) --
+
+
+def _render_message(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+            else:
+                parts.append("{" + _placeholder(value.value) + "}")
+        return "".join(parts)
+    return "{" + _placeholder(node) + "}"
+
+
+def _placeholder(node: ast.expr) -> str:
+    """A short name for a value an f-string fills in: ``held.number``, ``limit``, ``until``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return ast.unparse(node).removeprefix("self.").removeprefix("rules.")
+    if isinstance(node, ast.Call):
+        if node.args:
+            return _placeholder(node.args[0])
+        return _placeholder(node.func.value) if isinstance(node.func, ast.Attribute) else "…"
+    if isinstance(node, ast.BinOp):
+        return _placeholder(node.left)
+    return "…"
+
+
+def engine_messages() -> dict[str, list[tuple[str, str]]]:
+    """code -> [(zh, en)] for every refusal the engine raises, in source order."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    nodes = (
+        node
+        for module in (engine_hall, engine_appointments)
+        for node in ast.walk(ast.parse(inspect.getsource(module)))
+    )
+    for node in nodes:
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "E"
+            and len(node.args) >= 2
+        ):
+            continue
+        cls = getattr(E, node.func.attr, None)
+        if not (inspect.isclass(cls) and issubclass(cls, E.Refusal)):
+            continue
+        pair = (_render_message(node.args[0]), _render_message(node.args[1]))
+        if pair not in out.setdefault(cls.code, []):
+            out[cls.code].append(pair)
+    for messages in out.values():
+        messages.sort()
+    return out
+
+
+def engine_error_classes() -> list[type[E.EngineError]]:
+    found: list[type[E.EngineError]] = []
+
+    def walk(cls: type[E.EngineError]) -> None:
+        # Only the tree of queue_server.errors: clients (the console) subclass it for their own
+        # use, and whether those are imported must not change the document.
+        if cls.__module__ != E.__name__:
+            return
+        found.append(cls)
+        for sub in cls.__subclasses__():
+            walk(sub)
+
+    walk(E.EngineError)
+    return found
 
 
 def test_every_engine_error_code_has_a_template() -> None:
