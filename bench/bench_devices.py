@@ -26,12 +26,13 @@ from devices.printer import PROFILES, render_ticket, sample_ticket
 from devices.samv import FrameParser, SamvReader, build_frame
 from devices.scanner import SerialScanner
 from devices.sim import FAKE_PHOTO, SAMPLE_CARDS, PtyPair, SamvSimulator, encode_text_block
+from queue_server.engine.quantile import quantile
 from tests.devices.fake_printer import FakeTcpPrinter
 
 
 def _ms(samples: list[float]) -> str:
-    q = statistics.quantiles(samples, n=20) if len(samples) >= 20 else [max(samples)] * 19
-    return f"median {statistics.median(samples) * 1000:.2f} ms, p95 {q[18] * 1000:.2f} ms"
+    p95 = quantile(samples, 0.95)
+    return f"median {statistics.median(samples) * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms"
 
 
 def bench_framing(rounds: int) -> None:

@@ -51,6 +51,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.config import load_hall_config
+from queue_server.engine.quantile import quantile
 from queue_server.identity import resident_key
 from queue_server.protocol import commands as C
 from queue_server.server import Client as ServerClient
@@ -424,7 +425,7 @@ async def _quiet(tracker: Tracker, seq: int) -> None:
 
 
 def p99(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[98]
+    return quantile(samples, 0.99)
 
 
 async def run_fanout(tmp: Path, sizes: list[int], calls: int, warmup: int) -> list[dict]:

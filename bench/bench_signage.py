@@ -36,11 +36,7 @@ import time
 import traceback
 from pathlib import Path
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+from queue_server.engine.quantile import quantile
 
 
 async def child(calls: int, size: tuple[int, int], fps: int, folder: Path, mode: str) -> dict:
@@ -230,8 +226,8 @@ def report(mode: str, result: dict) -> None:
 
     def line(values: list[float]) -> str:
         return (
-            f"median {statistics.median(values):.1f}, p90 {percentile(values, 90):.1f}, "
-            f"p99 {percentile(values, 99):.1f}, min {min(values):.1f}, max {max(values):.1f} ms"
+            f"median {statistics.median(values):.1f}, p90 {quantile(values, 0.9):.1f}, "
+            f"p99 {quantile(values, 0.99):.1f}, min {min(values):.1f}, max {max(values):.1f} ms"
         )
 
     within = sum(1 for v in ms if v <= 1000)

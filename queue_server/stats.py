@@ -15,6 +15,8 @@ Definitions:
   day counts as open from the day's first event); *paused time* is inside it.
 - *busy time*: from a call at the window to the end of that resident there (finished, no-show,
   returned, transferred or cancelled); ``busy_share`` = busy / open (None while never open).
+- *p90*: the simulator's percentile (``queue_server.engine.quantile``, linear interpolation), so
+  a day here and a simulated day compare.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from queue_server.engine import events as V
+from queue_server.engine.quantile import quantile
 
 
 @dataclass
@@ -60,10 +62,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _p90(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)], 1)
+    return round(quantile(values, 0.9), 1) if values else None
 
 
 def _summary(values: list[float]) -> dict[str, Any]:

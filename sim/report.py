@@ -14,19 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from queue_server.engine.quantile import quantile
 from sim.runner import DayResult, TicketRecord
 
 Z95 = 1.96
-
-
-def quantile(ordered: Sequence[float], q: float) -> float:
-    """Linear-interpolated quantile of an already sorted sequence (numpy's default method)."""
-    if not ordered:
-        return math.nan
-    pos = (len(ordered) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 @dataclass(frozen=True)

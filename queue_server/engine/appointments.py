@@ -112,28 +112,23 @@ class AppointmentBook:
         the resident named, within their quotas and not banned for no-shows."""
         service = self._service(cmd.service)
         if not cmd.resident_key:
-            raise E.IdentityRequired(
-                "预约需要实名：请刷身份证或输入证件号码",
-                "Appointments are in your own name: please place your ID card or enter its number",
-            )
+            raise E.IdentityRequired(service=service)
         rules = self.rules
         if cmd.slot_start.tzinfo is None:
-            raise E.SlotInvalid("预约时段无效", "That appointment time is not valid")
+            raise E.SlotInvalid(reason="no_offset")
         slot_start = cmd.slot_start.astimezone(self.zone)
         day = slot_start.date()
         if self.settings[service].appointment_capacity <= 0:
-            raise E.SlotInvalid("该事项不接受预约", "This service does not take appointments")
+            raise E.SlotInvalid(reason="no_appointments", service=service)
         if day not in self.bookable_days(now):
             raise E.SlotInvalid(
-                f"只能预约未来 {rules.min_days_ahead}–{rules.days_ahead} 个工作日",
-                f"Appointments can be booked {rules.min_days_ahead} to {rules.days_ahead} "
-                "working days ahead",
+                reason="out_of_window", min_days=rules.min_days_ahead, max_days=rules.days_ahead
             )
         slot = next((s for s in self.slots(service, day) if s[0] == slot_start), None)
         if slot is None:
-            raise E.SlotInvalid("没有这个预约时段", "There is no such appointment slot")
+            raise E.SlotInvalid(reason="no_such_slot", slot=slot_start.isoformat())
         if slot_start <= now:
-            raise E.SlotInvalid("这个时段已经过去", "That slot has already passed")
+            raise E.SlotInvalid(reason="past", slot=slot_start.isoformat())
         mine = [a for a in self.appointments.values() if a.resident_key == cmd.resident_key]
         ban_from = now - dt.timedelta(days=rules.ban_days)
         no_shows = [
@@ -141,37 +136,26 @@ class AppointmentBook:
         ]
         if len(no_shows) >= rules.no_show_limit:
             until = max(a.slot_start for a in no_shows) + dt.timedelta(days=rules.ban_days)
-            raise E.BookingBanned(
-                f"您近期爽约 {len(no_shows)} 次，{self.local(until):%Y-%m-%d} 前不能预约，可现场取号",
-                f"You missed {len(no_shows)} appointments recently and cannot book before "
-                f"{self.local(until):%Y-%m-%d}; you can still take a ticket at the hall",
-            )
+            raise E.BookingBanned(count=len(no_shows), until=f"{self.local(until):%Y-%m-%d}")
         active = [self.local(a.slot_start).date() for a in mine if a.state in ACTIVE]
         limits = (
-            (sum(d == day for d in active), rules.per_resident_per_day, "每天", "a day"),
+            (sum(d == day for d in active), rules.per_resident_per_day, "day"),
             (
                 sum(d.isocalendar()[:2] == day.isocalendar()[:2] for d in active),
                 rules.per_resident_per_week,
-                "每周",
-                "a week",
+                "week",
             ),
             (
                 sum((d.year, d.month) == (day.year, day.month) for d in active),
                 rules.per_resident_per_month,
-                "每月",
-                "a month",
+                "month",
             ),
         )
-        for count, limit, per_zh, per_en in limits:
+        for count, limit, per in limits:
             if count >= limit:
-                raise E.BookingLimit(
-                    f"每人{per_zh}最多预约 {limit} 次，您已达上限",
-                    f"You may book at most {limit} appointment(s) {per_en}; you have reached it",
-                )
+                raise E.BookingLimit(per=per, limit=limit)
         if self.slot_free(service, slot_start) <= 0:
-            raise E.SlotFull(
-                "这个时段已约满，请选择其他时段", "That slot is full; please choose another"
-            )
+            raise E.SlotFull(service=service, slot=slot_start.isoformat())
         return service, slot
 
     def check_cancel(self, cmd: C.CancelAppointment, now: dt.datetime) -> Appointment:
@@ -182,10 +166,7 @@ class AppointmentBook:
         move("appointment", APPOINTMENT_MOVES, appointment.id, appointment.state, "cancel")
         before = dt.timedelta(minutes=self.rules.cancel_before_minutes)
         if now > appointment.slot_start - before:
-            raise E.CancelTooLate(
-                f"需在预约时间 {before.total_seconds() / 3600:g} 小时前取消",
-                f"Appointments must be cancelled {before.total_seconds() / 3600:g} hours ahead",
-            )
+            raise E.CancelTooLate(hours=f"{before.total_seconds() / 3600:g}")
         return appointment
 
     def check_in(self, cmd: C.CheckIn, now: dt.datetime) -> Appointment:
@@ -215,10 +196,7 @@ class AppointmentBook:
             appointment = mine[0]
         else:
             raise E.NotFound("appointment", "(none given)")
-        too_late = E.TooLate(
-            "已超过预约签到时间，预约作废，请按普通号取号",
-            "The check-in time for this appointment has passed; please take an ordinary ticket",
-        )
+        too_late = E.TooLate(appointment=appointment.id)
         if appointment.state is AppointmentState.NO_SHOW:
             raise too_late
         move("appointment", APPOINTMENT_MOVES, appointment.id, appointment.state, "check_in")
@@ -226,10 +204,7 @@ class AppointmentBook:
             raise too_late
         if now < appointment.slot_start - early:
             opens = self.local(appointment.slot_start - early)
-            raise E.TooEarly(
-                f"还未到签到时间，请于 {opens:%H:%M} 后签到",
-                f"Too early to check in; please come back after {opens:%H:%M}",
-            )
+            raise E.TooEarly(appointment=appointment.id, opens=f"{opens:%H:%M}")
         return appointment
 
     # --- appliers: the only code that changes a booking --------------------------------------

@@ -47,26 +47,6 @@ HELD = {TicketState.CALLED, TicketState.SERVING}  # the ticket states that occup
 DAY_CLOSED = "day_closed"  # the reason of the cancellations that end a day (expire)
 
 
-_DAY_ZH = {
-    "mon": "一",
-    "tue": "二",
-    "wed": "三",
-    "thu": "四",
-    "fri": "五",
-    "sat": "六",
-    "sun": "日",
-}
-
-
-def _days_words(days: list[str]) -> tuple[str, str]:
-    """The hall's opening days in plain words: 工作日 / 每天 / 周一、周三."""
-    if set(days) == {"mon", "tue", "wed", "thu", "fri"}:
-        return "工作日", "on working days"
-    if len(set(days)) == 7:
-        return "每天", "every day"
-    return "、".join(f"周{_DAY_ZH[d]}" for d in days), "on " + ", ".join(d.title() for d in days)
-
-
 @dataclass
 class Changes:
     """Records changed since the last ``take_changes``: what the storage must upsert."""
@@ -407,19 +387,15 @@ class Hall:
             and (resident_key, service) in self.open_by_resident
         ):
             held = self.tickets[self.open_by_resident[(resident_key, service)]]
-            raise E.AlreadyHoldingTicket(
-                f"您已领取本事项的 {held.number} 号，请留意叫号",
-                f"You already hold ticket {held.number} for this service; please wait to be called",
-                ticket=held.number,
-            )
+            raise E.AlreadyHoldingTicket(ticket=held.number, service=service)
 
     def _check_open(self, now: dt.datetime) -> None:
         if not self.is_open_for_tickets(now):
             hours = self.config.hours
-            days_zh, days_en = _days_words(hours.days)
             raise E.HallClosed(
-                f"现在不是取号时间。取号时间为{days_zh} {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
-                f"Tickets are issued {days_en} {hours.open:%H:%M}–{hours.ticket_until:%H:%M}",
+                days=",".join(hours.days),
+                open=f"{hours.open:%H:%M}",
+                until=f"{hours.ticket_until:%H:%M}",
             )
 
     def _issue(self, cmd: C.IssueTicket, now: dt.datetime) -> None:
@@ -428,11 +404,7 @@ class Hall:
         self._check_open(now)
         quota = self.settings[service].daily_quota
         if quota is not None and self.today.issued.get(service, 0) >= quota:
-            raise E.QuotaExhausted(
-                "今日该事项号源已发完，请明天再来或网上预约",
-                "Today's tickets for this service are all taken; come back tomorrow or book online",
-                service=service,
-            )
+            raise E.QuotaExhausted(service=service, quota=quota)
         self._check_resident(cmd.resident_key, service)
         self._emit_issue(service, cmd.priority, cmd.channel, cmd.resident_key, now)
 
@@ -461,7 +433,7 @@ class Hall:
         # The heads of the sorted queues, not a walk of them all (under the default policy).
         ticket = self.policy.pick_ordered(counter, self.index, now.timestamp())
         if ticket is None:
-            raise E.QueueEmpty("目前没有等候的号", "Nobody is waiting for this window")
+            raise E.QueueEmpty(counter=counter.id)
         self._emit_call(counter, ticket, now)
 
     def _emit_call(self, counter: Counter, ticket: Ticket, now: dt.datetime) -> None:
@@ -479,16 +451,11 @@ class Hall:
         counter = self.counter(cmd.counter)
         ticket = self.ticket(cmd.ticket)
         if not self.rules.allow_call_specific:
-            raise E.CallSpecificNotAllowed(
-                "本大厅不允许指定叫号", "This hall does not allow calling a ticket out of order"
-            )
+            raise E.CallSpecificNotAllowed(counter=counter.id, ticket=ticket.number)
         move("counter", COUNTER_MOVES, counter.id, counter.state, "call")
         move("ticket", TICKET_MOVES, ticket.number, ticket.state, "call")
         if ticket.service not in counter.skills:
-            raise E.NotSkilled(
-                f"{counter.id} 号窗口不办理 {ticket.number} 的事项",
-                f"Window {counter.id} does not handle the service of {ticket.number}",
-            )
+            raise E.NotSkilled(counter=counter.id, ticket=ticket.number, service=ticket.service)
         self._emit_call(counter, ticket, now)
 
     def _current(self, counter: Counter) -> Ticket:
@@ -577,15 +544,12 @@ class Hall:
         move("ticket", TICKET_MOVES, ticket.number, ticket.state, "requeue")
         grace = self.rules.requeue_grace_minutes * 60
         if ticket.requeued:
-            raise E.RequeueRefused(
-                f"{ticket.number} 已过号重排过一次，请重新取号",
-                f"{ticket.number} was already put back once; please take a new ticket",
-            )
+            raise E.RequeueRefused(reason="once", ticket=ticket.number)
         if (now - ticket.no_show_at).total_seconds() > grace:
             raise E.RequeueRefused(
-                f"{ticket.number} 过号已超过 {self.rules.requeue_grace_minutes:g} 分钟，请重新取号",
-                f"{ticket.number} was skipped more than "
-                f"{self.rules.requeue_grace_minutes:g} minutes ago; please take a new ticket",
+                reason="grace",
+                ticket=ticket.number,
+                minutes=f"{self.rules.requeue_grace_minutes:g}",
             )
         self._check_resident(ticket.resident_key, ticket.service)
         self._emit(

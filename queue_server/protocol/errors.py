@@ -54,7 +54,8 @@ PROTOCOL_ERRORS: dict[str, tuple[str, str]] = {
 }
 
 # The engine's refusals. ``{kind_zh}``, ``{state_zh}`` and ``{command_zh}`` are the Chinese words
-# for the ``kind``, ``state`` and ``command`` parameters (the tables below).
+# for the ``kind``, ``state`` and ``command`` parameters, ``{per_zh}``/``{per_en}`` the words for
+# ``per`` and ``{days_zh}``/``{days_en}`` those for ``days`` (the tables below).
 ENGINE_ERRORS: dict[str, tuple[str, str]] = {
     "engine_error": ("操作被拒绝", "The command was refused"),
     "illegal_transition": (
@@ -172,6 +173,21 @@ COMMAND_ZH = {
 }
 
 
+PER_WORDS = {"day": ("每天", "a day"), "week": ("每周", "a week"), "month": ("每月", "a month")}
+DAY_ZH = {"mon": "一", "tue": "二", "wed": "三", "thu": "四", "fri": "五", "sat": "六", "sun": "日"}
+
+
+def days_words(days: str) -> tuple[str, str]:
+    """Opening days (``"mon,tue"``) in plain words: 工作日 / 每天 / 周一、周三."""
+    names = [d for d in days.split(",") if d]
+    if set(names) == {"mon", "tue", "wed", "thu", "fri"}:
+        return "工作日", "on working days"
+    if len(set(names)) == 7:
+        return "每天", "every day"
+    zh = "、".join(f"周{DAY_ZH.get(d, d)}" for d in names)
+    return zh, "on " + ", ".join(d.title() for d in names)
+
+
 class _Params(dict):
     """Template parameters: a missing one shows as its own ``{name}`` instead of failing (a
     client may render an error from an older server's details)."""
@@ -195,6 +211,15 @@ def engine_message(code: str, details: Mapping[str, Any]) -> tuple[str, str]:
         if name in details:
             value = str(details[name])
             params.setdefault(f"{name}_zh", words.get(value, value))
+    if "per" in details:
+        per = str(details["per"])
+        per_zh, per_en = PER_WORDS.get(per, (per, per))
+        params.setdefault("per_zh", per_zh)
+        params.setdefault("per_en", per_en)
+    if "days" in details:
+        days_zh, days_en = days_words(str(details["days"]))
+        params.setdefault("days_zh", days_zh)
+        params.setdefault("days_en", days_en)
     formatter = string.Formatter()
     return formatter.vformat(zh, (), params), formatter.vformat(en, (), params)
 
