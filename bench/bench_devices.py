@@ -26,8 +26,8 @@ from devices.printer import PROFILES, render_ticket, sample_ticket
 from devices.samv import FrameParser, SamvReader, build_frame
 from devices.scanner import SerialScanner
 from devices.sim import FAKE_PHOTO, SAMPLE_CARDS, PtyPair, SamvSimulator, encode_text_block
+from harness.fake_printer import FakeTcpPrinter
 from queue_server.engine.quantile import quantile
-from tests.devices.fake_printer import FakeTcpPrinter
 
 
 def _ms(samples: list[float]) -> str:

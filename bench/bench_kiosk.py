@@ -6,7 +6,7 @@ the ticket's bytes handed to the printer; RSS while 500 residents are served in 
 
 Runs under its own Xvfb. Each measurement process is the real app (kiosk.app.run_kiosk) with
 simulated devices behind their real drivers and worker threads, against a real queue server in
-another process (tests/support/clocked_server.py). Prints a Markdown table for docs/benchmarks.md.
+another process (harness/clocked_server.py). Prints a Markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ def rss_kib() -> int:
 async def child(mode: str, spawned: float, outdir: Path, cards: int, residents: int) -> dict:
     from devices.identity import DocumentType, Identity, Sex
     from devices.sim import make_number
+    from harness.clocked_server import server_process
+    from harness.halls import ZONE
+    from harness.terminal_driver import until
     from kiosk.app import Options, run_kiosk
     from kiosk.flow import Screen
     from queue_server import protocol as P
     from queue_server.client import HallClient
-    from tests.kiosk.driver import until
-    from tests.queue_server.storage_support import ZONE
-    from tests.support.clocked_server import server_process
 
     def person(i: int) -> Identity:
         birth = dt.date(1960 + i % 40, 1 + i % 12, 1 + i % 28)
@@ -150,7 +150,7 @@ async def child(mode: str, spawned: float, outdir: Path, cards: int, residents: 
 
 
 def run_child(mode: str, display: str, home: Path, args) -> dict:
-    from tests.support.screens import ROOT, kivy_env
+    from harness.screens import ROOT, kivy_env
 
     out = home / f"{mode}-{time.time_ns()}"
     cmd = [sys.executable, "-m", "bench.bench_kiosk", "--child", mode, "--out", str(out),
@@ -172,7 +172,7 @@ def ime_figures(rounds: int = 200) -> dict:
         "import time; t = time.perf_counter(); from ui.ime import pinyin_table; "
         "pinyin_table(); print(time.perf_counter() - t)"
     )
-    from tests.support.screens import ROOT
+    from harness.screens import ROOT
 
     builds = [
         float(
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| candidates after a keystroke | {ime['ime_us']:.0f} µs |")
         print(f"| baseline: the catalog search after a keystroke | {ime['search_us']:.0f} µs |")
         return 0
-    from tests.support.screens import xvfb
+    from harness.screens import xvfb
 
     with tempfile.TemporaryDirectory() as tmp, xvfb() as display:
         home = Path(tmp)

@@ -30,12 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.halls import T0, make_config, new_hall_id
 from queue_server.engine.hall import Hall
 from queue_server.engine.quantile import quantile
 from queue_server.protocol import commands as C
 from queue_server.server import HallActor
 from queue_server.storage import Store
-from tests.queue_server.storage_support import T0, make_config, new_hall_id
 
 # One service per queue of the example hall, the counters that serve them first.
 SERVICES = [

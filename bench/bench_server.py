@@ -48,6 +48,7 @@ from pathlib import Path
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from harness.servers import credential, write_hall_config
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.config import load_hall_config
@@ -56,7 +57,6 @@ from queue_server.identity import resident_key
 from queue_server.protocol import commands as C
 from queue_server.server import Client as ServerClient
 from queue_server.storage import Store
-from tests.queue_server.server_support import credential, write_hall_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

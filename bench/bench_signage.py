@@ -40,10 +40,10 @@ from queue_server.engine.quantile import quantile
 
 
 async def child(calls: int, size: tuple[int, int], fps: int, folder: Path, mode: str) -> dict:
+    from harness.server_proc import server_process
     from queue_server.protocol import commands as C
     from signage.app import Options, run_signage
     from signage.settings import SignageSettings
-    from tests.support.server_proc import server_process
     from ui.bridge import ClientThread
 
     load_before = os.getloadavg()[0]
@@ -255,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return run_child(args)
 
-    from tests.support.screens import kivy_env, xvfb
-    from tests.support.screens import run_child as run_module
+    from harness.screens import kivy_env, xvfb
+    from harness.screens import run_child as run_module
 
     started = time.time()
     results: dict[str, dict] = {}

@@ -21,6 +21,7 @@ import platform
 import statistics
 import time
 
+from harness.queueing import erlang_c_wait, poisson_profile, pooled_hall
 from queue_server.engine.dispatch import DefaultPolicy
 from sim import halls
 from sim.cli import run_policy
@@ -28,7 +29,6 @@ from sim.oracle import floor_by_ahead, floor_table, oracle_sample
 from sim.profile import load_profile, resolve
 from sim.report import paired_difference, summarise
 from sim.runner import simulate
-from tests.sim.support import erlang_c_wait, poisson_profile, pooled_hall
 
 
 def hindsight_floor(days) -> float:

@@ -21,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.halls import T0, fingerprint, make_config, new_hall_id
 from queue_server.engine.hall import Hall
 from queue_server.errors import QueueEmpty
 from queue_server.protocol import commands as C
 from queue_server.storage import Store
-from tests.queue_server.storage_support import T0, fingerprint, make_config, new_hall_id
 
 SERVICES = [
     "liuguan.residence_registration",

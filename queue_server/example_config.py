@@ -2,7 +2,7 @@
 
 A street hall (街道社区服务中心) serving the eight pilot bureaus through six windows: five
 comprehensive windows skilled in a long chain (each serves its own queue first and its
-neighbour's as back-up: reference/hall.md §2 shows this gives most of the benefit of full
+neighbour's as back-up: queueing theory (docs/dispatch.md "Choosing skills") shows this gives most of the benefit of full
 pooling) and one certificate window; spare windows also back up the heavy case-intake queues C
 and D (third tier), as the hall simulation advised (docs/simulation.md).
 """

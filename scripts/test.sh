@@ -14,6 +14,9 @@ echo "test: ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+echo "test: import contracts (docs/architecture.md)"
+.venv/bin/lint-imports
+
 echo "test: pytest"
 set +e
 # Two workers (pytest-xdist), a test file to a worker: module fixtures (a display, a fuzzed

@@ -1,4 +1,15 @@
 """Fixtures shared across test folders."""
 
-# The Xvfb display of the Kivy apps' tests (tests/kiosk, tests/navigator, tests/signage).
-from tests.support.screens import display  # noqa: F401
+import shutil
+
+import pytest
+
+from harness.screens import xvfb
+
+
+@pytest.fixture(scope="module")
+def display():
+    """One Xvfb display for a test module's Kivy scenarios (tests/kiosk, navigator, signage)."""
+    assert shutil.which("Xvfb"), "Xvfb is missing: run scripts/setup.sh"
+    with xvfb() as name:
+        yield name

@@ -111,7 +111,7 @@ class DefaultPolicy:
 
 class LongestWaitPolicy:
     """The queueing literature's baseline: the longest-waiting eligible ticket, ignoring tiers
-    and classes (reference/hall.md §2)."""
+    and classes: the queueing literature's baseline)."""
 
     name = "longest_wait"
     by_class = False

@@ -23,14 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from devices.sim import SAMPLE_CARDS
-from queue_server import protocol as P
-from queue_server.client import HallClient
-from queue_server.protocol import commands as C
-from tests.queue_server.storage_support import ZONE
-from tests.support import terminal_driver
-from tests.support.clocked_server import ClockedHall, server_process
-from tests.support.screens import CuttableProxy
-from tests.support.terminal_driver import (
+from harness import terminal_driver
+from harness.clocked_server import ClockedHall, server_process
+from harness.halls import ZONE
+from harness.screens import CuttableProxy
+from harness.terminal_driver import (
     demo_buttons_state,
     find,
     frames,
@@ -41,6 +38,9 @@ from tests.support.terminal_driver import (
     type_keys,
     until,
 )
+from queue_server import protocol as P
+from queue_server.client import HallClient
+from queue_server.protocol import commands as C
 
 START = dt.datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)  # a Thursday
 SLOT = dt.datetime(2026, 11, 27, 9, 0, tzinfo=ZONE)  # Friday's first slot
@@ -549,7 +549,7 @@ def hall_devices(outdir: Path) -> Iterator[dict]:
     """A SAM_V reader and a serial scanner on ptys, a network printer on 127.0.0.1: the
     devices of a real kiosk, behind the real drivers the kiosk opens by URL."""
     from devices.sim import PtyPair, SamvSimulator, ScannerSimulator
-    from tests.devices.fake_printer import FakeTcpPrinter
+    from harness.fake_printer import FakeTcpPrinter
 
     reader_pty, scanner_pty = PtyPair(), PtyPair()
     reader = SamvSimulator(reader_pty.master).start()
@@ -577,9 +577,9 @@ def production_options(outdir: Path, urls: dict[str, str]):
     """The kiosk's options as ``main.py kiosk --config hall.toml`` makes them, from a hall
     configuration whose kiosk-1 entry names ``urls``."""
     import main
+    from harness.servers import write_hall_config
     from kiosk.app import options_from_args
     from queue_server.config import load_config
-    from tests.queue_server.server_support import write_hall_config
     from tests.support.terminal_app import set_devices
 
     path = write_hall_config(outdir / "kiosk.toml", f"sqlite:///{outdir / 'unused.db'}")

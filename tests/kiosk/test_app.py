@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.screens import ROOT, kivy_env
+from harness.screens import run_scenario as run_driver_scenario
 from queue_server.errors import ConfigError
-from tests.support.screens import ROOT, kivy_env
-from tests.support.screens import run_scenario as run_driver_scenario
 from tests.support.terminal_app import check_shots
 
 
@@ -142,7 +142,7 @@ def test_a_hall_kiosk_uses_the_devices_its_configuration_names(display, tmp_path
 
 
 def kiosk_command(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    from tests.queue_server.server_support import write_hall_config
+    from harness.servers import write_hall_config
 
     config = tmp_path / "hall.toml"
     if not config.exists():
@@ -178,9 +178,9 @@ def test_a_kiosk_whose_devices_are_named_nowhere_refuses_to_start(tmp_path):
 
 def test_flags_override_the_configured_devices_and_demo_fills_only_the_gaps(tmp_path):
     import main
+    from harness.servers import write_hall_config
     from kiosk.app import options_from_args
     from queue_server.config import load_config
-    from tests.queue_server.server_support import write_hall_config
     from tests.support.terminal_app import set_devices
 
     path = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
@@ -242,7 +242,7 @@ def test_demo_opens_the_kiosk_with_simulated_devices(display, tmp_path):
 
 
 def test_a_bad_kiosk_section_stops_the_kiosk_with_its_name(tmp_path):
-    from tests.queue_server.server_support import write_hall_config
+    from harness.servers import write_hall_config
 
     config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
     with config.open("a", encoding="utf-8") as f:

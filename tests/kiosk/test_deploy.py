@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
+from harness.screens import ROOT
 from tests.support.deploy import REAL_KIOSK, hall_config, install
-from tests.support.screens import ROOT
 
 
 def test_install_dry_run_renders_the_unit_and_runs_nothing(tmp_path):

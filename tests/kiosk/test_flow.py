@@ -9,6 +9,7 @@ import pytest
 
 from content import default_catalog
 from devices.sim import SAMPLE_CARDS
+from harness.servers import hall_config
 from kiosk.flow import (
     Cancel,
     CheckIn,
@@ -24,7 +25,6 @@ from kiosk.flow import (
 )
 from kiosk.settings import load_settings
 from queue_server.errors import ConfigError
-from tests.queue_server.server_support import hall_config
 
 TODAY = dt.date(2026, 11, 26)
 ELDER = SAMPLE_CARDS["resident"]  # born 1949-12-31: 76

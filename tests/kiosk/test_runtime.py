@@ -14,12 +14,12 @@ from devices.errors import DeviceLost
 from devices.open import open_device
 from devices.runner import DeviceEvent, EventKind, PrinterWorker, ReaderWorker
 from devices.sim import SAMPLE_CARDS, SimReader
+from harness.halls import T0, ZONE
+from harness.screens import CuttableProxy
+from harness.servers import Clock, running_server
 from kiosk.flow import KioskFlow, Screen
 from kiosk.runtime import KioskRuntime
 from queue_server.protocol import commands as C
-from tests.queue_server.server_support import Clock, running_server
-from tests.queue_server.storage_support import T0, ZONE
-from tests.support.screens import CuttableProxy
 
 YOUNG = SAMPLE_CARDS["resident_expiring"]
 ELDER = SAMPLE_CARDS["resident"]

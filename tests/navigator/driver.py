@@ -22,14 +22,11 @@ import traceback
 from pathlib import Path
 
 from devices.sim import SAMPLE_CARDS, PtyPair, ScannerSimulator
-from queue_server import protocol as P
-from queue_server.client import HallClient
-from queue_server.protocol import commands as C
-from tests.queue_server.storage_support import ZONE
-from tests.support import terminal_driver
-from tests.support.clocked_server import ClockedHall, server_process
-from tests.support.screens import CuttableProxy
-from tests.support.terminal_driver import (
+from harness import terminal_driver
+from harness.clocked_server import ClockedHall, server_process
+from harness.halls import ZONE
+from harness.screens import CuttableProxy
+from harness.terminal_driver import (
     find,
     frames,
     on_screen,
@@ -39,6 +36,9 @@ from tests.support.terminal_driver import (
     type_keys,
     until,
 )
+from queue_server import protocol as P
+from queue_server.client import HallClient
+from queue_server.protocol import commands as C
 
 START = dt.datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)  # a Thursday
 SERVICE = "liuguan.residence_permit"

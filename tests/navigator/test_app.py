@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.support.screens import ROOT, kivy_env
-from tests.support.screens import run_scenario as run_driver_scenario
+from harness.screens import ROOT, kivy_env
+from harness.screens import run_scenario as run_driver_scenario
 from tests.support.terminal_app import check_shots
 
 LIT = (26, 173, 77)  # navigator.gui.LIT as 8-bit RGB
@@ -112,7 +112,7 @@ def test_the_command_line_needs_no_kivy_until_the_navigator_starts(tmp_path):
         "assert args.scanner == 'sim://' and 'kivy' not in sys.modules, sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
-    from tests.queue_server.server_support import write_hall_config
+    from harness.servers import write_hall_config
 
     config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
     result = subprocess.run(
@@ -139,7 +139,7 @@ def navigator_command(config: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_a_navigator_whose_devices_are_named_nowhere_refuses_to_start(tmp_path):
-    from tests.queue_server.server_support import write_hall_config
+    from harness.servers import write_hall_config
     from tests.support.terminal_app import set_devices
 
     config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")

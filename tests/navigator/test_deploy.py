@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from harness.screens import ROOT
 from tests.support.deploy import hall_config, install
-from tests.support.screens import ROOT
 
 REAL_NAVIGATOR = {
     "reader": "samv:///dev/ttyUSB0",

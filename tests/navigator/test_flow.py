@@ -8,6 +8,7 @@ import pytest
 
 from content import default_catalog
 from devices.sim import SAMPLE_CARDS
+from harness.servers import hall_config
 from navigator.flow import (
     Book,
     CancelBooking,
@@ -22,7 +23,6 @@ from navigator.flow import (
 )
 from navigator.settings import NavigatorSettings, load_settings
 from queue_server.errors import ConfigError
-from tests.queue_server.server_support import hall_config
 
 YOUNG = SAMPLE_CARDS["resident_expiring"]
 ELDER = SAMPLE_CARDS["resident"]

@@ -13,12 +13,12 @@ from content import default_catalog
 from devices.open import open_device
 from devices.runner import DeviceEvent, EventKind, Health, PrinterWorker
 from devices.sim import SAMPLE_CARDS
+from harness.halls import T0
+from harness.screens import CuttableProxy
+from harness.servers import Clock, running_server
 from navigator.flow import NavigatorFlow, Screen
 from navigator.runtime import NavigatorRuntime
 from queue_server.protocol import commands as C
-from tests.queue_server.server_support import Clock, running_server
-from tests.queue_server.storage_support import T0
-from tests.support.screens import CuttableProxy
 
 YOUNG = SAMPLE_CARDS["resident_expiring"]
 SERVICE = "liuguan.residence_permit"

@@ -13,12 +13,12 @@ import os
 import sys
 import time
 
+from harness.halls import CLOCK_ORIGIN_ENV, anchored_clock
 from queue_server.config import load_config
 from queue_server.engine import events as V
 from queue_server.errors import EngineError, QueueEmpty, StorageError
 from queue_server.protocol import commands as C
 from queue_server.storage import Store
-from tests.queue_server.storage_support import CLOCK_ORIGIN_ENV, anchored_clock
 
 
 def issue(store: Store, count: int, services: list[str]) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from content import default_catalog
+from harness.halls import make_config
 from queue_server.config import apply_catalog, load_hall_config
 from queue_server.errors import ConfigError
 from queue_server.example_config import example_config
-from tests.queue_server.storage_support import make_config
 
 
 def test_a_service_the_catalog_lacks_stops_the_start():

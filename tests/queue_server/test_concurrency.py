@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.halls import anchored_clock, db_url, new_hall_id, write_config
 from queue_server.config import load_config
 from queue_server.engine import events as V
 from queue_server.protocol.states import TicketState
 from queue_server.storage import Store
-from tests.queue_server.storage_support import anchored_clock, db_url, new_hall_id, write_config
 from tests.queue_server.test_crash import CLOCK_ORIGIN, start_worker
 
 ISSUERS = 3

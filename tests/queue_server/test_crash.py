@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from queue_server.config import load_config
-from queue_server.storage import EventRow, Store
-from tests.queue_server.storage_support import (
+from harness.halls import (
     CLOCK_ORIGIN_ENV,
     anchored_clock,
     db_url,
     new_hall_id,
     write_config,
 )
+from queue_server.config import load_config
+from queue_server.storage import EventRow, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every worker of this test run and the checks share one clock anchored on a hall morning.

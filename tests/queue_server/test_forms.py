@@ -17,14 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from queue_server import protocol as P
-from queue_server.client import ServerError
-from queue_server.config import Privacy
-from queue_server.protocol import commands as C
-from queue_server.server import QueueServer
-from queue_server.storage import EventRow, FiledMaterialRow, FormRow, Store
-from tests.queue_server import storage_support as support
-from tests.queue_server.server_support import (
+from harness.servers import (
     Clock,
     Running,
     auth_of,
@@ -32,6 +25,13 @@ from tests.queue_server.server_support import (
     raw_ask,
     raw_hello,
 )
+from queue_server import protocol as P
+from queue_server.client import ServerError
+from queue_server.config import Privacy
+from queue_server.protocol import commands as C
+from queue_server.server import QueueServer
+from queue_server.storage import EventRow, FiledMaterialRow, FormRow, Store
+from tests.queue_server import storage_support as support
 from tools import protocol_examples
 
 SERVICE = "liuguan.residence_registration"  # queue E: window 5 first, windows 4 and 6 back it up

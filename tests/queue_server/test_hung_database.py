@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from harness.halls import pg_url
+from harness.servers import ROOT, credential, hall_config
 from queue_server import protocol as P
 from queue_server.client import HallClient, ServerError, new_request_key
 from queue_server.server import QueueServer
 from queue_server.storage import Store
-from tests.queue_server.server_support import ROOT, credential, hall_config
-from tests.queue_server.storage_support import pg_url
 
 pytestmark = pytest.mark.postgres
 

@@ -13,12 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import main
-from queue_server.errors import SchemaVersionError
-from queue_server.protocol import commands as C
-from queue_server.storage import Replayed, Store, migrate
-from queue_server.storage import store as store_module
-from queue_server.storage.store import make_engine
-from tests.queue_server.storage_support import (
+from harness.halls import (
     T0,
     db_url,
     fingerprint,
@@ -26,6 +21,11 @@ from tests.queue_server.storage_support import (
     new_hall_id,
     write_config,
 )
+from queue_server.errors import SchemaVersionError
+from queue_server.protocol import commands as C
+from queue_server.storage import Replayed, Store, migrate
+from queue_server.storage import store as store_module
+from queue_server.storage.store import make_engine
 
 SERVICE = "liuguan.residence_permit"
 KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

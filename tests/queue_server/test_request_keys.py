@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from harness.halls import T0, db_url, make_config, new_hall_id
 from queue_server.engine import events as V
 from queue_server.errors import EngineError, StorageError
 from queue_server.protocol import commands as C
 from queue_server.storage import Replayed, Store
-from tests.queue_server.storage_support import T0, db_url, make_config, new_hall_id
 
 SERVICE = "liuguan.residence_permit"
 

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from harness.servers import running_server
 from queue_server import protocol as P
 from queue_server.client import HallClient, ServerError
 from queue_server.protocol import commands as C
-from tests.queue_server.server_support import running_server
 
 
 async def next_of(client: HallClient, kind: str, timeout: float = 5.0) -> dict:

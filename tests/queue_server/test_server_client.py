@@ -8,12 +8,12 @@ import json
 import pytest
 from websockets.asyncio.server import serve
 
+from harness.servers import credential, free_port, hall_config, next_of
 from queue_server import protocol as P
 from queue_server.client import AuthFailed, Disconnected, HallClient, ServerError
 from queue_server.protocol import commands as C
 from queue_server.server import QueueServer
 from queue_server.storage import Store
-from tests.queue_server.server_support import credential, free_port, hall_config, next_of
 
 SERVICE = "liuguan.residence_registration"
 

@@ -13,9 +13,9 @@ import string
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from harness.servers import auth_of, raw_ask, raw_hello, running_server
 from queue_server import server as server_module
 from queue_server.protocol import commands as C
-from tests.queue_server.server_support import auth_of, raw_ask, raw_hello, running_server
 
 SERVICE = "liuguan.residence_registration"
 

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from harness.halls import fingerprint
+from harness.servers import auth_of, running_server
 from queue_server import protocol as P
 from queue_server.client import LoopThread
 from queue_server.protocol import commands as C
 from queue_server.server import Client
 from queue_server.storage import Store
-from tests.queue_server.server_support import auth_of, running_server
-from tests.queue_server.storage_support import fingerprint
 
 FUZZ = settings(
     max_examples=150,

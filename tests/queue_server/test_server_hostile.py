@@ -14,8 +14,7 @@ import sys
 import pytest
 from websockets.asyncio.client import connect
 
-from queue_server import server as S
-from tests.queue_server.server_support import (
+from harness.servers import (
     ROOT,
     ServerProcess,
     auth_of,
@@ -25,6 +24,7 @@ from tests.queue_server.server_support import (
     running_server,
     write_hall_config,
 )
+from queue_server import server as S
 from tests.queue_server.test_web_channel import ME, SOMEONE_ELSE, a_free_slot, ask, book, cancel
 
 SERVICE = "liuguan.residence_registration"

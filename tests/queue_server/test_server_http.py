@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from harness.servers import running_server
 from queue_server.protocol import commands as C
 from queue_server.server import SERVER_VERSION
-from tests.queue_server.server_support import running_server
 
 SERVICE = "liuguan.residence_registration"
 

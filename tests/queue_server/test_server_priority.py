@@ -7,11 +7,11 @@ import datetime as dt
 
 import pytest
 
+from harness.halls import T0, ZONE
+from harness.servers import Clock, running_server
 from queue_server import protocol as P
 from queue_server.client import HallClient, ServerError
 from queue_server.protocol import commands as C
-from tests.queue_server.server_support import Clock, running_server
-from tests.queue_server.storage_support import T0, ZONE
 
 REGISTRATION = "liuguan.residence_registration"  # queue E, walk-in only
 PERMIT = "liuguan.residence_permit"  # takes appointments

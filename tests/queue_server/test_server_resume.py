@@ -12,18 +12,18 @@ import time
 
 import pytest
 
+from harness.servers import (
+    ServerProcess,
+    credential,
+    free_port,
+    write_hall_config,
+)
 from queue_server import protocol as P
 from queue_server.client import ClientError, Disconnected, HallClient
 from queue_server.config import load_config
 from queue_server.engine import events as V
 from queue_server.protocol import commands as C
 from queue_server.storage import Store
-from tests.queue_server.server_support import (
-    ServerProcess,
-    credential,
-    free_port,
-    write_hall_config,
-)
 
 SERVICE = "liuguan.residence_registration"
 WINDOWS = {"w4": 4, "w5": 5, "w6": 6}  # each serves queue E (first or second tier)

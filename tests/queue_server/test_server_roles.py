@@ -13,15 +13,15 @@ import logging
 import pytest
 from websockets.asyncio.client import connect
 
-from queue_server.tokens import make_token
-from tests.queue_server.server_support import (
+from harness.halls import T0, ZONE
+from harness.servers import (
     Clock,
     auth_of,
     raw_ask,
     raw_hello,
     running_server,
 )
-from tests.queue_server.storage_support import T0, ZONE
+from queue_server.tokens import make_token
 
 SERVICE = "liuguan.residence_registration"  # queue E; windows 5 (first tier), 4 and 6 (second)
 ALL_COMMANDS = {

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from harness.servers import ROOT, credential, running_server
 from queue_server.protocol import commands as C
-from tests.queue_server.server_support import ROOT, credential, running_server
 
 CONNECTIONS = 2000
 CALLS = 10

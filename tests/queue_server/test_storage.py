@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from harness.halls import T0, db_url, fingerprint, make_config, new_hall_id
 from queue_server.engine import events as V
 from queue_server.engine.hall import Hall
 from queue_server.errors import EngineError, QueueEmpty, StorageError
@@ -14,7 +15,6 @@ from queue_server.identity import resident_key
 from queue_server.protocol import commands as C
 from queue_server.protocol.states import TicketState
 from queue_server.storage import EventRow, Store, TicketRow
-from tests.queue_server.storage_support import T0, db_url, fingerprint, make_config, new_hall_id
 
 SECRET = "s" * 40
 

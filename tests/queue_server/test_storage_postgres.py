@@ -9,9 +9,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from harness.halls import make_config, new_hall_id, pg_url, write_config
 from queue_server.errors import StorageError
 from queue_server.storage import Store
-from tests.queue_server.storage_support import make_config, new_hall_id, pg_url, write_config
 
 pytestmark = pytest.mark.postgres
 

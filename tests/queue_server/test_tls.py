@@ -11,13 +11,13 @@ import urllib.request
 
 import pytest
 
+from harness.servers import ROOT, credential, hall_config, write_hall_config
 from queue_server import protocol as P
 from queue_server.client import Disconnected, HallClient
 from queue_server.config import tls_context
 from queue_server.errors import ConfigError
 from queue_server.server import QueueServer
 from queue_server.storage import Store
-from tests.queue_server.server_support import ROOT, credential, hall_config, write_hall_config
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import asyncio
 import pytest
 from websockets.asyncio.client import connect
 
+from harness.servers import auth_of, raw_ask, raw_hello, running_server
 from queue_server import server as S
-from tests.queue_server.server_support import auth_of, raw_ask, raw_hello, running_server
 
 BOOKABLE = "liuguan.residence_permit"
 SERVICE = "liuguan.residence_registration"

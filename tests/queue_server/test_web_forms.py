@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.servers import credential
 from queue_server.protocol import commands as C
 from tests.queue_server.browser_support import CHROMEDRIVER, CHROMIUM, HallThread, chrome, text_of
-from tests.queue_server.server_support import credential
 
 DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SERVICE = "liuguan.residence_registration"  # queue E; window 5 serves it first

@@ -25,6 +25,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from harness.servers import (
+    Running,
+    ServerProcess,
+    credential,
+    free_port,
+    hall_config,
+    write_hall_config,
+)
 from queue_server import webhooks as W
 from queue_server.client import HallClient
 from queue_server.config import Webhook
@@ -33,14 +41,6 @@ from queue_server.protocol import DeviceAuth
 from queue_server.protocol import commands as C
 from queue_server.server import QueueServer
 from queue_server.storage import Store
-from tests.queue_server.server_support import (
-    Running,
-    ServerProcess,
-    credential,
-    free_port,
-    hall_config,
-    write_hall_config,
-)
 
 SERVICE = "liuguan.residence_registration"  # queue E; window 5 serves it first
 SECRET = "a-webhook-secret-of-some-length"

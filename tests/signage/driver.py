@@ -19,13 +19,13 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.screens import CuttableProxy
+from harness.server_proc import RemoteHall, server_process
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.protocol import commands as C
 from signage.app import Options, run_signage
 from signage.settings import SignageSettings
-from tests.support.screens import CuttableProxy
-from tests.support.server_proc import RemoteHall, server_process
 
 QUEUE_SERVICE = {
     "A": "jisheng.birth_registration",

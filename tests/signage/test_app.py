@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.screens import ROOT
-from tests.support.screens import run_scenario as run_driver_scenario
+from harness.screens import ROOT
+from harness.screens import run_scenario as run_driver_scenario
 
 DOCS = ROOT / "docs" / "screenshots"
 
@@ -84,7 +84,7 @@ def test_the_command_line_needs_no_kivy_until_the_screen_starts(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
     # A missing token is a clear error before any window opens.
-    from tests.queue_server.server_support import write_hall_config
+    from harness.servers import write_hall_config
 
     config = write_hall_config(tmp_path / "hall.toml", f"sqlite:///{tmp_path / 'h.db'}")
     result = subprocess.run(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from harness.servers import running_server
 from queue_server.protocol import commands as C
 from queue_server.protocol.states import CounterState
 from signage.core import Call, SignageState, format_wait, mask_name
-from tests.queue_server.server_support import running_server
 
 
 def ev(seq: int, **event) -> dict:

@@ -8,21 +8,21 @@ import asyncio
 import contextlib
 import time
 
-from queue_server import protocol as P
-from queue_server.client import HallClient
-from queue_server.protocol import commands as C
-from signage.core import Call, SignageState
-from signage.feed import Connection, Message, SignageFeed
-from signage.voice import CommandPlayer, FileSink, Voice
-from tests.queue_server.server_support import (
+from harness.screens import CuttableProxy
+from harness.servers import (
     ServerProcess,
     credential,
     free_port,
     running_server,
     write_hall_config,
 )
+from queue_server import protocol as P
+from queue_server.client import HallClient
+from queue_server.protocol import commands as C
+from signage.core import Call, SignageState
+from signage.feed import Connection, Message, SignageFeed
+from signage.voice import CommandPlayer, FileSink, Voice
 from tests.signage.test_voice import FakeSynth
-from tests.support.screens import CuttableProxy
 
 
 async def parts_of(manager: HallClient, terminal: str, wanted: dict, timeout: float = 30.0):

@@ -14,6 +14,7 @@ import random
 
 import pytest
 
+from harness.queueing import erlang_c_wait, poisson_profile, pooled_hall
 from main import main
 from queue_server.config import HallConfig
 from queue_server.engine.dispatch import DefaultPolicy, LongestWaitPolicy
@@ -23,7 +24,6 @@ from sim.cli import advise, candidate_skills, expected_load, run_policy
 from sim.profile import load_profile, parse_profile, resolve
 from sim.report import paired_difference, summarise
 from sim.runner import day_rng, draw_day, simulate
-from tests.sim.support import erlang_c_wait, poisson_profile, pooled_hall
 
 # --- queueing theory ---------------------------------------------------------------------------
 
@@ -55,7 +55,7 @@ def test_fully_skilled_hall_matches_erlang_c():
 
 
 def test_erlang_c_helper_matches_the_reference_table():
-    # reference/hall.md §2: 8 pooled windows at rho 0.8, S = 10 min: W_q = 2.86 min.
+    # Erlang C: 8 pooled windows at rho 0.8, S = 10 min: W_q = 2.86 min.
     assert erlang_c_wait(6.4 / 10, 1 / 10, 8) == pytest.approx(2.86, abs=0.01)
     assert erlang_c_wait(0.08, 0.1, 1) == pytest.approx(40.0)  # M/M/1: rho / (mu - lam)
     with pytest.raises(ValueError):

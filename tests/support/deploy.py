@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.screens import ROOT
+from harness.screens import ROOT
 
 REAL_KIOSK = {
     "reader": "samv:///dev/ttyUSB0",
@@ -18,7 +18,7 @@ REAL_KIOSK = {
 
 def hall_config(folder: Path, device_id: str = "kiosk-1", **urls: str) -> Path:
     """The example hall's configuration in ``folder``, ``urls`` named for ``device_id``."""
-    from tests.queue_server.server_support import write_hall_config
+    from harness.servers import write_hall_config
     from tests.support.terminal_app import set_devices
 
     folder.mkdir(parents=True, exist_ok=True)

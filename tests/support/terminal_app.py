@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.support.screens import ROOT
+from harness.screens import ROOT
 
 DOCS = ROOT / "docs" / "screenshots"
 

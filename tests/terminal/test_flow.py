@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from content import default_catalog
+from harness.servers import hall_config
 from terminal.flow import HallOffer, IdleTimer
-from tests.queue_server.server_support import hall_config
 
 
 def test_the_offer_is_what_the_hall_queues_in_its_queues_order():

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
+from harness.servers import running_server
 from queue_server import errors as E
 from queue_server import protocol as P
 from queue_server.engine import events as V
 from queue_server.protocol import commands as C
 from queue_server.protocol.errors import ENGINE_ERRORS
-from tests.queue_server.server_support import running_server
 from tools import protocol_doc as D
 from tools import protocol_examples as X
 

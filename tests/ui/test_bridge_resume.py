@@ -8,15 +8,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from queue_server import protocol as P
-from queue_server.client import HallClient
-from queue_server.protocol import commands as C
-from tests.queue_server.server_support import (
+from harness.servers import (
     ServerProcess,
     credential,
     free_port,
     write_hall_config,
 )
+from queue_server import protocol as P
+from queue_server.client import HallClient
+from queue_server.protocol import commands as C
 from tests.queue_server.test_server_resume import logged_calls, prepare_hall
 from tests.ui.test_bridge import Collected, FakeClock
 from ui.bridge import ClientThread, Inbox

@@ -8,15 +8,12 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
@@ -138,14 +135,6 @@ class CuttableProxy:
         finally:
             writer.transport.abort()
             self._writers.discard(writer)
-
-
-@pytest.fixture(scope="module")
-def display():
-    """One Xvfb display for a test module's Kivy scenarios."""
-    assert shutil.which("Xvfb"), "Xvfb is missing: run scripts/setup.sh"
-    with xvfb() as name:
-        yield name
 
 
 def run_scenario(driver: str, scenario: str, display: str, tmp_path: Path, timeout: float) -> dict:

@@ -1,6 +1,6 @@
 """A real queue server in its own process, for the Kivy apps' tests and the benchmarks.
 
-    python -m tests.support.server_proc DIR        # prints "PORT <n>", serves until stdin closes
+    python -m harness.server_proc DIR        # prints "PORT <n>", serves until stdin closes
 
 The Kivy app holds the GIL while software OpenGL (Mesa under Xvfb) swaps a frame, which would
 starve a server in the same process; a hall's server runs on its own machine anyway.
@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.screens import ROOT
+from harness.servers import example, running_server
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.config import HallConfig
-from tests.queue_server.server_support import example, running_server
-from tests.support.screens import ROOT
 
 
 @dataclass
@@ -56,7 +56,7 @@ def server_process(folder: Path, env: dict[str, str] | None = None) -> Iterator[
     """Start the server process; yield its hall; stop it (by its pid) afterwards."""
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.server_proc", str(folder)],
+        [sys.executable, "-m", "harness.server_proc", str(folder)],
         cwd=ROOT,
         env=env,
         stdin=subprocess.PIPE,

@@ -1,8 +1,8 @@
 """A real queue server in its own process whose clock the test sets, for the kiosk's UI tests.
 
-    python -m tests.support.clocked_server DIR ISO_TIME   # prints "PORT <n>"; stdin: "set ISO_TIME"
+    python -m harness.clocked_server DIR ISO_TIME   # prints "PORT <n>"; stdin: "set ISO_TIME"
 
-Like tests/support/server_proc.py (the Kivy app holds the GIL while Mesa draws a frame, which
+Like harness/server_proc.py (the Kivy app holds the GIL while Mesa draws a frame, which
 would starve a server in the same process), plus an injected clock so that an appointment
 booked for tomorrow can be checked in "tomorrow". Each "set" line is answered with "OK".
 """
@@ -19,9 +19,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.queue_server.server_support import Clock, example, running_server
-from tests.support.screens import ROOT
-from tests.support.server_proc import RemoteHall
+from harness.screens import ROOT
+from harness.server_proc import RemoteHall
+from harness.servers import Clock, example, running_server
 
 
 async def serve(folder: Path, start: dt.datetime) -> None:
@@ -53,7 +53,7 @@ class ClockedHall(RemoteHall):
 def server_process(folder: Path, start: dt.datetime) -> Iterator[ClockedHall]:
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.clocked_server", str(folder), start.isoformat()],
+        [sys.executable, "-m", "harness.clocked_server", str(folder), start.isoformat()],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

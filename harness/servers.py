@@ -17,7 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import tests.queue_server.storage_support as support
+import harness.halls as support
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.config import HallConfig, apply_catalog, parse_config
@@ -149,7 +149,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class ServerProcess:

@@ -12,7 +12,7 @@ OPEN_HOURS = 21  # tickets 00:00-21:00; the windows then finish the queue before
 
 
 def erlang_c_wait(lam: float, mu: float, c: int) -> float:
-    """Mean wait in queue W_q of M/M/c (reference/hall.md §2): C(c, A) / (c mu - lam)."""
+    """Mean wait in queue W_q of M/M/c (Erlang C): C(c, A) / (c mu - lam)."""
     a = lam / mu
     if a >= c:
         raise ValueError("unstable: offered load >= windows")
