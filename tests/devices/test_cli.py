@@ -12,8 +12,7 @@ import pytest
 
 from devices import cli
 from devices.sim import SAMPLE_CARDS, PtyPair, SamvSimulator, ScannerSimulator
-
-from .fake_printer import FakeTcpPrinter
+from harness.fake_printer import FakeTcpPrinter
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -29,8 +29,7 @@ from devices.printer import (
 )
 from devices.printer_sim import PrinterModel, PrinterState
 from devices.sim import PtyPair
-
-from .fake_printer import FakeFdPrinter, FakeTcpPrinter
+from harness.fake_printer import FakeFdPrinter, FakeTcpPrinter
 
 NOW = datetime(2026, 11, 26, 9, 30)
 

@@ -23,8 +23,7 @@ from devices.runner import (
 from devices.samv import SamvReader
 from devices.scanner import SimScanner
 from devices.sim import SAMPLE_CARDS, PtyPair, SamvSimulator, SimReader
-
-from .fake_printer import FakeTcpPrinter
+from harness.fake_printer import FakeTcpPrinter
 
 
 async def next_event(events: asyncio.Queue, kind: EventKind, timeout: float = 5.0):

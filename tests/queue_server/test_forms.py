@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import harness.halls as support
 from harness.servers import (
     Clock,
     Running,
@@ -31,7 +32,6 @@ from queue_server.config import Privacy
 from queue_server.protocol import commands as C
 from queue_server.server import QueueServer
 from queue_server.storage import EventRow, FiledMaterialRow, FormRow, Store
-from tests.queue_server import storage_support as support
 from tools import protocol_examples
 
 SERVICE = "liuguan.residence_registration"  # queue E: window 5 first, windows 4 and 6 back it up
