@@ -6,7 +6,7 @@
 It starts a virtual display (Xvfb) and, per mode, a real queue server in its own process and
 the signage main screen (Kivy, the real layout with its scrolling notices and call flash, voice
 off) in a child process. In that child, five staff clients (windows 1 to 5) and a bare
-subscriber run in a thread of their own (``ui.bridge.ClientThread``), never in the screen's
+subscriber run in a thread of their own (the client's ``LoopThread``), never in the screen's
 event loop, as the hall's counters run on their own machines. One clock (time.perf_counter in
 that process) times every end. For each call: t0 just before the staff client sends
 ``call_next``; t1 when the first frame whose big number shows the called ticket has been swapped
@@ -41,13 +41,13 @@ from queue_server.engine.quantile import quantile
 
 async def child(calls: int, size: tuple[int, int], fps: int, folder: Path, mode: str) -> dict:
     from harness.server_proc import server_process
+    from queue_server.client import LoopThread
     from queue_server.protocol import commands as C
     from signage.app import Options, run_signage
     from signage.settings import SignageSettings
-    from ui.bridge import ClientThread
 
     load_before = os.getloadavg()[0]
-    with server_process(folder / "hall") as hall, ClientThread("bench-callers") as callers:
+    with server_process(folder / "hall") as hall, LoopThread("bench-callers") as callers:
         options = Options(
             config=hall.config,
             settings=SignageSettings(player="none"),
@@ -191,7 +191,7 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path, mode:
 
         try:
             started = time.perf_counter()
-            result = await callers.run(call_all())
+            result = await callers.run_async(call_all())
             result["seconds"] = time.perf_counter() - started
         finally:
             app.stop()

@@ -5,7 +5,7 @@
 
 The screen connects to the queue server with a device token (by default the ``--device-id``'s
 entry of ``<config>.credentials``, written by ``python main.py init``), subscribes to the public
-stream and renders it. The client runs in a thread of its own (``ui.bridge.ClientThread``): a
+stream and renders it. The client runs in a thread of its own (the client's ``LoopThread``): a
 frame that takes long to draw (software OpenGL) never delays reading a call. The screen and the
 speaker report their health to the server. Kivy is imported only when the screen starts
 (``run``), never when ``main.py`` builds its parser.
@@ -26,14 +26,14 @@ from pathlib import Path
 
 from content.signage import Screen, Signage, load_signage
 from queue_server import protocol as P
-from queue_server.client import AuthFailed, HallClient
+from queue_server.client import AuthFailed, HallClient, LoopThread
 from queue_server.config import HallConfig
 from signage.core import SignageState
 from signage.feed import SignageFeed
 from signage.settings import SignageSettings
 from signage.voice import CommandPlayer, EspeakSynth, FileSink, Voice, make_player
 from terminal.app import hall_now, read_token, server_url
-from ui.bridge import ClientThread, Inbox, run_app_with
+from ui.bridge import Inbox, run_app_with
 from ui.window import setup_window
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ async def run_signage(
     try:
         if options.client_thread:
             # Messages wait in the inbox for the next frame; the state lives on the Kivy thread.
-            with ClientThread("signage-client") as network:
+            with LoopThread("signage-client") as network:
                 feed.deliver = Inbox(feed.receive).put
                 await run_app_with(app, feed.run(), thread=network)
         else:

@@ -3,8 +3,8 @@ screen's and the speaker's health to the server.
 
 Kivy-free, and in two halves that may run on two threads:
 
-* ``run()`` runs in the client's event loop (in the app, a ``ui.bridge.ClientThread`` of its own,
-  so a slow frame never delays a read): it connects, subscribes, and hands every message and
+* ``run()`` runs in the client's event loop (in the app, a ``LoopThread`` of its own, so a
+  slow frame never delays a read): it connects, subscribes, and hands every message and
   every connection change, in order, to ``deliver`` (in the app, ``Inbox.put``); it reports the
   health of the screen and the speaker on every (re)connection and on every change.
 * ``receive(items)`` runs where the state lives (in the app, on the Kivy clock, once a frame with

@@ -6,6 +6,7 @@
     terminal.health   device health for the hall manager: one reporter for every terminal
     terminal.devices  which URL each device comes from; opening them in their workers
     terminal.app      running a terminal app beside its client and workers; its main command
+    terminal.loop     the client's loop on a thread (LoopThread), for the Kivy side (ui.bridge)
     terminal.notify   sd_notify (READY, WATCHDOG) to systemd
 
 Nothing here imports Kivy (a test checks it); the Kivy side is ``ui``. Of ours, this package

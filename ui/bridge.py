@@ -1,8 +1,8 @@
 """The bridge between asyncio clients and a Kivy app.
 
-    with ClientThread("signage-client") as network:
-        inbox = Inbox(feed.receive)                  # called on the Kivy clock, in order
-        await run_app_with(app, feed.run(inbox.put), thread=network)
+    with LoopThread("signage-client") as network:    # the client's loop on a thread
+        feed.deliver = Inbox(feed.receive).put        # receive: on the Kivy clock, in order
+        await run_app_with(app, feed.run(), thread=network)
 
 Two ways to run a background coroutine (a HallClient and what reads it) beside the app:
 
@@ -10,10 +10,11 @@ Two ways to run a background coroutine (a HallClient and what reads it) beside t
   but every step of the coroutine waits for the frame being drawn: on a screen without a GPU
   (Mesa's software OpenGL) a frame takes a few hundred milliseconds, and reading one websocket
   message takes several turns of the loop.
-* ``run_app_with(app, coro, thread=ClientThread())``: in an asyncio loop of its own, in its own
-  thread. The coroutine must touch no widget: it hands what it receives to the Kivy side through
-  an ``Inbox``, which calls its handler on the Kivy clock with everything that came since the
-  last frame, in order, so a burst is drawn once, in the next frame.
+* ``run_app_with(app, coro, thread=LoopThread())``: in an asyncio loop of its own, in its own
+  thread (the client's ``LoopThread``, which ``ui`` takes through ``terminal.loop``). The
+  coroutine must touch no widget: it hands what it receives to the Kivy side through an
+  ``Inbox``, which calls its handler on the Kivy clock with everything that came since the last
+  frame, in order, so a burst is drawn once, in the next frame.
 
 Either way, when the app stops the coroutine is cancelled (and awaited: its ``finally`` closes
 the client); when the coroutine fails, the app is stopped and the error is raised to the caller.
@@ -34,14 +35,11 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
+from terminal.loop import RECANCEL_S, LoopThread
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-R = TypeVar("R")
-
-# A background task still running this long after it was cancelled is cancelled again: in
-# Python 3.11, asyncio.wait_for drops a cancel that arrives just as its result does.
-RECANCEL_S = 1.0
 
 
 def coalesced(callback: Callable[..., Any]) -> Callable[[], None]:
@@ -52,99 +50,6 @@ def coalesced(callback: Callable[..., Any]) -> Callable[[], None]:
     from kivy.clock import Clock
 
     return Clock.create_trigger(callback, -1)
-
-
-class ClientThread:
-    """An asyncio event loop in a thread of its own, for network clients beside a Kivy app.
-
-    ``submit(coro)`` runs a coroutine there from any thread (a concurrent Future);
-    ``await run(coro)`` does the same from another event loop. ``stop()`` cancels what is
-    still running there, lets it finish its ``finally`` blocks, closes the loop and joins the
-    thread (as ``asyncio.run`` does at its end). Objects such as a HallClient must be used in
-    this loop only, once it has started using them."""
-
-    def __init__(self, name: str = "yikou-client"):
-        self.name = name
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            raise RuntimeError(f"{self.name} is not running")
-        return self._loop
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> ClientThread:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
-            self._thread.start()
-            self._ready.wait()
-        return self
-
-    def _main(self) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            try:
-                tasks = asyncio.all_tasks(loop)
-                while pending := {t for t in tasks if not t.done()}:
-                    for task in pending:  # again if a cancel was dropped (see RECANCEL_S)
-                        task.cancel()
-                    loop.run_until_complete(asyncio.wait(pending, timeout=RECANCEL_S))
-                for task in tasks:
-                    if not task.cancelled() and task.exception() is not None:
-                        log.error("%s: %r ended with %r", self.name, task, task.exception())
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            finally:
-                asyncio.set_event_loop(None)
-                loop.close()
-
-    def submit(self, coro: Coroutine[Any, Any, R]) -> concurrent.futures.Future[R]:
-        """Run ``coro`` in this thread's loop (call from any thread)."""
-        if self._loop is None:
-            coro.close()  # it will never run: no "never awaited" warning
-            raise RuntimeError(f"{self.name} is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
-    async def run(self, coro: Coroutine[Any, Any, R]) -> R:
-        """Run ``coro`` in this thread's loop and await its result from another loop."""
-        return await asyncio.wrap_future(self.submit(coro))
-
-    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
-        """Call ``callback(*args)`` in this thread's loop (call from any thread)."""
-        self.loop.call_soon_threadsafe(callback, *args)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Cancel what still runs in the loop, let it finish, close the loop, join the thread."""
-        thread = self._thread
-        if thread is None:
-            return
-        if thread.is_alive() and self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has already closed
-                self._loop.call_soon_threadsafe(self._loop.stop)
-        thread.join(timeout)
-        if thread.is_alive():
-            log.error("%s did not stop within %.0f s", self.name, timeout)
-            return
-        self._thread = None
-        self._loop = None
-        self._ready.clear()
-
-    def __enter__(self) -> ClientThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class Inbox(Generic[T]):
@@ -192,11 +97,11 @@ class Inbox(Generic[T]):
 
 
 async def run_app_with(
-    app, background: Coroutine[Any, Any, Any], *, thread: ClientThread | None = None
+    app, background: Coroutine[Any, Any, Any], *, thread: LoopThread | None = None
 ) -> None:
     """Run the Kivy ``app`` in the running loop and ``background`` beside it until the app stops:
-    in the same loop, or in ``thread``'s loop (started here if it is not running; not stopped
-    here: it may serve other work, and ``with ClientThread()`` stops it)."""
+    in the same loop, or in ``thread``'s loop (not closed here: it may serve other work, and
+    ``with LoopThread()`` closes it)."""
     if thread is None:
         await _run_in_loop(app, background)
     else:
@@ -228,10 +133,12 @@ async def _run_in_loop(app, background: Coroutine[Any, Any, Any]) -> None:
         raise failure[0]
 
 
-async def _run_in_thread(app, background: Coroutine[Any, Any, Any], thread: ClientThread) -> None:
+async def _run_in_thread(app, background: Coroutine[Any, Any, Any], thread: LoopThread) -> None:
+    if not thread.running:
+        background.close()  # it will never run: no "never awaited" warning
+        raise RuntimeError(f"{thread.name} is not running")
     from kivy.clock import Clock
 
-    thread.start()
     failure: list[BaseException] = []
     # Set when the task has really ended (its finally blocks included), also when it is
     # cancelled before its first step: cancelling only asks the task to stop.

@@ -110,7 +110,10 @@ class LoopThread:
         return await asyncio.wrap_future(self.submit(coroutine))
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
-        """Call ``callback(*args)`` in this loop (call from any thread)."""
+        """Call ``callback(*args)`` in this loop (call from any thread); ``RuntimeError`` once
+        the loop is closed, as ``submit``."""
+        if not self.running:
+            raise RuntimeError(f"{self.name} is not running")
         self._loop.call_soon_threadsafe(callback, *args)
 
     def close(self, timeout: float = 15.0) -> None:

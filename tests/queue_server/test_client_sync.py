@@ -87,7 +87,20 @@ def test_close_lets_running_tasks_finish_their_finally_blocks_then_refuses_work(
     coroutine = asyncio.sleep(0)
     with pytest.raises(RuntimeError):
         loop.submit(coroutine)
+    with pytest.raises(RuntimeError, match="not running"):
+        loop.call_soon(print, "never")
     loop.close()  # twice is fine
+
+
+def test_call_soon_calls_in_the_loops_thread_in_order():
+    called: list[tuple[int, str]] = []
+    done = threading.Event()
+    with LoopThread("soon") as loop:
+        for n in range(3):
+            loop.call_soon(lambda n: called.append((n, threading.current_thread().name)), n)
+        loop.call_soon(done.set)
+        assert done.wait(10)
+    assert called == [(0, "soon"), (1, "soon"), (2, "soon")]
 
 
 def test_run_from_the_loops_own_thread_is_refused_not_a_deadlock():

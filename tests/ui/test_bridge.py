@@ -1,4 +1,5 @@
-"""ui.bridge without a window: the client thread's loop and the inbox that hands items over.
+"""ui.bridge without a window: the client's loop on a thread (``LoopThread``, which ui takes
+through ``terminal.loop``) and the inbox that hands items over.
 
 The Kivy clock is replaced by ``FakeClock`` (a trigger wakes a consumer thread that drains the
 inbox, as Kivy's clock runs a trigger on its own thread in the next frame); the real clock is
@@ -12,7 +13,8 @@ import threading
 
 import pytest
 
-from ui.bridge import ClientThread, Inbox
+from terminal.loop import LoopThread
+from ui.bridge import Inbox, run_app_with
 
 
 class FakeClock:
@@ -73,7 +75,7 @@ class Collected:
             return self.cond.wait_for(predicate, timeout)
 
 
-async def test_a_client_thread_runs_coroutines_in_its_own_loop_and_stops_them_cleanly():
+async def test_the_client_thread_runs_coroutines_in_its_own_loop_and_stops_them_cleanly():
     here = threading.get_ident()
     cleaned = threading.Event()
 
@@ -87,20 +89,33 @@ async def test_a_client_thread_runs_coroutines_in_its_own_loop_and_stops_them_cl
         finally:
             cleaned.set()  # the stop lets it run its finally, as asyncio.run would
 
-    thread = ClientThread("test-client").start()
+    thread = LoopThread("test-client")  # running from its construction
     try:
         assert thread.running
-        ident = await thread.run(where())
+        ident = await thread.run_async(where())
         assert ident != here and ident == thread.submit(where()).result(10)
         thread.submit(forever())
         with pytest.raises(ZeroDivisionError):
-            await thread.run(_fail())  # its error reaches the caller
+            await thread.run_async(_fail())  # its error reaches the caller
     finally:
-        thread.stop()
+        thread.close()
     assert cleaned.is_set() and not thread.running
     with pytest.raises(RuntimeError, match="not running"):
         thread.submit(where())
-    thread.stop()  # stopping twice is harmless
+    thread.close()  # closing twice is harmless
+
+
+async def test_an_app_is_not_run_beside_a_closed_thread():
+    class App:  # never started: the refusal comes first
+        def async_run(self, async_lib: str):
+            raise AssertionError("the app ran")
+
+    thread = LoopThread("test-closed")
+    thread.close()
+    background = _fail()
+    with pytest.raises(RuntimeError, match="test-closed is not running"):
+        await run_app_with(App(), background, thread=thread)
+    assert background.cr_frame is None  # closed, so never "never awaited"
 
 
 async def _fail() -> None:

@@ -1,4 +1,4 @@
-"""A HallClient in a ``ClientThread`` handing the public stream through an ``Inbox`` to another
+"""A HallClient in a ``LoopThread`` handing the public stream through an ``Inbox`` to another
 thread (as the signage hands it to Kivy): the server (a real process) is killed with SIGKILL and
 restarted while a window calls; the other side gets every call exactly once, in seq order, as
 the event log has them, and hears the connection go and come back (``on_state``)."""
@@ -15,11 +15,11 @@ from harness.servers import (
     write_hall_config,
 )
 from queue_server import protocol as P
-from queue_server.client import HallClient
+from queue_server.client import HallClient, LoopThread
 from queue_server.protocol import commands as C
 from tests.queue_server.test_server_resume import logged_calls, prepare_hall
 from tests.ui.test_bridge import Collected, FakeClock
-from ui.bridge import ClientThread, Inbox
+from ui.bridge import Inbox
 
 KILLS = 3
 CALLS_BETWEEN = 4
@@ -31,7 +31,7 @@ async def test_every_call_crosses_the_bridge_once_in_order_across_server_kills(t
     server = ServerProcess(config_path, free_port())
     got = Collected()
     window: HallClient | None = None
-    with FakeClock() as clock, ClientThread("test-screen-client") as network:
+    with FakeClock() as clock, LoopThread("test-screen-client") as network:
         inbox = Inbox(got, schedule=clock.schedule)
         screen = HallClient(
             server.url,
@@ -97,7 +97,7 @@ async def test_every_call_crosses_the_bridge_once_in_order_across_server_kills(t
 
             assert await asyncio.to_thread(got.wait_for, caught_up, 60)
             job.cancel()
-            await network.run(screen.close())
+            await network.run_async(screen.close())
         finally:
             if window is not None:
                 await window.close()
