@@ -257,7 +257,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
     # 4. Every other screen in Chinese, English and large print.
     tours = {}
     for mode in ("zh", "en", "elderly"):
-        tours[mode] = await tour(app, shot, mode, scanner, tickets[1]["ticket_url"])
+        tours[mode] = await tour(app, shot, mode, scanner, tickets[1].ticket_url)
     result["tours"] = tours
 
     # 5. Book: service, day, slot, ID card; the QR code shown and printed.
