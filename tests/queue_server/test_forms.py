@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from harness import halls as support
 from harness.servers import (
     Clock,
     Running,
@@ -31,7 +32,6 @@ from queue_server.config import Privacy
 from queue_server.protocol import commands as C
 from queue_server.server import QueueServer
 from queue_server.storage import EventRow, FiledMaterialRow, FormRow, Store
-from tests.queue_server import storage_support as support
 from tools import protocol_examples
 
 SERVICE = "liuguan.residence_registration"  # queue E: window 5 first, windows 4 and 6 back it up
@@ -154,7 +154,7 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
         assert seen
         for clear in (NAME, NUMBER, ADDRESS, PHONE):
             assert not any(clear in text for text in seen)
-            assert clear not in json.dumps(issued, ensure_ascii=False)
+            assert clear not in issued.model_dump_json()
             assert clear not in caplog.text
         for client in (kiosk, manager, w5, w4):
             await client.close()
