@@ -380,9 +380,9 @@ async def fanout_pair(
             for counter, client in counters[: warmup + calls - i]:
                 start = time.perf_counter()
                 reply = await client.command(C.CallNext(counter=counter))
-                number = next(e["number"] for e in reply["events"] if e["type"] == "ticket_called")
+                number = next(e["number"] for e in reply.events if e["type"] == "ticket_called")
                 done = await tracker.wait(("ticket_called", number))
-                await _quiet(tracker, reply["seq"])
+                await _quiet(tracker, reply.seq)
                 called.append((counter, client, number))
                 if floor_caller is None:
                     floor_caller = FloorCaller(trigger, theirs.tracker, tracker.sample or "")
@@ -397,7 +397,7 @@ async def fanout_pair(
             )
             for *_, number in called:
                 await tracker.wait(("ticket_no_show", number))
-            await _quiet(tracker, max(r["seq"] for r in replies))
+            await _quiet(tracker, max(r.seq for r in replies))
             await asyncio.sleep(max(min_round - (time.perf_counter() - round_start), 0))
         cpu = (server.cpu_seconds() - cpu) / (warmup + calls)
     finally:

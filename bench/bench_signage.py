@@ -158,7 +158,7 @@ async def child(calls: int, size: tuple[int, int], fps: int, folder: Path, mode:
                     await no_show.pop(window)
                 t0 = time.perf_counter()
                 reply = await staff[window].command(C.CallNext(counter=window))
-                number = reply["events"][-1]["number"]
+                number = reply.events[-1]["number"]
                 with lock:
                     t1 = drawn.get(number)
                     if t1 is None:

@@ -58,11 +58,8 @@ from queue_server.errors import (
 )
 from queue_server.protocol import commands as C
 from queue_server.protocol.payloads import (
-    CommandResult,
     CounterView,
     ServiceStatus,
-    SnapshotResult,
-    TicketResult,
     TicketView,
 )
 from queue_server.protocol.states import CounterState
@@ -677,22 +674,20 @@ class ClientLink:
         return cls(remote, config, window)
 
     def execute(self, command: C.Command) -> list[WindowEvent]:
-        reply = CommandResult.model_validate(self.remote.command(command))
+        reply = self.remote.command(command)
         return window_events(reply.events)
 
     def status(self) -> WindowStatus:
-        hall = SnapshotResult.model_validate(self.remote.query("snapshot")).state
+        hall = self.remote.query("snapshot").state
         counter = next((c for c in hall.counters if c.id == self.window), None)
         if counter is None:
             raise NotFound("counter", self.window)
         ticket = None
         if counter.ticket is not None:
             try:
-                reply = self.remote.query("ticket", ticket=counter.ticket)
+                ticket = self.remote.query("ticket", ticket=counter.ticket).ticket
             except NotFound:  # the day turned between the two questions
                 pass
-            else:
-                ticket = TicketResult.model_validate(reply).ticket
         return window_status(self.config, counter, hall.services, ticket, self.clock())
 
     def close(self) -> None:

@@ -66,7 +66,6 @@ from queue_server.engine import events as V
 from queue_server.engine.model import Ticket
 from queue_server.errors import ConfigError, EngineError, StorageError, YikouError
 from queue_server.protocol import commands as C
-from queue_server.protocol.payloads import CommandResult
 from queue_server.protocol.states import CounterState, TicketState
 
 if TYPE_CHECKING:
@@ -288,7 +287,7 @@ class ClientTicketMachine:
 
     def issue(self, command: C.IssueTicket, *, id_number: str | None) -> Issued:
         resident_id = {"number": id_number, "doc_type": "id"} if id_number else None
-        reply = CommandResult.model_validate(self.remote.command(command, resident_id=resident_id))
+        reply = self.remote.command(command, resident_id=resident_id)
         if reply.ticket is None:  # an issue reply always carries its ticket
             raise ValueError("the reply to issue_ticket carried no ticket")
         return Issued(reply.ticket.number, reply.ticket.service, reply.ticket_url)

@@ -41,6 +41,7 @@ from devices.identity import Identity, Sex, is_valid_gb11643
 from kiosk.settings import KioskSettings
 from kiosk.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
+from queue_server.protocol.payloads import CommandResult
 from terminal.flow import HallOffer, IdleTimer, TerminalFlow, age_on, appointment_id
 
 log = logging.getLogger(__name__)
@@ -635,32 +636,31 @@ class KioskFlow(TerminalFlow):
 
     # --- the server's and printer's answers -----------------------------------------------------
 
-    def issued(self, reply: dict[str, Any]) -> list[Effect]:
+    def issued(self, reply: CommandResult) -> list[Effect]:
         """The reply to Issue or CheckIn: a ticket. Print it."""
         pending = self.visit.pending
         if self.screen != Screen.WORKING or pending is None:
             return []
-        ticket = reply["ticket"]
+        ticket = reply.ticket
+        if ticket is None:
+            raise ValueError(f"the reply to {type(pending).__name__} carries no ticket")
         self.visit.ticket = {
-            "id": ticket["id"],
-            "number": ticket["number"],
-            "service": ticket["service"],
-            "name_zh": ticket.get("service_name_zh") or ticket["service"],
-            "name_en": ticket.get("service_name_en") or ticket["service"],
-            "ahead": int(ticket.get("ahead") or 0),
-            "wait_s": ticket.get("estimated_wait_s"),
-            # The class the hall GRANTED (a late booking is normal; the server's rules decide);
-            # what was asked for only if an older server's view lacks it.
-            "priority": ticket.get("priority")
-            or getattr(pending, "priority", None)
-            or self.config.appointments.priority,
-            "token": reply.get("resident_token", ""),
-            "url": reply.get("ticket_url", ""),
+            "id": ticket.id,
+            "number": ticket.number,
+            "service": ticket.service,
+            "name_zh": ticket.service_name_zh or ticket.service,
+            "name_en": ticket.service_name_en or ticket.service,
+            "ahead": ticket.ahead or 0,
+            "wait_s": ticket.estimated_wait_s,
+            # The class the hall GRANTED (a late booking is normal; the server's rules decide).
+            "priority": ticket.priority,
+            "token": reply.resident_token or "",
+            "url": reply.ticket_url or "",
         }
-        if ticket.get("priority_label_zh") and ticket["priority"] not in self.priority_labels:
+        if ticket.priority_label_zh and ticket.priority not in self.priority_labels:
             # A class the hall has and this kiosk's config does not: the server's own words.
-            self.priority_labels[ticket["priority"]] = Text(
-                ticket["priority_label_zh"], ticket.get("priority_label_en") or ticket["priority"]
+            self.priority_labels[ticket.priority] = Text(
+                ticket.priority_label_zh, ticket.priority_label_en or ticket.priority
             )
         self.visit.checked_in = isinstance(pending, CheckIn)
         if isinstance(pending, Issue) and pending.form is not None:
@@ -669,7 +669,7 @@ class KioskFlow(TerminalFlow):
                 pending.service,
                 len(pending.form["fields"]),
                 len(pending.form["materials"]),
-                bool(reply.get("form_stored")),
+                bool(reply.form_stored),
             )
         self.visit.pending = None
         t = self.visit.ticket

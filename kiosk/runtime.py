@@ -35,6 +35,7 @@ from queue_server.client import (
     new_request_key,
 )
 from queue_server.protocol import commands as C
+from queue_server.protocol.payloads import CommandResult
 from terminal.health import HealthReporter, worker_health
 from terminal.runtime import EffectRunner
 
@@ -197,7 +198,7 @@ class KioskRuntime:
 
     async def _ticket_command(
         self, command: C.Command, resident_id: dict[str, str] | None, form: dict | None
-    ) -> dict:
+    ) -> CommandResult:
         """Send a command that makes a ticket, retried under ONE request key: an attempt the
         hall committed after its reply was lost (or said `unavailable`) is answered to the
         retry with that ticket, never a second one."""

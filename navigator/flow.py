@@ -41,6 +41,17 @@ from devices.identity import Identity
 from navigator.settings import NavigatorSettings
 from navigator.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
+from queue_server.protocol.payloads import (
+    AppointmentBooking,
+    CommandResult,
+    CounterView,
+    PublicSnapshot,
+    RecentCall,
+    ServiceStatus,
+    TicketResult,
+    TicketView,
+)
+from queue_server.protocol.states import TicketState
 from terminal.flow import HallOffer, IdleTimer, TerminalFlow, age_on, appointment_id
 
 log = logging.getLogger(__name__)
@@ -150,7 +161,7 @@ class Visit:
     map_service: str | None = None  # the map highlights this service's windows
     map_window: int | None = None  # ... or leads to this one window (a called ticket)
     ticket_id: str | None = None
-    ticket: dict[str, Any] | None = field(default=None, repr=False)
+    ticket: TicketView | None = field(default=None, repr=False)
     ticket_problem: str | None = None  # a T key: ticket_expired, ticket_unknown
     days: list[str] | None = None
     day: str | None = None
@@ -158,7 +169,7 @@ class Visit:
     slot: dict[str, Any] | None = None
     card_for: str | None = None  # "book" or "cancel"
     appointment: str | None = None  # a scanned booking's id
-    booking: dict[str, Any] | None = field(default=None, repr=False)
+    booking: AppointmentBooking | None = field(default=None, repr=False)
     print_state: str | None = None  # "printing", "printed", "failed", "none"
     pending: Effect | None = field(default=None, repr=False)
     notice_title: Text | None = None
@@ -172,9 +183,9 @@ class Live:
     """The hall now, from the public snapshot: nothing personal in it."""
 
     known: bool = False
-    services: dict[str, dict[str, Any]] = field(default_factory=dict)
-    counters: dict[int, dict[str, Any]] = field(default_factory=dict)
-    recent: list[dict[str, Any]] = field(default_factory=list)
+    services: dict[str, ServiceStatus] = field(default_factory=dict)
+    counters: dict[int, CounterView] = field(default_factory=dict)
+    recent: list[RecentCall] = field(default_factory=list)
     version: int = 0  # bumped on every update, so screens know to redraw
 
 
@@ -321,16 +332,16 @@ class NavigatorFlow(TerminalFlow):
         status = self.live.services.get(service_id)
         if status is None:
             return None
-        wait = status.get("estimated_wait_s")
+        wait = status.estimated_wait_s
         serving = [
-            (c["ticket"], cid)
+            (c.ticket, cid)
             for cid, c in sorted(self.live.counters.items())
-            if c.get("ticket") and c.get("service") == service_id
+            if c.ticket and c.service == service_id
         ]
         return QueueInfo(
-            waiting=int(status.get("waiting") or 0),
+            waiting=status.waiting,
             wait_minutes=None if wait is None else max(0, round(wait / 60)),
-            windows=sorted(status.get("counters") or []),
+            windows=sorted(status.counters),
             serving=serving,
         )
 
@@ -377,21 +388,21 @@ class NavigatorFlow(TerminalFlow):
         ticket = v.ticket
         if ticket is None:
             return T["ticket_loading"], None
-        state = ticket.get("state")
-        if state == "waiting":
-            ahead = int(ticket.get("ahead") or 0)
-            wait = ticket.get("estimated_wait_s")
+        state = ticket.state
+        if state == TicketState.WAITING:
+            ahead = ticket.ahead or 0
+            wait = ticket.estimated_wait_s
             second = (
                 T["ticket_wait"].format(m=max(1, round(wait / 60))) if wait else T["ticket_live"]
             )
             return T["ticket_waiting"].format(n=ahead), second
-        if state == "called":
-            return T["ticket_called"].format(window=ticket.get("counter")), T["ticket_called_sub"]
-        if state == "serving":
-            return T["ticket_serving"].format(window=ticket.get("counter")), None
-        if state == "done":
+        if state == TicketState.CALLED:
+            return T["ticket_called"].format(window=ticket.counter), T["ticket_called_sub"]
+        if state == TicketState.SERVING:
+            return T["ticket_serving"].format(window=ticket.counter), None
+        if state == TicketState.DONE:
             return T["ticket_done"], None
-        if state == "no_show":
+        if state == TicketState.NO_SHOW:
             return T["ticket_no_show"], None
         return T["ticket_cancelled"], None
 
@@ -523,12 +534,12 @@ class NavigatorFlow(TerminalFlow):
         if self.screen == Screen.GUIDE and self.visit.service:
             self.visit.map_service, self.visit.map_window = self.visit.service, None
         elif self.screen == Screen.TICKET and self.visit.ticket:
-            counter = self.visit.ticket.get("counter")
+            counter = self.visit.ticket.counter
             if counter is None:
-                service = self.visit.ticket.get("service")
+                service = self.visit.ticket.service
                 self.visit.map_service, self.visit.map_window = service, None
             else:
-                self.visit.map_service, self.visit.map_window = None, int(counter)
+                self.visit.map_service, self.visit.map_window = None, counter
         else:
             return []
         self._go(Screen.MAP)
@@ -536,12 +547,12 @@ class NavigatorFlow(TerminalFlow):
 
     # --- live information ---------------------------------------------------------------------
 
-    def live_update(self, state: dict[str, Any]) -> list[Effect]:
+    def live_update(self, state: PublicSnapshot) -> list[Effect]:
         """A public snapshot of the hall (services, counters, recent calls); nothing personal."""
         live = self.live
-        live.services = {s["service"]: s for s in state.get("services", [])}
-        live.counters = {int(c["id"]): c for c in state.get("counters", [])}
-        live.recent = list(state.get("recent_calls", []))
+        live.services = {s.service: s for s in state.services}
+        live.counters = {c.id: c for c in state.counters}
+        live.recent = list(state.recent_calls)
         live.known = True
         live.version += 1
         # A scanned ticket on screen follows the hall: ask for its state again.
@@ -645,7 +656,7 @@ class NavigatorFlow(TerminalFlow):
     def cancel_booking(self) -> list[Effect]:
         """From the booked screen (the card is there) or a scanned booking (card needed)."""
         if self.screen == Screen.BOOKED and self.visit.booking:
-            self.visit.appointment = self.visit.booking["id"]
+            self.visit.appointment = self.visit.booking.id
         elif self.screen != Screen.APPOINTMENT or not self.visit.appointment:
             return []
         self.visit.card_for = "cancel"
@@ -674,15 +685,17 @@ class NavigatorFlow(TerminalFlow):
 
     # --- the server's and printer's answers -----------------------------------------------------
 
-    def answered(self, query: str, result: dict[str, Any]) -> list[Effect]:
+    def answered(self, query: str, result: TicketResult | dict[str, Any]) -> list[Effect]:
+        """A query's result: ``ticket`` typed, ``bookable_days`` and ``slots`` as dicts (the
+        protocol has no model for them yet)."""
         v = self.visit
-        if query == "ticket" and self.screen == Screen.TICKET:
-            ticket = result.get("ticket")
-            if ticket and ticket.get("id") == v.ticket_id:
-                v.ticket = {
-                    k: ticket.get(k)
-                    for k in ("id", "number", "service", "state", "ahead", "counter")
-                } | {"estimated_wait_s": ticket.get("estimated_wait_s")}
+        if isinstance(result, TicketResult):
+            if (
+                query == "ticket"
+                and self.screen == Screen.TICKET
+                and result.ticket.id == v.ticket_id
+            ):
+                v.ticket = result.ticket
         elif query == "bookable_days" and self.screen == Screen.BOOK:
             v.days = list(result.get("days", []))
             if v.days:
@@ -693,15 +706,17 @@ class NavigatorFlow(TerminalFlow):
                 v.page = 0
         return []
 
-    def booked(self, reply: dict[str, Any]) -> list[Effect]:
+    def booked(self, reply: CommandResult) -> list[Effect]:
         pending = self.visit.pending
         if self.screen != Screen.WORKING or not isinstance(pending, Book):
             return []
+        appointment = reply.appointment
+        if appointment is None:
+            raise ValueError("the reply to a booking carries no appointment")
         self.visit.pending = None
-        appointment = reply["appointment"]
-        self.visit.booking = dict(appointment)
+        self.visit.booking = appointment
         self._go(Screen.BOOKED, remember=False)
-        log.info("navigator: booking %s made for %s", appointment["id"], appointment["service"])
+        log.info("navigator: booking %s made for %s", appointment.id, appointment.service)
         if not self.has_printer:
             self.visit.print_state = "none"
             return []
@@ -710,9 +725,9 @@ class NavigatorFlow(TerminalFlow):
             return [ReportFault("printer", self.printer_problem, "booking slip not printed")]
         self.visit.print_state = "printing"
         rules = self.config.appointments
-        start = dt.datetime.fromisoformat(appointment["slot_start"]).astimezone(self.config.zone)
-        end = dt.datetime.fromisoformat(appointment["slot_end"]).astimezone(self.config.zone)
-        service = self.catalog.service(appointment["service"])
+        start = appointment.slot_start.astimezone(self.config.zone)
+        end = appointment.slot_end.astimezone(self.config.zone)
+        service = self.catalog.service(appointment.service)
         bring = [m.name_zh for m in service.materials if m.required][:4]
         note = (
             f"预约时段：{start:%Y-%m-%d %H:%M}–{end:%H:%M}\n"
@@ -724,7 +739,7 @@ class NavigatorFlow(TerminalFlow):
         return [
             Print(
                 hall_name=self.config.hall.name_zh,
-                appointment=appointment["id"],
+                appointment=appointment.id,
                 service=service.name_zh,
                 slot_start=start.replace(tzinfo=None),
                 note=note,

@@ -403,16 +403,15 @@ class QueuesScreen(NavScreen):
 
 class TicketScreen(NavScreen):
     def render(self, app, flow):
-        ticket = flow.visit.ticket or {}
-        self.ids.number.text = ticket.get("number") or ""
-        service = ticket.get("service")
-        self.ids.service.text = flow.service_name(service) if service else ""
+        ticket = flow.visit.ticket
+        self.ids.number.text = ticket.number if ticket else ""
+        self.ids.service.text = flow.service_name(ticket.service) if ticket else ""
         headline, second = flow.ticket_status()
         self.ids.headline.text = headline.get(app.lang) if headline else ""
         self.ids.second.text = second.get(app.lang) if second else ""
-        called = ticket.get("state") in ("called", "serving")
-        self.ids.headline.color = C.NUMBER if called else C.TEXT
-        app.ticket_has_way = ticket.get("state") in ("waiting", "called", "serving")
+        state = ticket.state if ticket else None
+        self.ids.headline.color = C.NUMBER if state in ("called", "serving") else C.TEXT
+        app.ticket_has_way = state in ("waiting", "called", "serving")
 
     def render_live(self, app, flow):
         self.render(app, flow)
@@ -473,12 +472,14 @@ class WorkingScreen(NavScreen):
 
 class BookedScreen(NavScreen):
     def render(self, app, flow):
-        booking = flow.visit.booking or {}
-        self.ids.qr.data = booking.get("id", "")
-        self.ids.appointment.text = booking.get("id", "")
-        self.ids.service.text = flow.service_name(booking.get("service", ""))
-        slot = {"start": booking.get("slot_start"), "end": booking.get("slot_end")}
-        day, start, end = flow.slot_time(slot if slot["start"] else None)
+        booking = flow.visit.booking
+        self.ids.qr.data = booking.id if booking else ""
+        self.ids.appointment.text = booking.id if booking else ""
+        self.ids.service.text = flow.service_name(booking.service) if booking else ""
+        slot = None
+        if booking is not None:
+            slot = {"start": booking.slot_start.isoformat(), "end": booking.slot_end.isoformat()}
+        day, start, end = flow.slot_time(slot)
         self.ids.when.text = flow.t("booked_when", day=day, start=start, end=end)
         rules = flow.config.appointments
         self.ids.how.text = flow.t(
@@ -628,7 +629,7 @@ class NavigatorApp(TerminalAppMixin, App):
         return (
             f.screen, f.lang, f.elderly, v.page, v.search_text, v.bureau, v.service,
             v.map_service, v.map_window, repr(v.ticket), v.ticket_problem, tuple(v.days or ()),
-            v.day, v.slots is None, len(v.slots or ()), (v.booking or {}).get("id"),
+            v.day, v.slots is None, len(v.slots or ()), v.booking.id if v.booking else None,
             v.print_state, v.card_for, v.appointment, v.notice_title, v.notice_body,
             self.portrait, f.server_up,
         )  # fmt: skip

@@ -145,7 +145,7 @@ class NavigatorRuntime:
                     self._dirty.set()
                     continue
                 self.refreshes += 1
-                self.do(self.flow.live_update(reply.get("state", {})))
+                self.do(self.flow.live_update(reply.state))
                 # However many events arrived meanwhile, the next refresh waits this long.
                 await asyncio.sleep(self.refresh_s)
         finally:

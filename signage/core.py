@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from queue_server.protocol.payloads import PublicSnapshot, ServiceStatus
 from queue_server.protocol.states import CounterState
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class SignageState:
     recent_limit: int = RECENT_LIMIT
     counters: dict[int, CounterView] = field(default_factory=dict)
     recent: deque[Call] = field(default_factory=deque)
-    services: list[dict[str, Any]] = field(default_factory=list)
+    services: list[ServiceStatus] = field(default_factory=list)
     notices: dict[str, Notice] = field(default_factory=dict)
     day: str | None = None
     seq: int = -1
@@ -113,10 +114,10 @@ class SignageState:
         waiting: dict[str, int] = {}
         wait_s: dict[str, float | None] = {}
         for entry in self.services:
-            prefix = entry.get("queue") or "?"
-            waiting[prefix] = waiting.get(prefix, 0) + int(entry.get("waiting") or 0)
-            estimate = entry.get("estimated_wait_s")
-            if entry.get("waiting") and estimate is not None:
+            prefix = entry.queue or "?"
+            waiting[prefix] = waiting.get(prefix, 0) + entry.waiting
+            estimate = entry.estimated_wait_s
+            if entry.waiting and estimate is not None:
                 wait_s[prefix] = max(wait_s.get(prefix) or 0.0, float(estimate))
             else:
                 wait_s.setdefault(prefix, None)
@@ -136,13 +137,15 @@ class SignageState:
         return True
 
     def apply(self, message: Mapping[str, Any]) -> list[Call]:
-        """Apply one message of the public stream; return the calls to show and announce."""
+        """Apply one message of the public stream; return the calls to show and announce.
+        A snapshot's state and a status's services are read as the protocol's models; an
+        event is a dict (events have no models)."""
         kind = message.get("type")
         if kind == "snapshot" and message.get("stream", "public") == "public":
-            self._load_snapshot(message["state"], int(message["seq"]))
+            self._load_snapshot(PublicSnapshot.model_validate(message["state"]), message["seq"])
             return []
         if kind == "status":
-            self._set_services(message.get("services") or [])
+            self._set_services([ServiceStatus.model_validate(s) for s in message["services"]])
             self.version += 1
             return []
         if kind == "event" and message.get("stream", "public") == "public":
@@ -162,39 +165,36 @@ class SignageState:
             out.extend(self.apply(message))
         return out
 
-    def _load_snapshot(self, state: Mapping[str, Any], seq: int) -> None:
+    def _load_snapshot(self, state: PublicSnapshot, seq: int) -> None:
         self.seq = seq
-        self.day = state.get("day")
+        self.day = state.day.isoformat() if state.day else None  # as a day_opened event says it
         self.counters = {
-            int(c["id"]): CounterView(
-                id=int(c["id"]),
-                state=_counter_state(c.get("state")),
-                ticket=c.get("ticket"),
-                service=c.get("service"),
-                pause_reason=c.get("pause_reason") or "",
+            c.id: CounterView(
+                id=c.id,
+                state=c.state,
+                ticket=c.ticket,
+                service=c.service,
+                pause_reason=c.pause_reason or "",
             )
-            for c in state.get("counters", [])
+            for c in state.counters
         }
         # Only calls still at their window are worth showing as "recent".
         calls = [
-            Call(number=c["number"], counter=int(c["counter"]), service=c.get("service"))
-            for c in state.get("recent_calls", [])  # newest first
-            if c.get("counter") is not None
+            Call(number=c.number, counter=c.counter, service=c.service)
+            for c in state.recent_calls  # newest first
+            if c.counter is not None
         ]
         # Not deque(maxlen=...) on the whole list: that would keep the oldest, not the newest.
         self.recent = deque(calls[: self.recent_limit], maxlen=self.recent_limit)
-        self._set_services(state.get("services", []))
-        self.notices = {
-            n["id"]: Notice(n["id"], n.get("text_zh") or n.get("text_en") or "")
-            for n in state.get("notices", [])
-        }
+        self._set_services(state.services)
+        self.notices = {n.id: Notice(n.id, n.text_zh or n.text_en) for n in state.notices}
         self.version += 1
 
-    def _set_services(self, services: list[dict[str, Any]]) -> None:
+    def _set_services(self, services: list[ServiceStatus]) -> None:
         self.services = list(services)
         for entry in services:
-            if entry.get("name_zh"):
-                self.service_names[entry["service"]] = entry["name_zh"]
+            if entry.name_zh:
+                self.service_names[entry.service] = entry.name_zh
 
     def _apply_event(self, ev: Mapping[str, Any], seq: int) -> list[Call]:
         kind = ev.get("type")
@@ -259,13 +259,6 @@ class SignageState:
         # One line per ticket: a recall moves its line back to the top.
         kept = [c for c in self.recent if c.number != call.number]
         self.recent = deque([call, *kept][: self.recent_limit], maxlen=self.recent_limit)
-
-
-def _counter_state(value: Any) -> CounterState:
-    try:
-        return CounterState(str(value))
-    except ValueError:
-        return CounterState.IDLE
 
 
 def format_wait(seconds: float | None) -> str:

@@ -4,6 +4,7 @@
     await client.connect()                       # authenticates; raises AuthFailed if refused
     await client.subscribe("public")             # kept across reconnects
     reply = await client.command(IssueTicket(service="liuguan.residence_permit"))
+    reply.ticket.number                          # typed: CommandResult, TicketView
     async for message in client.messages():      # events, snapshots, status, ticket updates
         ...
 
@@ -28,7 +29,7 @@ import random
 import ssl as ssl_module
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -36,10 +37,24 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from queue_server import protocol as P
 from queue_server.client.errors import AuthFailed, Disconnected, ServerError
 from queue_server.protocol.commands import Command
+from queue_server.protocol.payloads import (
+    CommandResult,
+    ServicesResult,
+    SnapshotResult,
+    TicketResult,
+)
 
 log = logging.getLogger(__name__)
 
 ConnectionState = Literal["connected", "disconnected", "reconnecting"]
+
+
+# The queries whose results have a model; the others' results come back as the JSON's dicts.
+QUERY_RESULTS: dict[str, type[SnapshotResult | ServicesResult | TicketResult]] = {
+    "snapshot": SnapshotResult,
+    "services": ServicesResult,
+    "ticket": TicketResult,
+}
 
 
 def new_request_key() -> str:
@@ -267,8 +282,8 @@ class HallClient:
         resident_id: dict[str, str] | None = None,
         form: dict[str, Any] | None = None,
         request_key: str | None = None,
-    ) -> dict[str, Any]:
-        """Run an engine command. ``resident_id`` ({"number": ..., "doc_type": "id"}) is turned
+    ) -> CommandResult:
+        """Run an engine command; its result typed (``reply.ticket.number``). ``resident_id`` ({"number": ..., "doc_type": "id"}) is turned
         into the resident key by the server; the clear number goes no further. ``form``
         ({"fields": {key: value}, "materials": [key, ...]}, with ``issue_ticket`` from a kiosk
         or navigator) is stored sealed under the issued ticket, for the window that serves it;
@@ -283,10 +298,25 @@ class HallClient:
             message["form"] = form
         if request_key is not None:
             message["request_key"] = request_key
-        return await self.request(message)
+        return CommandResult.model_validate(await self.request(message))
 
-    async def query(self, query: str, **fields: Any) -> dict[str, Any]:
-        return await self.request({"type": "query", "query": query, **fields})
+    @overload
+    async def query(self, query: Literal["snapshot"], **fields: Any) -> SnapshotResult: ...
+    @overload
+    async def query(self, query: Literal["services"], **fields: Any) -> ServicesResult: ...
+    @overload
+    async def query(self, query: Literal["ticket"], **fields: Any) -> TicketResult: ...
+    @overload
+    async def query(self, query: str, **fields: Any) -> dict[str, Any]: ...
+    async def query(
+        self, query: str, **fields: Any
+    ) -> SnapshotResult | ServicesResult | TicketResult | dict[str, Any]:
+        """Ask a query; its result as its model (``QUERY_RESULTS``), or a dict for the queries
+        without one (``slots``, ``bookable_days``, ``stats``, ``ticket_form``,
+        ``materials_on_file``)."""
+        result = await self.request({"type": "query", "query": query, **fields})
+        model = QUERY_RESULTS.get(query)
+        return result if model is None else model.model_validate(result)
 
     async def device_status(self, part: str, ok: bool, detail: str = "") -> dict[str, Any]:
         """Report the health of one of this terminal's parts (printer, reader, scanner, screen,

@@ -22,13 +22,19 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from queue_server import protocol as P
 from queue_server.client.connection import HallClient
 from queue_server.client.errors import AuthFailed, ClientError, ServerError, engine_error
 from queue_server.errors import YikouError
 from queue_server.protocol import commands as C
+from queue_server.protocol.payloads import (
+    CommandResult,
+    ServicesResult,
+    SnapshotResult,
+    TicketResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +190,7 @@ class SyncClient:
 
         return self.loop.run(wait())
 
-    def _request(self, coroutine: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    def _request(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if not self.client.connected.is_set():
             coroutine.close()
             raise LinkDown("not connected")
@@ -197,10 +203,23 @@ class SyncClient:
         except (ClientError, TimeoutError) as exc:
             raise LinkDown(str(exc)) from exc
 
-    def command(self, command: C.Command, *, resident_id: dict[str, str] | None = None) -> dict:
+    def command(
+        self, command: C.Command, *, resident_id: dict[str, str] | None = None
+    ) -> CommandResult:
         return self._request(self.client.command(command, resident_id=resident_id))
 
-    def query(self, name: str, **fields: Any) -> dict[str, Any]:
+    @overload
+    def query(self, name: Literal["snapshot"], **fields: Any) -> SnapshotResult: ...
+    @overload
+    def query(self, name: Literal["services"], **fields: Any) -> ServicesResult: ...
+    @overload
+    def query(self, name: Literal["ticket"], **fields: Any) -> TicketResult: ...
+    @overload
+    def query(self, name: str, **fields: Any) -> dict[str, Any]: ...
+    def query(
+        self, name: str, **fields: Any
+    ) -> SnapshotResult | ServicesResult | TicketResult | dict[str, Any]:
+        """As ``HallClient.query``: typed where the query's result has a model."""
         return self._request(self.client.query(name, **fields))
 
     def close(self) -> None:

@@ -522,9 +522,9 @@ def test_console_on_a_pty_through_the_server(served):
     assert child.exitstatus == 0
     manager = served.manager()
     try:
-        assert manager.query("ticket", ticket="A001")["ticket"]["state"] == "done"
-        second = manager.query("ticket", ticket="A002")["ticket"]
-        assert (second["state"], second["counter"]) == ("called", 1)
+        assert manager.query("ticket", ticket="A001").ticket.state == "done"
+        second = manager.query("ticket", ticket="A002").ticket
+        assert (second.state, second.counter) == ("called", 1)
     finally:
         manager.close()
 

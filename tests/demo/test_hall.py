@@ -346,7 +346,7 @@ def test_demo_shows_a_working_ticket_page_and_stops_cleanly_on_sigterm(tmp_path)
         try:
             welcome = resident.connect()
             assert welcome["role"] == "resident" and token.startswith(welcome["ticket"])
-            assert resident.query("ticket")["ticket"]["id"] == welcome["ticket"]
+            assert resident.query("ticket").ticket.id == welcome["ticket"]
         finally:
             resident.close()
         proc.send_signal(signal.SIGTERM)

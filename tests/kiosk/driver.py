@@ -92,7 +92,7 @@ async def book(hall: ClockedHall, number: str) -> str:
             C.BookAppointment(service="liuguan.residence_permit", slot_start=SLOT),
             resident_id={"number": number, "doc_type": "id"},
         )
-    return reply["appointment"]["id"]
+    return reply.appointment.id
 
 
 async def window_reads_and_files(hall: ClockedHall, ticket_url: str, materials: list) -> dict:
@@ -112,7 +112,7 @@ async def window_reads_and_files(hall: ClockedHall, ticket_url: str, materials: 
 async def ticket_state(hall: ClockedHall, number: str) -> str:
     manager = hall.staff("manager", None)
     async with manager:
-        return (await manager.query("ticket", ticket=number))["ticket"]["state"]
+        return (await manager.query("ticket", ticket=number)).ticket.state
 
 
 async def card_gone(app) -> None:
@@ -430,8 +430,8 @@ async def faults(hall: ClockedHall, app, outdir: Path, proxy, clock) -> dict:
     await on_screen(app, "welcome")
     manager = hall.staff("manager", None)
     async with manager:
-        services = (await manager.query("services"))["services"]
-    result["waiting_after_paper_out"] = sum(s["waiting"] for s in services)
+        services = (await manager.query("services")).services
+    result["waiting_after_paper_out"] = sum(s.waiting for s in services)
 
     # The roll runs out on this ticket: it is cancelled with its own token.
     model.state.paper = "ok"

@@ -25,23 +25,29 @@ from kiosk.flow import (
 )
 from kiosk.settings import load_settings
 from queue_server.errors import ConfigError
+from tests.support.payloads import issue_reply, ticket_view
 
 TODAY = dt.date(2026, 11, 26)
 ELDER = SAMPLE_CARDS["resident"]  # born 1949-12-31: 76
 YOUNG = SAMPLE_CARDS["resident_expiring"]  # born 1990-03-07
-REPLY = {
-    "ticket": {
-        "id": "20261126-E002",
-        "number": "E002",
-        "service": "liuguan.residence_registration",
-        "service_name_zh": "居住登记",
-        "service_name_en": "Residence registration",
-        "ahead": 3,
-        "estimated_wait_s": 600.0,
-    },
-    "resident_token": "20261126-E002.1795708800.sig",
-    "ticket_url": "http://127.0.0.1/t/20261126-E002.1795708800.sig",
-}
+TICKET = ticket_view(
+    service_name_zh="居住登记",
+    service_name_en="Residence registration",
+    ahead=3,
+    estimated_wait_s=600.0,
+)
+REPLY = issue_reply(
+    TICKET,
+    resident_token="20261126-E002.1795708800.sig",
+    ticket_url="http://127.0.0.1/t/20261126-E002.1795708800.sig",
+)
+
+
+def granted(priority: str, **labels: str):
+    """REPLY with the ticket of the class the hall granted."""
+    return REPLY.model_copy(
+        update={"ticket": TICKET.model_copy(update={"priority": priority, **labels})}
+    )
 
 
 class FakeClock:
@@ -123,7 +129,7 @@ def test_card_then_service_guide_form_ticket_then_welcome(flow, clock):
     assert YOUNG.number not in repr(issue)  # the clear number never shows in a repr or log
     [job] = flow.issued(REPLY)
     assert isinstance(job, Print) and job.number == "E002" and job.people_ahead == 3
-    assert job.wait_minutes == 10 and job.qr_data == REPLY["ticket_url"]
+    assert job.wait_minutes == 10 and job.qr_data == REPLY.ticket_url
     assert YOUNG.name not in repr(job) and YOUNG.number not in repr(job)
     assert flow.printed() == [] and flow.screen == Screen.TICKET
     assert flow.countdown() == 20
@@ -336,8 +342,7 @@ def test_appointment_by_qr_code(flow):
     assert appointment_id("hello") is None
     [check] = flow.code_scanned("AP26")
     assert check == CheckIn(appointment="AP26")
-    reply = {**REPLY, "ticket": {**REPLY["ticket"], "priority": "appointment"}}
-    [job] = flow.issued(reply)
+    [job] = flow.issued(granted("appointment"))
     flow.printed()
     assert flow.screen == Screen.TICKET and flow.visit.checked_in
     assert flow.visit.ticket["priority"] == "appointment"
@@ -390,7 +395,7 @@ def test_print_failure_after_issue_cancels_with_the_tickets_token(flow):
     flow.issued(REPLY)
     effects = flow.print_failed("paper_out")
     assert effects[0] == ReportFault("printer", "paper_out", "ticket E002 not printed")
-    assert effects[1] == Cancel("20261126-E002", REPLY["resident_token"])
+    assert effects[1] == Cancel("20261126-E002", REPLY.resident_token)
     flow.cancelled(True)
     assert flow.screen == Screen.NOTICE and "已作废" in flow.visit.notice_body.zh
     assert flow.printer_problem == "paper_out"
@@ -464,7 +469,7 @@ def test_priority_shows_on_the_ticket_and_its_paper(flow, config):
     to_guide(flow)
     [issue] = flow.take_ticket()
     assert issue.priority == "elderly"
-    [job] = flow.issued(REPLY)
+    [job] = flow.issued(granted("elderly"))  # the view always says what the hall granted
     assert flow.priority_label(flow.visit.ticket["priority"]).zh == "老年人优先"
     assert job.note.startswith("【老年人优先】\n请携带：居民身份证")
     assert job.note.endswith("过号请重新取号，谢谢！")
@@ -480,8 +485,7 @@ def test_the_ticket_follows_the_class_the_server_granted(flow):
     [issue] = flow.take_ticket()
     assert issue.priority == "elderly"
     # The hall granted less than was asked (its rules decide): the ticket says so.
-    normal = {**REPLY["ticket"], "priority": "normal"}
-    [job] = flow.issued({**REPLY, "ticket": normal})
+    [job] = flow.issued(granted("normal"))
     assert flow.visit.ticket["priority"] == "normal" and not job.note.startswith("【")
     # A class this kiosk's config does not know: the labels the server sent.
     flow.printed()
@@ -490,13 +494,8 @@ def test_the_ticket_follows_the_class_the_server_granted(flow):
     flow.refused("not_found", "", "")
     to_guide(flow)
     flow.take_ticket()
-    veteran = {
-        **REPLY["ticket"],
-        "priority": "veteran",
-        "priority_label_zh": "退役军人优先",
-        "priority_label_en": "Veteran",
-    }
-    [job] = flow.issued({**REPLY, "ticket": veteran})
+    veteran = granted("veteran", priority_label_zh="退役军人优先", priority_label_en="Veteran")
+    [job] = flow.issued(veteran)
     assert job.note.startswith("【退役军人优先】")
     assert flow.priority_label("veteran").en == "Priority: Veteran"
 

@@ -106,7 +106,7 @@ class Kiosk:
 async def waiting(hall, number: str) -> str:
     manager = hall.staff("manager", None)
     async with manager:
-        return (await manager.query("ticket", ticket=number))["ticket"]["state"]
+        return (await manager.query("ticket", ticket=number)).ticket.state
 
 
 async def test_card_service_ticket_printed(tmp_path):
@@ -151,8 +151,8 @@ async def test_paper_out_before_issue_issues_nothing(tmp_path):
         assert [f.kind for f in k.runtime.faults] == ["paper_out", "paper_out"]
         manager = hall.staff("manager", None)
         async with manager:
-            services = (await manager.query("services"))["services"]
-        assert sum(s["waiting"] for s in services) == 0  # nothing was issued
+            services = (await manager.query("services")).services
+        assert sum(s.waiting for s in services) == 0  # nothing was issued
         k.model.state.paper = "ok"  # refilled: tickets again
         await k.until(lambda: k.flow.printer_problem is None, "the printer back")
 
@@ -186,7 +186,7 @@ async def test_appointment_check_in_by_qr_and_by_card(tmp_path):
                 C.BookAppointment(service="liuguan.residence_permit", slot_start=slot),
                 resident_id=rid2,
             )
-        appointment = booked["appointment"]["id"]
+        appointment = booked.appointment.id
         clock.now = slot - dt.timedelta(minutes=40)  # too early
         async with Kiosk(hall, hall.device(), today=slot.date()) as k:
             k.card(YOUNG)
@@ -206,7 +206,7 @@ async def test_appointment_check_in_by_qr_and_by_card(tmp_path):
             k.card(ELDER)  # the next resident checks in with the card
             await k.until(lambda: k.flow.screen == Screen.TICKET, "checked in by card")
             assert len(k.runtime.printed) == 2
-        assert booked2["appointment"]["id"] != appointment
+        assert booked2.appointment.id != appointment
 
 
 async def test_the_ticket_shows_the_class_the_server_granted_not_the_one_assumed(tmp_path):

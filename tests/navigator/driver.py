@@ -39,6 +39,7 @@ from harness.terminal_driver import (
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.protocol import commands as C
+from queue_server.protocol.payloads import CommandResult, StaffTicketView
 
 START = dt.datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)  # a Thursday
 SERVICE = "liuguan.residence_permit"
@@ -96,7 +97,7 @@ async def ready(app) -> None:
     await on_screen(app, "home")
 
 
-async def issue(hall: ClockedHall, count: int, service: str = SERVICE) -> list[dict]:
+async def issue(hall: ClockedHall, count: int, service: str = SERVICE) -> list[CommandResult]:
     """Tickets from the hall's kiosk (device kiosk-1), as the kiosk issues them."""
     kiosk = hall.device("kiosk-1")
     out = []
@@ -106,10 +107,10 @@ async def issue(hall: ClockedHall, count: int, service: str = SERVICE) -> list[d
     return out
 
 
-async def manager_ticket(hall: ClockedHall, ref: str) -> dict:
+async def manager_ticket(hall: ClockedHall, ref: str) -> StaffTicketView:
     manager = hall.staff("manager", None)
     async with manager:
-        return (await manager.query("ticket", ticket=ref))["ticket"]
+        return (await manager.query("ticket", ticket=ref)).ticket
 
 
 async def map_pixels(app, outdir: Path, name: str) -> dict:
@@ -233,7 +234,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
 
     # 3. A real ticket's QR code, scanned: its position; then a window calls it.
     await home(app)
-    scanner.scan(first["ticket_url"])
+    scanner.scan(first.ticket_url)
     await on_screen(app, "ticket")
     await until(app, lambda: app.flow.visit.ticket is not None, "the ticket's state")
     await frames()
@@ -243,7 +244,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
     staff = hall.staff("w5", 5)
     async with staff:
         called = await staff.command(C.CallNext(counter=5))
-    result["called_event"] = [e.get("type") for e in called["events"]]
+    result["called_event"] = [e.get("type") for e in called.events]
     await until(app, lambda: "5 号窗口" in ticket.ids.headline.text, "the call on screen")
     result["called"] = [ticket.ids.headline.text, ticket.ids.second.text]
     await shot("ticket-called-zh")
@@ -256,7 +257,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
     # 4. Every other screen in Chinese, English and large print.
     tours = {}
     for mode in ("zh", "en", "elderly"):
-        tours[mode] = await tour(app, shot, mode, scanner, tickets[1]["ticket_url"])
+        tours[mode] = await tour(app, shot, mode, scanner, tickets[1].ticket_url)
     result["tours"] = tours
 
     # 5. Book: service, day, slot, ID card; the QR code shown and printed.
@@ -287,7 +288,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
     await until(app, lambda: app.flow.visit.print_state == "printed", "the slip printed")
     await frames()
     booked = screen(app, "booked")
-    appointment = app.flow.visit.booking["id"]
+    appointment = app.flow.visit.booking.id
     result["booking"] = {
         "id": booked.ids.appointment.text,
         "qr": booked.ids.qr.data,
@@ -418,8 +419,8 @@ async def kiosk_check_in(hall: ClockedHall, clock: dict, slot: dict, appointment
         return {
             "checked_in": flow.visit.checked_in,
             "number": number,
-            "priority": full["priority"],
-            "appointment": full["appointment_id"],
+            "priority": full.priority,
+            "appointment": full.appointment_id,
             "printed": len(runtime.printed),
         }
     finally:

@@ -23,6 +23,7 @@ from navigator.flow import (
 )
 from navigator.settings import NavigatorSettings, load_settings
 from queue_server.errors import ConfigError
+from tests.support.payloads import booking_reply, public_snapshot, ticket_result
 
 YOUNG = SAMPLE_CARDS["resident_expiring"]
 ELDER = SAMPLE_CARDS["resident"]
@@ -58,21 +59,9 @@ def flow(config, clock):
 
 
 def snapshot(waiting=3, counters=(), wait_s=480.0, open_windows=(4, 5, 6)):
-    return {
-        "services": [
-            {
-                "service": SERVICE,
-                "waiting": waiting,
-                "estimated_wait_s": wait_s,
-                "counters": list(open_windows),
-            }
-        ],
-        "counters": [
-            {"id": cid, "ticket": number, "service": SERVICE, "state": "called"}
-            for cid, number in counters
-        ],
-        "recent_calls": [],
-    }
+    return public_snapshot(
+        SERVICE, waiting=waiting, wait_s=wait_s, open_windows=open_windows, called=tuple(counters)
+    )
 
 
 def test_search_by_pinyin_initials_finds_the_hall_s_services(flow):
@@ -141,18 +130,16 @@ def test_a_scanned_ticket_follows_the_hall(flow):
     assert head.zh == "正在查询……"
     flow.answered(
         "ticket",
-        {"ticket": {"id": "20261126-E001", "number": "E001", "service": SERVICE,
-                    "state": "waiting", "ahead": 2, "estimated_wait_s": 600, "counter": None}},
-    )  # fmt: skip
+        ticket_result(id="20261126-E001", service=SERVICE, ahead=2, estimated_wait_s=600),
+    )
     head, second = flow.ticket_status()
     assert head.zh == "前面还有 2 人" and second.zh == "预计还要等约 10 分钟"
     # The hall changes: the ticket is asked for again.
     assert flow.live_update(snapshot()) == effects
     flow.answered(
         "ticket",
-        {"ticket": {"id": "20261126-E001", "number": "E001", "service": SERVICE,
-                    "state": "called", "ahead": None, "counter": 5}},
-    )  # fmt: skip
+        ticket_result(id="20261126-E001", service=SERVICE, state="called", ahead=None, counter=5),
+    )
     head, second = flow.ticket_status()
     assert head.zh == "请到 5 号窗口" and head.en == "Please go to window 5"
     flow.show_map()
@@ -195,8 +182,7 @@ def test_booking_with_the_id_card(flow):
     assert effects == [Book(SERVICE, slots[1]["start"], {"doc_type": "id", "number": YOUNG.number})]
     assert flow.screen == Screen.WORKING
     assert YOUNG.number not in repr(effects)  # the number is kept out of logs and reprs
-    reply = {"appointment": {"id": "AP9", "service": SERVICE, "slot_start": slots[1]["start"],
-                             "slot_end": slots[1]["end"]}}  # fmt: skip
+    reply = booking_reply("AP9", SERVICE, slots[1]["start"], slots[1]["end"])
     flow.printer_status(None)
     effects = flow.booked(reply)
     assert flow.screen == Screen.BOOKED and flow.visit.print_state == "printing"
@@ -219,10 +205,8 @@ def test_booking_slip_fails_to_print_the_booking_stands(flow):
     flow.screen = Screen.WORKING
     flow.visit.pending = Book(SERVICE, "2026-11-27T09:30:00+08:00", {"number": "x"})
     effects = flow.booked(
-        {"appointment": {"id": "AP3", "service": SERVICE,
-                         "slot_start": "2026-11-27T09:30:00+08:00",
-                         "slot_end": "2026-11-27T10:00:00+08:00"}}
-    )  # fmt: skip
+        booking_reply("AP3", SERVICE, "2026-11-27T09:30:00+08:00", "2026-11-27T10:00:00+08:00")
+    )
     assert flow.screen == Screen.BOOKED and flow.visit.print_state == "failed"
     assert effects == [ReportFault("printer", "paper_out", "booking slip not printed")]
 

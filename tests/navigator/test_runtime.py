@@ -19,6 +19,7 @@ from harness.servers import Clock, running_server
 from navigator.flow import NavigatorFlow, Screen
 from navigator.runtime import NavigatorRuntime
 from queue_server.protocol import commands as C
+from queue_server.protocol.payloads import CommandResult
 
 YOUNG = SAMPLE_CARDS["resident_expiring"]
 SERVICE = "liuguan.residence_permit"
@@ -80,7 +81,7 @@ class Navigator:
         self.runtime.do(effects)
 
 
-async def issue(hall, count: int) -> list[dict]:
+async def issue(hall, count: int) -> list[CommandResult]:
     kiosk = hall.device("kiosk-1")
     async with kiosk:
         return [await kiosk.command(C.IssueTicket(service=SERVICE)) for _ in range(count)]
@@ -109,13 +110,13 @@ async def test_live_figures_follow_the_public_stream(tmp_path):
 async def test_a_scanned_ticket_is_called(tmp_path):
     async with running_server(tmp_path) as hall, Navigator(hall, hall.device("navigator-1")) as n:
         [first, _second] = await issue(hall, 2)
-        n.runtime.device_event(DeviceEvent("qr", EventKind.CODE_SCANNED, first["ticket_url"]))
+        n.runtime.device_event(DeviceEvent("qr", EventKind.CODE_SCANNED, first.ticket_url))
         await n.until(lambda: n.flow.visit.ticket is not None, "the ticket")
         assert n.flow.ticket_status()[0].zh == "前面还有 0 人"
         staff = hall.staff("w5", 5)
         async with staff:
             await staff.command(C.CallNext(counter=5))
-        await n.until(lambda: n.flow.visit.ticket["state"] == "called", "the call")
+        await n.until(lambda: n.flow.visit.ticket.state == "called", "the call")
         assert n.flow.ticket_status()[0].zh == "请到 5 号窗口"
 
 
@@ -138,10 +139,10 @@ async def test_booking_is_made_printed_and_reported(tmp_path):
             n.runtime.device_event(DeviceEvent("id", EventKind.CARD_READ, YOUNG))
             await n.until(lambda: n.flow.visit.print_state == "printed", "the slip")
             booking = n.flow.visit.booking
-            assert booking["slot_start"] == slot["start"]
+            assert booking.slot_start == dt.datetime.fromisoformat(slot["start"])
             [slip] = n.runtime.printed
-            assert slip.number == slip.qr_data == booking["id"]
-            assert any(booking["id"].encode() in code for code in n.model.qr_codes)
+            assert slip.number == slip.qr_data == booking.id
+            assert any(booking.id.encode() in code for code in n.model.qr_codes)
             # The booking is in the hall's books: the same resident cannot book that day again.
             n.do(n.flow.home())
             n.do(n.flow.open("book_services"))

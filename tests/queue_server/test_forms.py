@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import harness.halls as support
+from harness import halls as support
 from harness.servers import (
     Clock,
     Running,
@@ -104,8 +104,8 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
         issued = await kiosk.command(
             C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM
         )
-        assert issued["form_stored"] is True
-        ticket_id, number = issued["ticket"]["id"], issued["ticket"]["number"]
+        assert issued.form_stored is True
+        ticket_id, number = issued.ticket.id, issued.ticket.number
         # A ticket without a form says nothing of one.
         plain = await kiosk.command(C.IssueTicket(service=SERVICE))
         assert "form_stored" not in plain
@@ -140,9 +140,9 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
         assert (await w5.query("ticket_form", ticket_id=ticket_id))["fields"]["phone"] == PHONE
         await w5.command(C.FinishService(counter=5))
         await refused(w5.query("ticket_form", ticket_id=ticket_id), "form_not_yours")
-        await w5.command(C.CallTicket(counter=5, ticket=plain["ticket"]["number"]))
+        await w5.command(C.CallTicket(counter=5, ticket=plain.ticket.number))
         missing = await refused(
-            w5.query("ticket_form", ticket_id=plain["ticket"]["id"]), "form_not_found"
+            w5.query("ticket_form", ticket_id=plain.ticket.id), "form_not_found"
         )
         assert missing.message_zh == "未提交表格"
         await refused(w5.query("ticket_form"), "bad_query")
@@ -154,7 +154,7 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
         assert seen
         for clear in (NAME, NUMBER, ADDRESS, PHONE):
             assert not any(clear in text for text in seen)
-            assert clear not in json.dumps(issued, ensure_ascii=False)
+            assert clear not in issued.model_dump_json()
             assert clear not in caplog.text
         for client in (kiosk, manager, w5, w4):
             await client.close()
@@ -204,7 +204,7 @@ async def test_forms_and_filed_materials_are_purged_after_their_retention(tmp_pa
         issued = await kiosk.command(
             C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM
         )
-        ticket_id = issued["ticket"]["id"]
+        ticket_id = issued.ticket.id
         await w5.command(C.CallTicket(counter=5, ticket=ticket_id))
         filed = await w5.request(
             {"type": "file_materials", "ticket_id": ticket_id, "materials": ["id_card"]}
@@ -252,7 +252,7 @@ async def test_materials_filed_at_a_window_are_on_file_for_that_resident_only(tm
         issued = await kiosk.command(
             C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM
         )
-        ticket_id = issued["ticket"]["id"]
+        ticket_id = issued.ticket.id
         anonymous = await kiosk.command(C.IssueTicket(service=SERVICE))
 
         def file(client, ticket, materials):
@@ -287,8 +287,8 @@ async def test_materials_filed_at_a_window_are_on_file_for_that_resident_only(tm
         # A ticket without a document cannot have materials on file.
         await w5.command(C.StartService(counter=5))
         await w5.command(C.FinishService(counter=5))
-        await w5.command(C.CallTicket(counter=5, ticket=anonymous["ticket"]["id"]))
-        await refused(file(w5, anonymous["ticket"]["id"], ["id_card"]), "no_resident")
+        await w5.command(C.CallTicket(counter=5, ticket=anonymous.ticket.id))
+        await refused(file(w5, anonymous.ticket.id, ["id_card"]), "no_resident")
         for client in (kiosk, navigator, w5, w4, manager):
             await client.close()
 
@@ -313,7 +313,7 @@ async def test_the_serving_window_sees_what_is_on_file_for_its_resident(tmp_path
         first = await kiosk.command(
             C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM
         )
-        first_id = first["ticket"]["id"]
+        first_id = first.ticket.id
         await w5.command(C.CallTicket(counter=5, ticket=first_id))
         assert await on_file(w5, first_id) == {"ticket_id": first_id, "materials": []}
         await w5.request(
@@ -327,7 +327,7 @@ async def test_the_serving_window_sees_what_is_on_file_for_its_resident(tmp_path
         again = await kiosk.command(
             C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER.lower()}
         )
-        ticket_id, number = again["ticket"]["id"], again["ticket"]["number"]
+        ticket_id, number = again.ticket.id, again.ticket.number
         other = await kiosk.command(
             C.IssueTicket(service=SERVICE), resident_id={"number": OTHER_NUMBER}
         )
@@ -365,11 +365,11 @@ async def test_the_serving_window_sees_what_is_on_file_for_its_resident(tmp_path
         await refused(on_file(w5, ticket_id), "form_not_yours")
 
         # Another resident: nothing on file. A ticket without a document: said so.
-        await w4.command(C.CallTicket(counter=4, ticket=other["ticket"]["id"]))
-        assert (await on_file(w4, other["ticket"]["id"]))["materials"] == []
-        await w5.command(C.CallTicket(counter=5, ticket=anonymous["ticket"]["id"]))
-        nobody = await refused(on_file(w5, anonymous["ticket"]["id"]), "no_resident")
-        assert nobody.details == {"ticket": anonymous["ticket"]["number"]}
+        await w4.command(C.CallTicket(counter=4, ticket=other.ticket.id))
+        assert (await on_file(w4, other.ticket.id))["materials"] == []
+        await w5.command(C.CallTicket(counter=5, ticket=anonymous.ticket.id))
+        nobody = await refused(on_file(w5, anonymous.ticket.id), "no_resident")
+        assert nobody.details == {"ticket": anonymous.ticket.number}
         for client in (kiosk, manager, w5, w4):
             await client.close()
 
@@ -388,7 +388,7 @@ async def test_forms_issued_together_are_each_stored_under_their_own_ticket(tmp_
             reply = await kiosks[i % 4].command(
                 C.IssueTicket(service=SERVICE), form=form if i % 3 else None
             )
-            return reply["ticket"]["id"], (form if i % 3 else None)
+            return reply.ticket.id, (form if i % 3 else None)
 
         issued = await asyncio.gather(*(issue(i) for i in range(24)))
         store = hall.server.actor.store

@@ -140,12 +140,12 @@ async def test_a_stopped_database_is_unavailable_in_time_and_a_retry_issues_once
         # The second never began: its retry issues it now, and once.
         other = await kiosk.command(issue, request_key=queued)
         again = await kiosk.command(issue, request_key=queued)
-        assert again["ticket"]["id"] == other["ticket"]["id"] != retried["ticket"]["id"]
-        assert again["resident_token"] == other["resident_token"]
+        assert again.ticket.id == other.ticket.id != retried.ticket.id
+        assert again.resident_token == other.resident_token
         assert await asyncio.to_thread(healthz, server.port) == 200
 
         ids = ticket_ids(cluster.url, config.hall.id)
-        expected = {before["ticket"]["id"], retried["ticket"]["id"], other["ticket"]["id"]}
+        expected = {before.ticket.id, retried.ticket.id, other.ticket.id}
         assert sorted(ids) == sorted(expected)
     finally:
         await kiosk.close()

@@ -36,10 +36,10 @@ async def test_a_kiosk_issues_a_window_calls_and_the_screen_sees_it(tmp_path):
             C.IssueTicket(service="liuguan.residence_registration"),
             resident_id={"number": "11010119500101001X"},
         )
-        number = reply["ticket"]["number"]
-        assert number == "E001" and reply["ticket_url"].endswith(reply["resident_token"])
+        number = reply.ticket.number
+        assert number == "E001" and reply.ticket_url.endswith(reply.resident_token)
         called = await window.command(C.CallNext(counter=5))
-        assert called["events"][-1]["number"] == number
+        assert called.events[-1]["number"] == number
 
         seen = await next_of(screen, "event")
         while seen["event"]["type"] != "ticket_called":
@@ -180,7 +180,7 @@ async def test_guessing_is_slowed_but_never_locks_out_the_right_credential(tmp_p
         await kiosk.connect()
         reply = await kiosk.command(C.IssueTicket(service="liuguan.residence_registration"))
         await kiosk.close()
-        resident = P.ResidentAuth(token=reply["resident_token"])
+        resident = P.ResidentAuth(token=reply.resident_token)
         assert await _hello_code(hall.url, resident) == "welcome"
         # And a guess at another login from the same address is still only slowed, not refused.
         other = P.StaffAuth(login="w2", password="guess", counter=2)

@@ -83,7 +83,7 @@ async def test_reconnects_with_backoff_and_resumes_after_a_restart(tmp_path):
             assert message["type"] != "snapshot"
             if message["type"] == "event" and message["event"]["type"] == "ticket_called":
                 break
-        assert message["seq"] == second["events"][-1]["seq"] > first["events"][-1]["seq"]
+        assert message["seq"] == second.events[-1]["seq"] > first.events[-1]["seq"]
         assert screen.reconnects >= 1 and window.reconnects >= 1
     finally:
         for client in (screen, window, kiosk):

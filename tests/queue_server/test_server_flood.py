@@ -65,10 +65,10 @@ async def test_a_flooding_connection_is_limited_then_closed_and_others_carry_on(
             numbers = []
             for _ in range(5):
                 reply = await kiosk.command(C.IssueTicket(service=SERVICE))
-                numbers.append(reply["ticket"]["number"])
+                numbers.append(reply.ticket.number)
             called = []
             for _ in range(5):
-                called.append((await window.command(C.CallNext(counter=5)))["events"][-1]["number"])
+                called.append((await window.command(C.CallNext(counter=5))).events[-1]["number"])
                 await window.command(C.MarkNoShow(counter=5))
             assert called == numbers
             seen = []

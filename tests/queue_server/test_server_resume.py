@@ -81,7 +81,7 @@ async def work_window(url: str, login: str, counter: int, stop: asyncio.Event, d
             try:
                 if state == "idle":
                     reply = await client.command(C.CallNext(counter=counter))
-                    done.append(reply["events"][-1]["ticket_id"])
+                    done.append(reply.events[-1]["ticket_id"])
                     state = "calling"
                 elif state == "calling":
                     await client.command(C.MarkNoShow(counter=counter))
@@ -103,8 +103,8 @@ async def work_window(url: str, login: str, counter: int, stop: asyncio.Event, d
                         break
                     except Disconnected:
                         continue
-                window = next(c for c in snapshot["state"]["counters"] if c["id"] == counter)
-                state = {"calling": "calling", "serving": "serving"}.get(window["state"], "idle")
+                window = next(c for c in snapshot.state.counters if c.id == counter)
+                state = {"calling": "calling", "serving": "serving"}.get(window.state, "idle")
     finally:
         await client.close()
 
@@ -194,7 +194,7 @@ async def test_a_resume_older_than_memory_is_served_from_the_log(tmp_path):
         await window.connect()
         called = []
         for _ in range(4):
-            called.append((await window.command(C.CallNext(counter=5)))["seq"])
+            called.append((await window.command(C.CallNext(counter=5))).seq)
             await window.command(C.MarkNoShow(counter=5))
         await window.close()
         server.kill()

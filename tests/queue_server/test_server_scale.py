@@ -47,7 +47,7 @@ async def test_2000_subscribers_each_receive_every_call(tmp_path):
             expected = []
             for _ in range(CALLS):
                 reply = await window.command(C.CallNext(counter=5))
-                called = reply["events"][-1]
+                called = reply.events[-1]
                 expected.append(f"{called['seq']}:{called['number']}")
                 await window.command(C.MarkNoShow(counter=5))
             done = (await asyncio.wait_for(crowd.stdout.readline(), 60)).decode().split()

@@ -118,11 +118,11 @@ def test_the_page_follows_a_ticket_live_from_issue_to_call(hall, browser, tmp_pa
     window = hall.connect(lambda: hall.hall.staff("w5", 5))
     first = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
     mine = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
-    token = mine["resident_token"]
-    assert mine["ticket_url"].endswith(f"/t/{token}")
+    token = mine.resident_token
+    assert mine.ticket_url.endswith(f"/t/{token}")
 
     browser.get(hall.page_url(token))
-    assert wait_text(browser, "number", mine["ticket"]["number"]) == "E002"
+    assert wait_text(browser, "number", mine.ticket.number) == "E002"
     wait_text(browser, "service", "居住登记")
     wait_text(browser, "state", "排队中")
     wait_text(browser, "ahead", "1 人")
@@ -141,7 +141,7 @@ def test_the_page_follows_a_ticket_live_from_issue_to_call(hall, browser, tmp_pa
     assert browser.find_element(By.ID, "conn").get_attribute("data-sessions") == "1"
     hall.drop_residents()
     called = hall.run(window.command(C.CallNext(counter=5)))
-    assert called["events"][-1]["number"] == first["ticket"]["number"]
+    assert called.events[-1]["number"] == first.ticket.number
     wait_attribute(browser, "conn", "data-sessions", "2")
     wait_text(browser, "ahead", "0 人")
     wait_attribute(browser, "conn", "data-state", "live")
@@ -180,8 +180,8 @@ def test_a_priority_ticket_shows_the_class_the_hall_granted(hall, browser, tmp_p
             resident_id={"number": "11010119500101001X", "doc_type": "id"},
         )
     )
-    browser.get(hall.page_url(mine["resident_token"]))
-    wait_text(browser, "number", mine["ticket"]["number"])
+    browser.get(hall.page_url(mine.resident_token))
+    wait_text(browser, "number", mine.ticket.number)
     assert wait_text(browser, "priority", "老年人优先")
     wait_text(browser, "state", "排队中")
     screenshot(browser, tmp_path, "priority")
@@ -193,7 +193,7 @@ def test_a_missed_ticket_is_said_in_plain_words(hall, browser, tmp_path):
     kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
     window = hall.connect(lambda: hall.hall.staff("w5", 5))
     mine = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
-    browser.get(hall.page_url(mine["resident_token"]))
+    browser.get(hall.page_url(mine.resident_token))
     wait_text(browser, "ahead", "0 人")
     hall.run(window.command(C.CallNext(counter=5)))
     wait_text(browser, "call-text", "请到 5 号窗口")
@@ -206,7 +206,7 @@ def test_a_missed_ticket_is_said_in_plain_words(hall, browser, tmp_path):
 def test_a_forged_or_expired_code_is_refused_in_plain_words(hall, browser, tmp_path):
     kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
     mine = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
-    ticket_id = mine["ticket"]["id"]
+    ticket_id = mine.ticket.id
 
     browser.get(hall.page_url(f"{ticket_id}.9999999999.forged-signature"))
     wait_text(browser, "error-text", "二维码无效，请重新取号")
@@ -228,8 +228,8 @@ def test_a_forged_or_expired_code_is_refused_in_plain_words(hall, browser, tmp_p
 def test_the_page_loads_nothing_from_outside_the_hall_server(hall, browser):
     kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
     mine = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
-    browser.get(hall.page_url(mine["resident_token"]))
-    wait_text(browser, "number", mine["ticket"]["number"])
+    browser.get(hall.page_url(mine.resident_token))
+    wait_text(browser, "number", mine.ticket.number)
     origin = f"http://127.0.0.1:{hall.port}/"
     resources = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
@@ -244,4 +244,4 @@ def test_ticket_url_comes_from_the_configured_public_url(hall):
     kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
     mine = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
     public_url = hall.hall.config.server.public_url.rstrip("/")
-    assert mine["ticket_url"] == f"{public_url}/t/{mine['resident_token']}"
+    assert mine.ticket_url == f"{public_url}/t/{mine.resident_token}"

@@ -124,10 +124,10 @@ def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, b
     issued = hall.run(
         kiosk.command(C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM)
     )
-    assert issued["form_stored"] is True
-    number = issued["ticket"]["number"]
+    assert issued.form_stored is True
+    number = issued.ticket.number
     store = hall.hall.server.actor.store
-    stored = hall.run(hall.hall.server.actor.call(store.ticket_form, issued["ticket"]["id"]))
+    stored = hall.run(hall.hall.server.actor.call(store.ticket_form, issued.ticket.id))
     submitted = stored["submitted_at"].astimezone(hall.hall.config.zone)
 
     driver = browser
@@ -191,7 +191,7 @@ def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, b
     # The next resident came without a form: said in plain words.
     plain = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
     click(driver, "btn-call-next")
-    wait_text(driver, "ticket-number", plain["ticket"]["number"])
+    wait_text(driver, "ticket-number", plain.ticket.number)
     wait_text(driver, "form-missing", "未提交表格")
     assert not driver.find_elements(By.CSS_SELECTOR, "#form-fields > div")
     # Nor with a document: nothing can be filed for it, said before anything is ticked.
@@ -208,7 +208,7 @@ def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, b
         kiosk.command(C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM)
     )
     click(driver, "btn-call-next")
-    wait_text(driver, "ticket-number", again["ticket"]["number"])
+    wait_text(driver, "ticket-number", again.ticket.number)
     wait_text(driver, "ticket-state", "已叫号")
     wait_text(driver, "form-field-name", "张秀兰")
     on_file = wait_until(driver, lambda d: marked_filed(d) or False, "materials shown on file")

@@ -153,10 +153,10 @@ def log_in(driver, base: str, login: str, window: int | None) -> None:
 def test_a_window_logs_in_calls_and_the_resident_page_follows(hall, browser, tmp_path):
     kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
     mine = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
-    number = mine["ticket"]["number"]
+    number = mine.ticket.number
 
     # The resident's page in one tab, the window console in another.
-    browser.get(f"{hall.base}/t/{mine['resident_token']}")
+    browser.get(f"{hall.base}/t/{mine.resident_token}")
     wait_text(browser, "state", "排队中")
     resident_tab = browser.current_window_handle
     browser.switch_to.new_window("tab")
@@ -213,16 +213,16 @@ def test_a_window_logs_in_calls_and_the_resident_page_follows(hall, browser, tmp
 
     # A second resident: called by number, transferred to another service.
     second = hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))
-    driver.find_element(By.ID, "call-number").send_keys(second["ticket"]["number"])
+    driver.find_element(By.ID, "call-number").send_keys(second.ticket.number)
     click(driver, "btn-call-ticket")
-    wait_text(driver, "ticket-number", second["ticket"]["number"])
+    wait_text(driver, "ticket-number", second.ticket.number)
     click(driver, "btn-start")
     wait_text(driver, "ticket-state", "办理中")
     Select(driver.find_element(By.ID, "transfer-service")).select_by_value(BOOKABLE)
     click(driver, "btn-transfer")
     wait_text(driver, "no-ticket", "暂无办理中的群众")
-    ticket = hall.run(kiosk.query("ticket", ticket=second["ticket"]["number"]))["ticket"]
-    assert (ticket["service"], ticket["state"]) == (BOOKABLE, "waiting")
+    ticket = hall.run(kiosk.query("ticket", ticket=second.ticket.number)).ticket
+    assert (ticket.service, ticket.state) == (BOOKABLE, "waiting")
 
     # Pause with a reason, then resume.
     driver.find_element(By.ID, "pause-input").send_keys("系统维护")
@@ -263,8 +263,7 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
     kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
     window = hall.connect(lambda: hall.hall.staff("w1", 1))
     numbers = [
-        hall.run(kiosk.command(C.IssueTicket(service=SERVICE)))["ticket"]["number"]
-        for _ in range(4)
+        hall.run(kiosk.command(C.IssueTicket(service=SERVICE))).ticket.number for _ in range(4)
     ]
     assert numbers == ["E001", "E002", "E003", "E004"]
     downloads = tmp_path / "downloads"
@@ -300,7 +299,7 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
         "window 1 re-skilled",
     )
     called = [
-        hall.run(window.command(C.CallNext(counter=1)))["events"][-1]["number"],
+        hall.run(window.command(C.CallNext(counter=1))).events[-1]["number"],
     ]
     hall.run(window.command(C.StartService(counter=1)))
     wait_text(browser, "stat-issued", "4")
@@ -310,7 +309,7 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
         "window 1 serving E004 in the table",
     )
     hall.run(window.command(C.FinishService(counter=1)))
-    called.append(hall.run(window.command(C.CallNext(counter=1)))["events"][-1]["number"])
+    called.append(hall.run(window.command(C.CallNext(counter=1))).events[-1]["number"])
     assert called == ["E004", "E001"]
     wait_order(browser, SERVICE, ["E003"])
 
@@ -327,8 +326,8 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
     browser.find_element(By.ID, "notice-en").send_keys("Residence permits stop at 16:00 today")
     click(browser, "btn-post-notice")
     wait_contains(browser, "notices", "今日 16:00 起暂停办理居住证")
-    notices = hall.run(kiosk.query("snapshot"))["state"]["notices"]
-    assert [n["text_zh"] for n in notices] == ["今日 16:00 起暂停办理居住证"]
+    notices = hall.run(kiosk.query("snapshot")).state.notices
+    assert [n.text_zh for n in notices] == ["今日 16:00 起暂停办理居住证"]
 
     # Device health: the kiosk's printer runs out of paper; the screens never connected.
     hall.run(kiosk.request({"type": "device_status", "part": "printer", "ok": False,
@@ -348,7 +347,7 @@ def test_the_manager_moves_reprioritises_cancels_reskills_and_exports(hall, brow
     browser.find_element(By.CSS_SELECTOR, "#notices button").click()
     wait_until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#notices li"),
                "the notice removed")  # fmt: skip
-    assert hall.run(kiosk.query("snapshot"))["state"]["notices"] == []
+    assert hall.run(kiosk.query("snapshot")).state.notices == []
 
     # The day's figures as CSV, as the server computed them from the event log.
     click(browser, "btn-csv")

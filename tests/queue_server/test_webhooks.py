@@ -308,8 +308,7 @@ async def test_ticket_events_are_posted_signed_with_ahead_once(tmp_path, receive
             await client.connect()
             clients.append(client)
         numbers = [
-            (await kiosk.command(C.IssueTicket(service=SERVICE)))["ticket"]["number"]
-            for _ in range(4)
+            (await kiosk.command(C.IssueTicket(service=SERVICE))).ticket.number for _ in range(4)
         ]
         assert numbers == ["E001", "E002", "E003", "E004"]
         await window.command(C.CallNext(counter=5))  # E001 called: E004 now has 2 ahead
@@ -380,7 +379,7 @@ async def test_a_hanging_receiver_times_out_and_the_hall_carries_on(tmp_path, re
         # The notifier hangs (it has not answered and will not): the hall issues and answers,
         # and the other hook is served, while that request is still open.
         second = await kiosk.command(C.IssueTicket(service=SERVICE))
-        assert second["ticket"]["number"] == "E002"
+        assert second.ticket.number == "E002"
         await wait_in_thread(healthy, lambda r: len(r.delivered) == 2)
         assert not hanging.release.is_set() and not hanging.delivered
         # The hanging request times out; the retry and the later delivery go through.

@@ -123,7 +123,7 @@ async def staff(hall: RemoteHall, *windows: int) -> dict[int, HallClient]:
 
 async def call(client: HallClient, window: int) -> str:
     reply = await client.command(C.CallNext(counter=window))
-    return reply["events"][-1]["number"]
+    return reply.events[-1]["number"]
 
 
 def recent_numbers(root) -> list[str]:

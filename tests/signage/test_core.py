@@ -14,32 +14,44 @@ def ev(seq: int, **event) -> dict:
     return {"type": "event", "stream": "public", "seq": seq, "event": {"seq": seq, **event}}
 
 
+def counter(id: int, state: str, ticket=None, service=None, pause_reason=None) -> dict:
+    """A window as the public snapshot carries it."""
+    return {"id": id, "kind": "normal", "state": state, "pause_reason": pause_reason,
+            "ticket": ticket, "service": service, "skills": {}, "served_today": 0}  # fmt: skip
+
+
+def service(id: str, name_zh: str, queue: str, waiting: int, wait_s: float | None) -> dict:
+    return {"service": id, "name_zh": name_zh, "name_en": id, "queue": queue,
+            "waiting": waiting, "estimated_wait_s": wait_s, "counters": []}  # fmt: skip
+
+
+def recent(number: str, counter: int | None, service: str = "a.one", state="called") -> dict:
+    return {"number": number, "counter": counter, "service": service, "state": state}
+
+
 SNAPSHOT = {
     "type": "snapshot",
     "stream": "public",
     "seq": 10,
     "state": {
         "day": "2026-11-26",
+        "open_for_tickets": True,
         "counters": [
-            {"id": 1, "state": "calling", "ticket": "A003", "service": "a.one"},
-            {"id": 2, "state": "idle", "ticket": None, "service": None},
-            {"id": 3, "state": "paused", "pause_reason": "午休", "ticket": None},
+            counter(1, "calling", "A003", "a.one"),
+            counter(2, "idle"),
+            counter(3, "paused", pause_reason="午休"),
         ],
         "services": [
-            {"service": "a.one", "name_zh": "一号业务", "queue": "A", "waiting": 2,
-             "estimated_wait_s": 300.0},
-            {"service": "a.two", "name_zh": "二号业务", "queue": "A", "waiting": 1,
-             "estimated_wait_s": 600.0},
-            {"service": "b.one", "name_zh": "乙业务", "queue": "B", "waiting": 0,
-             "estimated_wait_s": None},
+            service("a.one", "一号业务", "A", 2, 300.0),
+            service("a.two", "二号业务", "A", 1, 600.0),
+            service("b.one", "乙业务", "B", 0, None),
         ],
-        "recent_calls": [
-            {"number": "A003", "counter": 1, "service": "a.one", "state": "called"},
-            {"number": "B001", "counter": 2, "service": "b.one", "state": "done"},
+        "recent_calls": [recent("A003", 1, "a.one"), recent("B001", 2, "b.one", "done")],
+        "notices": [
+            {"id": "n1", "text_zh": "今日系统维护", "text_en": "", "starts": None, "ends": None}
         ],
-        "notices": [{"id": "n1", "text_zh": "今日系统维护", "text_en": ""}],
     },
-}  # fmt: skip
+}
 
 
 def loaded() -> SignageState:
@@ -79,7 +91,7 @@ def test_calls_and_recalls_are_announced_in_order_and_move_to_the_top():
 def test_the_recent_list_keeps_the_newest_calls_when_full():
     state = SignageState(recent_limit=3)
     snapshot = {**SNAPSHOT, "state": {**SNAPSHOT["state"], "recent_calls": [
-        {"number": f"A{n:03d}", "counter": 1} for n in (9, 8, 7, 6, 5)]}}  # fmt: skip
+        recent(f"A{n:03d}", 1) for n in (9, 8, 7, 6, 5)]}}  # fmt: skip
     state.apply(snapshot)
     assert [c.number for c in state.recent] == ["A009", "A008", "A007"]
     for seq, number in enumerate(("B001", "B002", "B003", "B004"), start=11):
@@ -126,8 +138,7 @@ def test_window_states_follow_the_events():
 def test_status_replaces_the_waiting_counts():
     state = loaded()
     version = state.version
-    state.apply({"type": "status", "seq": 10, "services": [
-        {"service": "a.one", "queue": "A", "waiting": 7, "estimated_wait_s": 1260.0}]})  # fmt: skip
+    state.apply({"type": "status", "seq": 10, "services": [service("a.one", "", "A", 7, 1260.0)]})
     assert [(q.prefix, q.waiting) for q in state.queues()] == [("A", 7)]
     assert state.version > version
 

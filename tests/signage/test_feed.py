@@ -136,7 +136,7 @@ async def test_the_connection_state_reaches_the_screen_in_order_with_the_calls(t
             await proxy.cut()
             assert (await next_item(Connection)).state == "disconnected"
             assert not state.connected  # the badge shows; the last state stays
-            number = (await window.command(C.CallNext(counter=5)))["events"][-1]["number"]
+            number = (await window.command(C.CallNext(counter=5))).events[-1]["number"]
             assert (await next_item(Connection)).state == "reconnecting"
             await proxy.start()
             assert (await next_item(Connection)).state == "connected"
