@@ -22,7 +22,10 @@ IsoTime = Annotated[
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # What the server sends may grow: a hall's server is upgraded before its terminals, so a
+    # client ignores a field it does not know rather than refuse the whole reply. (What the
+    # server accepts stays closed: the client messages forbid unknown fields.)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class _OmitWhenNone(_Payload):

@@ -25,3 +25,10 @@ def test_importing_the_protocol_loads_nothing_else_of_ours():
         m in ("queue_server", "queue_server.protocol") or m.startswith("queue_server.protocol.")
         for m in loaded
     ), loaded
+
+
+def test_a_client_reads_a_reply_from_a_newer_server_that_carries_a_new_field():
+    from queue_server.protocol.payloads import CommandResult
+
+    reply = CommandResult.model_validate({"seq": 3, "events": [], "added_later": {"x": 1}})
+    assert reply.seq == 3 and not hasattr(reply, "added_later")
