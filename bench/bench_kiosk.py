@@ -3,6 +3,7 @@ the ticket's bytes handed to the printer; RSS while 500 residents are served in 
 
     .venv/bin/python -m bench.bench_kiosk [--starts 3] [--cards 20] [--residents 500]
     .venv/bin/python -m bench.bench_kiosk --ime     # the pinyin input method only (no window)
+    .venv/bin/python -m bench.bench_kiosk --before DIR --starts 8   # cold starts against DIR's
 
 Runs under its own Xvfb. Each measurement process is the real app (kiosk.app.run_kiosk) with
 simulated devices behind their real drivers and worker threads, against a real queue server in
@@ -160,21 +161,25 @@ async def child(mode: str, spawned: float, hall_dir: Path, cards: int, residents
         await asyncio.wait_for(task, 30)
 
 
-def run_child(mode: str, display: str, home: Path, args) -> dict:
+def run_child(mode: str, display: str, home: Path, args, code: Path | None = None) -> dict:
     """One kiosk process against a hall served from another process, started (and up) first:
-    a kiosk starting on a hall's morning finds its server running."""
+    a kiosk starting on a hall's morning finds its server running. ``code``: another
+    checkout whose kiosk runs (this file's child against its code, as bench_queue --before)."""
     from harness.clocked_server import server_process
     from harness.halls import ZONE
     from harness.screens import ROOT, kivy_env
 
     out = home / f"{mode}-{time.time_ns()}"
+    env = kivy_env(display, home)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     with server_process(out / "hall", START.replace(tzinfo=ZONE)) as hall:
         (out / "hall" / "url").write_text(hall.url)
-        cmd = [sys.executable, "-m", "bench.bench_kiosk", "--child", mode,
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode,
                "--out", str(out / "hall"), "--spawned", repr(time.time()),
                "--cards", str(args.cards), "--residents", str(args.residents)]  # fmt: skip
-        done = subprocess.run(cmd, cwd=ROOT, env=kivy_env(display, home), capture_output=True,
-                              text=True, timeout=3600, check=False)  # fmt: skip
+        done = subprocess.run(cmd, cwd=code or ROOT, env=env, capture_output=True, text=True,
+                              timeout=3600, check=False)  # fmt: skip
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
     if not lines:
         raise RuntimeError(f"bench child failed:\n{done.stderr[-3000:]}")
@@ -239,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cards", type=int, default=20)
     parser.add_argument("--residents", type=int, default=500)
     parser.add_argument("--ime", action="store_true", help="only the pinyin input figures")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="cold starts only, alternating with the kiosk of the checkout in DIR",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--spawned", type=float, help=argparse.SUPPRESS)
@@ -268,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from harness.screens import xvfb
 
+    if args.before:
+        return compare_starts(args)
     with tempfile.TemporaryDirectory() as tmp, xvfb() as display:
         home = Path(tmp)
         starts = [
@@ -295,6 +308,28 @@ def main(argv: list[str] | None = None) -> int:
           + " / ".join(f"{kib / 1024:.1f} MiB" for n, kib in rss if n in (50, 250, args.residents))
           + " |")  # fmt: skip
     print(f"\nRSS every 50 residents (MiB): {', '.join(f'{k / 1024:.1f}' for _, k in rss)}")
+    return 0
+
+
+def compare_starts(args) -> int:
+    """``--starts`` cold starts of DIR's kiosk and of this checkout's, alternating, after one
+    untimed start that fills the (shared) font and escpos caches."""
+    from harness.screens import xvfb
+
+    before: list[float] = []
+    after: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, xvfb() as display:
+        home = Path(tmp)
+        run_child("start", display, home, args)
+        for _ in range(args.starts):
+            before.append(run_child("start", display, home, args, args.before)["cold_start_s"])
+            after.append(run_child("start", display, home, args)["cold_start_s"])
+    print(f"Measured {dt.date.today()} with `python -m bench.bench_kiosk --before DIR "
+          f"--starts {args.starts}`\n")  # fmt: skip
+    print("| cold start to the welcome screen | median | all |\n|---|---:|---|")
+    for name, starts in (("before (DIR)", before), ("this checkout", after)):
+        listed = ", ".join(f"{s:.2f}" for s in sorted(starts))
+        print(f"| {name} | {statistics.median(starts):.2f} s | {listed} |")
     return 0
 
 
