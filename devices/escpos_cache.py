@@ -1,9 +1,9 @@
 """Where python-escpos keeps its parsed printer capabilities: a cache folder, once.
 
-python-escpos parses its ``capabilities.yml`` when it is imported (about 0.2 s, the largest
-import before a kiosk's first frame) and pickles the result into
+python-escpos parses its ``capabilities.json`` (with PyYAML) when it is imported (about 0.2 s,
+the largest import before a kiosk's first frame) and pickles the result into
 ``ESCPOS_CAPABILITIES_PICKLE_DIR``, by default a new ``mkdtemp()`` folder: every process parsed
-the YAML again and left a folder behind in /tmp. Importing this module before escpos
+the file again and left a folder behind in /tmp. Importing this module before escpos
 (devices/printer.py does) points it at a per-user cache folder instead. A process that finds no
 pickle there lets escpos write one in a private folder, and ``published()`` moves it in whole
 (``os.replace``): two terminals starting at once never read half a file.
