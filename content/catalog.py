@@ -59,7 +59,9 @@ class Catalog:
     ) -> None:
         self.source = source
         self._bureaus = {b.code: b for b in sorted(bureaus, key=lambda b: (b.order, b.code))}
-        self._services = {s.id: s for s in sorted(services, key=lambda s: pinyin_key(s.name_zh))}
+        # Lookups by id need no order; the pinyin order (`_ordered`) is sorted on first use, so
+        # a server that only checks its hall's ids never imports pypinyin.
+        self._services = {s.id: s for s in services}
         self.materials: dict[str, Material] = dict(materials or {})
         self.fields: dict[str, FormField] = dict(fields or {})
         problems = [
@@ -75,7 +77,7 @@ class Catalog:
     @property
     def services(self) -> tuple[Service, ...]:
         """Every service, in pinyin order of the Chinese name."""
-        return tuple(self._services.values())
+        return self._ordered
 
     @property
     def bureaus(self) -> tuple[Bureau, ...]:
@@ -86,7 +88,7 @@ class Catalog:
         return len(self._services)
 
     def __iter__(self) -> Iterator[Service]:
-        return iter(self._services.values())
+        return iter(self._ordered)
 
     def __contains__(self, service_id: object) -> bool:
         return service_id in self._services
@@ -107,7 +109,7 @@ class Catalog:
     def by_bureau(self, code: str) -> list[Service]:
         """The services of one bureau, in pinyin order."""
         self.bureau(code)
-        return [s for s in self._services.values() if s.bureau == code]
+        return [s for s in self._ordered if s.bureau == code]
 
     def search(self, text: str, *, lang: str | None = None, limit: int = 20) -> list[Service]:
         """Services matching ``text``, best first.
@@ -129,20 +131,34 @@ class Catalog:
     # Internals -----------------------------------------------------------------------------
 
     @cached_property
+    def _ordered(self) -> tuple[Service, ...]:
+        # Python's sort is stable and the key ends with the characters themselves, so the
+        # order is the one an eager sort at construction gave.
+        return tuple(sorted(self._services.values(), key=lambda s: pinyin_key(s.name_zh)))
+
+    @cached_property
     def _index(self) -> SearchIndex:
-        return SearchIndex(self._services.values(), self._bureaus)
+        # Built on the first search (a kiosk builds it in the background after its first
+        # frame: `prepare_search`), not at load: the server and the first frame need none.
+        return SearchIndex(self._ordered, self._bureaus)
+
+    def prepare_search(self) -> None:
+        """Build the pinyin order and the search index now (from a background thread, say), so
+        the first keystroke does not wait for them."""
+        self._index  # noqa: B018
 
     def _close_ids(self, service_id: str) -> list[str]:
         close = difflib.get_close_matches(service_id, list(self._services), n=3, cutoff=0.85)
         if not close and "." in service_id:
             # A right slug under a wrong bureau: minzheng.residence_permit.
             slug = service_id.split(".", 1)[1]
-            close = [i for i in self._services if i.split(".", 1)[1] == slug]
+            close = [s.id for s in self._ordered if s.id.split(".", 1)[1] == slug]
         return close
 
 
 def load_catalog(path: Path | str | None = None) -> Catalog:
-    """Load, validate and index a catalog folder (default: the catalog shipped with Yikou).
+    """Load and validate a catalog folder (default: the catalog shipped with Yikou); its search
+    index is built on the first search or by `Catalog.prepare_search`.
 
     Raises CatalogError listing every problem found, each naming file, entry and field.
     """
@@ -180,7 +196,6 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
         fields=fields,
         source=root,
     )
-    catalog._index  # noqa: B018 - build the search index now, not on the first keystroke
     log.info("loaded catalog %s: %d bureaus, %d services", root, len(bureaus), len(catalog))
     return catalog
 

@@ -4,6 +4,10 @@ Residents type Chinese (居住证), full pinyin (juzhuzheng), initials (jzz), a 
 English (residence permit) or a bureau (流管, liuguan); small typos are forgiven where it is
 cheap to do so. Everything is precomputed once per catalog, so a query is a scan over a few
 hundred short strings: fast enough for the kiosk's search-as-you-type.
+
+pypinyin (its tables cost about a quarter of a second to import) is imported on the first call
+that needs a reading, not with this module: a server validating its hall's services against the
+catalog, or a kiosk drawing its first frame, never pays for it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-
-from pypinyin import Style, lazy_pinyin
 
 from content.schema import Bureau, Service
 
@@ -32,6 +34,8 @@ def normalize(text: str) -> str:
 @lru_cache(maxsize=4096)
 def syllables(text: str) -> tuple[str, ...]:
     """Toneless pinyin of the Chinese characters in ``text``; other characters are dropped."""
+    from pypinyin import Style, lazy_pinyin
+
     out: list[str] = []
     for item in lazy_pinyin(text, style=Style.NORMAL, errors="ignore", v_to_u=False):
         item = normalize(item)
@@ -42,6 +46,8 @@ def syllables(text: str) -> tuple[str, ...]:
 
 def pinyin_key(text: str) -> tuple:
     """Sort key putting Chinese text in pinyin order (then tone, then the character itself)."""
+    from pypinyin import Style, lazy_pinyin
+
     key = []
     for ch in text:
         if _CJK.match(ch):

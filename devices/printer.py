@@ -22,10 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+# isort: off
+from devices import escpos_cache  # first: it chooses where escpos keeps its parsed capabilities
 from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Dummy, File, Network
+
+# isort: on
 from PIL import Image, ImageDraw, ImageFont
 
 from devices.errors import (
@@ -40,6 +44,7 @@ from devices.errors import (
     ProtocolError,
 )
 
+escpos_cache.published()
 log = logging.getLogger(__name__)
 
 INIT = b"\x1b\x40"

@@ -28,7 +28,7 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 from devices.identity import mask_number
 from kiosk.flow import KioskFlow
 from kiosk.flow import Screen as S
-from ui.app import TerminalAppMixin, load_kv
+from ui.app import TerminalAppMixin, load_kv, warm_search
 from ui.fonts import register_fonts
 from ui.ime import warm as warm_pinyin
 from ui.keyboard import ImeKeyboard, OnScreenKeyboard
@@ -499,11 +499,13 @@ class KioskApp(TerminalAppMixin, App):
         self.countdown_text = "" if left is None else flow.t("idle_countdown", s=left)
 
     def _on_flip(self, *_) -> None:
-        if not self._warmed:
-            # The pinyin tables (about a second of CPU) are built in a thread once the welcome
-            # screen is drawn, not before: the first frame is not kept waiting for them.
+        if not self._warmed and self.screen_name == "welcome":
+            # The pinyin tables (about a second of CPU) and the catalog's search index are built
+            # in threads once the welcome screen is drawn, not before (nor while "paused" waits
+            # for the server): the first frame is not kept waiting for them.
             self._warmed = True
             warm_pinyin()
+            warm_search(self.flow.catalog)
         for listener in list(self.frame_listeners):
             listener()
 

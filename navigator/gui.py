@@ -32,7 +32,7 @@ from kivy.uix.widget import Widget
 from navigator.flow import NavigatorFlow
 from navigator.flow import Screen as S
 from navigator.texts import T
-from ui.app import TerminalAppMixin, load_kv
+from ui.app import TerminalAppMixin, load_kv, warm_search
 from ui.theme import Touch as C
 
 log = logging.getLogger(__name__)
@@ -574,6 +574,7 @@ class NavigatorApp(TerminalAppMixin, App):
             if name.isupper() and isinstance(value, tuple) and len(value) == 4
         }
         self._shown: tuple | None = None
+        self._search_warmed = False
         self._live_shown = -1
         self.renders = 0
         self._stopped = False
@@ -669,6 +670,11 @@ class NavigatorApp(TerminalAppMixin, App):
         self.countdown_text = "" if left is None else flow.t("idle_countdown", s=left)
 
     def _on_flip(self, *_) -> None:
+        if not self._search_warmed:
+            # The catalog's search index (and pypinyin) after the first frame, not before it
+            # and not on the first keystroke.
+            self._search_warmed = True
+            warm_search(self.flow.catalog)
         for listener in list(getattr(self, "frame_listeners", [])):
             listener()
 

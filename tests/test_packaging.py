@@ -29,14 +29,25 @@ def test_no_dependency_twice_and_screens_and_plots_are_extras():
     assert project["scripts"]["yikou"] == "main:main"
 
 
-def test_help_and_the_server_import_no_screen_plot_or_image_library():
+def test_help_and_the_server_import_no_screen_plot_or_image_library(tmp_path):
+    # pypinyin too: the server checks its hall's services against the catalog by id, and only
+    # a search (the catalog's pinyin order and index) needs the readings.
     code = (
-        "import sys, main\n"
+        "import asyncio, sys, main\n"
         "main.build_parser([])\n"
-        "assert not {'kivy', 'PIL', 'matplotlib', 'sqlalchemy'} & set(sys.modules), 'help'\n"
+        "assert not {'kivy', 'PIL', 'matplotlib', 'sqlalchemy', 'pypinyin'} & set(sys.modules)\n"
         "main.build_parser(['server'])\n"
         "import queue_server.server\n"
-        "heavy = {'kivy', 'PIL', 'matplotlib'} & set(sys.modules)\n"
+        "from harness.servers import running_server\n"
+        "from pathlib import Path\n"
+        "async def start():\n"
+        "    async with running_server(Path(sys.argv[1])) as hall:\n"
+        "        assert hall.config.services\n"
+        "asyncio.run(start())\n"
+        "heavy = {'kivy', 'PIL', 'matplotlib', 'pypinyin'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
+        "from content import default_catalog\n"
+        "assert default_catalog().search('jzz'), 'a search still finds'\n"
+        "assert 'pypinyin' in sys.modules\n"
     )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, check=True, timeout=60)

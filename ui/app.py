@@ -11,6 +11,7 @@ Imported only by the two apps' gui modules, which import Kivy anyway.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,6 +29,15 @@ def load_kv(folder: Path, names: Iterable[str]) -> None:
     Builder.load_file(str(SHARED_KV))
     for name in names:
         Builder.load_file(str(folder / f"{name}.kv"))
+
+
+def warm_search(catalog) -> threading.Thread:
+    """Build the catalog's pinyin order and search index in a background thread (an app calls
+    this once its first frame is drawn), so neither the first frame nor the first keystroke
+    waits for them."""
+    thread = threading.Thread(target=catalog.prepare_search, name="search-index", daemon=True)
+    thread.start()
+    return thread
 
 
 class TerminalAppMixin:
