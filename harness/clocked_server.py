@@ -19,8 +19,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.screens import ROOT
-from harness.server_proc import RemoteHall
+from harness.server_proc import RemoteHall, child_hall
 from harness.servers import Clock, example, running_server
 
 
@@ -51,33 +50,12 @@ class ClockedHall(RemoteHall):
 
 @contextlib.contextmanager
 def server_process(folder: Path, start: dt.datetime) -> Iterator[ClockedHall]:
-    folder.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.clocked_server", str(folder), start.isoformat()],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the server process did not start: {line!r}")
-        hall = ClockedHall(
-            url=f"ws://127.0.0.1:{int(line.split()[1])}/ws",
-            config=pickle.loads((folder / "config.pickle").read_bytes()),
-            credentials=json.loads((folder / "credentials.json").read_text()),
-        )
+    with child_hall("harness.clocked_server", folder, start.isoformat(), hall_type=ClockedHall) as (
+        hall,
+        proc,
+    ):
         hall.proc = proc
         yield hall
-    finally:
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 if __name__ == "__main__":

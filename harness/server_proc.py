@@ -52,11 +52,15 @@ async def serve(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def server_process(folder: Path, env: dict[str, str] | None = None) -> Iterator[RemoteHall]:
-    """Start the server process; yield its hall; stop it (by its pid) afterwards."""
+def child_hall(
+    module: str, folder: Path, *args: str, hall_type: type = RemoteHall, env=None
+) -> Iterator[tuple[RemoteHall, subprocess.Popen]]:
+    """Start ``python -m module folder *args`` (it prints ``PORT n`` once listening, leaves the
+    config and credentials in ``folder`` and lives until its stdin closes); yield a
+    ``hall_type`` for it and the process; stop it (by its pid) afterwards."""
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.server_proc", str(folder)],
+        [sys.executable, "-m", module, str(folder), *args],
         cwd=ROOT,
         env=env,
         stdin=subprocess.PIPE,
@@ -67,11 +71,12 @@ def server_process(folder: Path, env: dict[str, str] | None = None) -> Iterator[
         line = proc.stdout.readline()
         if not line.startswith("PORT "):
             raise RuntimeError(f"the server process did not start: {line!r}")
-        yield RemoteHall(
+        hall = hall_type(
             url=f"ws://127.0.0.1:{int(line.split()[1])}/ws",
             config=pickle.loads((folder / "config.pickle").read_bytes()),
             credentials=json.loads((folder / "credentials.json").read_text()),
         )
+        yield hall, proc
     finally:
         with contextlib.suppress(OSError):
             proc.stdin.close()
@@ -80,6 +85,13 @@ def server_process(folder: Path, env: dict[str, str] | None = None) -> Iterator[
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def server_process(folder: Path, env: dict[str, str] | None = None) -> Iterator[RemoteHall]:
+    """Start the server process; yield its hall; stop it (by its pid) afterwards."""
+    with child_hall("harness.server_proc", folder, env=env) as (hall, _):
+        yield hall
 
 
 if __name__ == "__main__":
