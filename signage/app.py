@@ -14,7 +14,6 @@ speaker report their health to the server. Kivy is imported only when the screen
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -25,14 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from content.signage import Screen, Signage, load_signage
-from queue_server import protocol as P
 from queue_server.client import AuthFailed, HallClient, LoopThread
 from queue_server.config import HallConfig
 from signage.core import SignageState
 from signage.feed import SignageFeed
 from signage.settings import SignageSettings
 from signage.voice import CommandPlayer, EspeakSynth, FileSink, Voice, make_player
-from terminal.app import hall_now, read_token, server_url
+from terminal.app import hall_now, run_main
 from ui.bridge import Inbox, run_app_with
 from ui.window import setup_window
 
@@ -241,30 +239,17 @@ def options_from_args(args: argparse.Namespace, config: HallConfig) -> Options:
 
 
 def run(args: argparse.Namespace) -> int:
-    from queue_server.config import ConfigError, credentials_path, load_config
-
     if args.mode == "window" and args.window is None:
         print("--mode window needs --window N", file=sys.stderr)
         return 2
-    try:
-        config = load_config(args.config)
-        options = options_from_args(args, config)
-    except (ConfigError, ValueError) as exc:
-        print(f"signage: {exc}", file=sys.stderr)
-        return 2
-    token_file = args.token_file or credentials_path(args.config)
-    try:
-        token = read_token(token_file, args.device_id)
-    except (OSError, KeyError) as exc:
-        print(f"signage: no device token: {exc}", file=sys.stderr)
-        return 2
-    url = args.server or server_url(config)
-    client = HallClient(url, P.DeviceAuth(device_id=args.device_id, token=token))
-    try:
-        feed = asyncio.run(run_signage(options, client))
-    except KeyboardInterrupt:
-        return 0
-    if isinstance(feed.failure, AuthFailed):
-        print(f"signage: the server refused the device token: {feed.failure}", file=sys.stderr)
-        return 1
-    return 0
+
+    async def start(options: Options, client: HallClient) -> None:
+        feed = await run_signage(options, client)
+        if isinstance(feed.failure, AuthFailed):
+            raise feed.failure
+
+    # A screen reconnects with the client's own backoff (a kiosk's is shorter: a resident waits).
+    return run_main(
+        args, "signage", lambda config: options_from_args(args, config), start,
+        backoff_max=10.0,
+    )  # fmt: skip

@@ -101,9 +101,12 @@ def run_main(
     name: str,
     prepare: Callable[[HallConfig], Any],
     start: Callable[[Any, HallClient], Coroutine[Any, Any, object]],
+    *,
+    backoff_max: float = 5.0,
 ) -> int:
     """``python main.py <name>``: ``prepare(config)`` checks the configuration and returns the
-    options (a ValueError or ConfigError stops here, named); ``start(options, client)`` runs."""
+    options (a ValueError or ConfigError stops here, named); ``start(options, client)`` runs
+    (raising AuthFailed if the server refuses the device's token)."""
     try:
         config = load_config(args.config)
         options = prepare(config)
@@ -117,7 +120,8 @@ def run_main(
         print(f"{name}: no device token: {exc}", file=sys.stderr)
         return 2
     url = args.server or server_url(config)
-    client = HallClient(url, P.DeviceAuth(device_id=args.device_id, token=token), backoff_max=5.0)
+    auth = P.DeviceAuth(device_id=args.device_id, token=token)
+    client = HallClient(url, auth, backoff_max=backoff_max)
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     try:
         asyncio.run(start(options, client))
