@@ -26,7 +26,8 @@ class EngineLink:
 
     def execute(self, command: C.Command) -> list[WindowEvent]:
         return window_events(
-            views.manager_event(ev) for ev in self.hall.handle(command, self.clock())
+            views.manager_event(ev).model_dump(mode="json")
+            for ev in self.hall.handle(command, self.clock())
         )
 
     def status(self) -> WindowStatus:

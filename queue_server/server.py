@@ -616,6 +616,15 @@ def _json(model) -> str:
     return model.model_dump_json(exclude_none=False)
 
 
+def _event_json(ev: V.Event, staff: bool) -> dict[str, Any]:
+    """An event in a command's reply: whole for staff, else its public view (a bare type and
+    seq where the public sees nothing of it)."""
+    view = views.manager_event(ev) if staff else views.public_event(ev)
+    if view is None:
+        return {"type": ev.type, "seq": ev.seq}
+    return view.model_dump(mode="json")
+
+
 def _frame(text: str) -> bytes:
     """One text frame whose bytes suit every connection, so a fan-out frames a message once.
 
@@ -1315,9 +1324,7 @@ class QueueServer:
         reply: dict[str, Any] = {
             "seq": max((ev.seq for ev in outcome), default=result.seq),
             "events": [
-                views.manager_event(ev) if client.role in ("manager", "counter")
-                else views.public_event(ev) or {"type": ev.type, "seq": ev.seq}
-                for ev in outcome
+                _event_json(ev, client.role in ("manager", "counter")) for ev in outcome
             ],
         }  # fmt: skip
         for ev in outcome:

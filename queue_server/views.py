@@ -1,5 +1,5 @@
 """What each audience may see of the hall: pure functions from engine state and events to the
-protocol's payload models (events: to JSON objects).
+protocol's payload models (events: ``queue_server.protocol.events``).
 
 Nothing here leaves with a resident key, and the public projections carry no personal data at
 all: numbers, services, windows and counts only.
@@ -13,6 +13,7 @@ from typing import Any
 from queue_server.engine import events as V
 from queue_server.engine.hall import Hall
 from queue_server.engine.model import Ticket
+from queue_server.protocol import events as E
 from queue_server.protocol.payloads import (
     CounterSnapshot,
     CounterView,
@@ -26,57 +27,30 @@ from queue_server.protocol.payloads import (
 )
 from queue_server.protocol.states import TicketState
 
-# Events the public (screens, kiosks, phones) may see, and the fields each keeps.
-_PUBLIC_DROP = {"resident_key", "priority", "rank", "channel", "appointment_id", "order_key"}
-_PUBLIC_TYPES = {
-    "day_opened",
-    "ticket_issued",
-    "ticket_called",
-    "ticket_recalled",
-    "ticket_started",
-    "ticket_finished",
-    "ticket_no_show",
-    "ticket_requeued",
-    "ticket_transferred",
-    "ticket_returned",
-    "ticket_cancelled",
-    "counter_opened",
-    "counter_closed",
-    "counter_paused",
-    "counter_resumed",
-    "notice_posted",
-    "notice_removed",
-}
+
+def _project(data: dict[str, Any]) -> E.StreamEvent:
+    return E.EVENT_TYPES[data["type"]].model_validate(data)
 
 
-def _dump(ev: V.Event) -> dict[str, Any]:
-    return ev.model_dump(mode="json")
-
-
-def public_event(ev: V.Event) -> dict[str, Any] | None:
-    if ev.type not in _PUBLIC_TYPES:
+def public_event(ev: V.Event) -> E.StreamEvent | None:
+    if ev.type not in E.PUBLIC_TYPES:
         return None
-    data = _dump(ev)
+    data = ev.model_dump(exclude={"resident_key"})
     if ev.type == "ticket_issued":
-        data["ticket"] = {
-            k: v for k, v in data["ticket"].items() if k not in _PUBLIC_DROP and k != "arrival"
-        }
-    elif ev.type in ("ticket_transferred", "ticket_cancelled"):
-        data.pop("rank", None)
-        if ev.type == "ticket_cancelled":
-            data["reason"] = "day_closed" if ev.reason == "day_closed" else "cancelled"
-    return data
+        # The public model of the ticket keeps its number, service and queue only.
+        data["ticket"] = E.IssuedTicket.model_validate(data["ticket"])
+    elif ev.type == "ticket_transferred":
+        data.pop("rank")
+    elif ev.type == "ticket_cancelled":
+        data["reason"] = "day_closed" if ev.reason == "day_closed" else "cancelled"
+    return _project(data)
 
 
-def manager_event(ev: V.Event) -> dict[str, Any]:
-    data = _dump(ev)
-    data.pop("resident_key", None)
-    if ev.type == "ticket_issued":
-        data["ticket"].pop("resident_key", None)
-    return data
+def manager_event(ev: V.Event) -> E.StreamEvent:
+    return _project(ev.model_dump(exclude={"resident_key"}))
 
 
-def counter_event(ev: V.Event, counter: int) -> dict[str, Any] | None:
+def counter_event(ev: V.Event, counter: int) -> E.StreamEvent | None:
     """Events about one window (its calls, its state), with the ticket details it needs."""
     if getattr(ev, "counter", None) != counter:
         return None

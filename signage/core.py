@@ -20,10 +20,33 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
+from queue_server.protocol.events import (
+    STREAM_EVENT_ADAPTER,
+    CounterClosed,
+    CounterOpened,
+    CounterPaused,
+    CounterResumed,
+    DayOpened,
+    NoticePosted,
+    NoticeRemoved,
+    TicketCalled,
+    TicketCancelled,
+    TicketFinished,
+    TicketNoShow,
+    TicketRecalled,
+    TicketReturned,
+    TicketStarted,
+    TicketTransferred,
+)
 from queue_server.protocol.payloads import PublicSnapshot, ServiceStatus
 from queue_server.protocol.states import CounterState
 
 log = logging.getLogger(__name__)
+
+# The events after which a ticket is no longer at its window.
+_TICKET_LEAVES = (TicketFinished, TicketNoShow, TicketReturned, TicketCancelled, TicketTransferred)
 
 RECENT_LIMIT = 8
 
@@ -138,8 +161,8 @@ class SignageState:
 
     def apply(self, message: Mapping[str, Any]) -> list[Call]:
         """Apply one message of the public stream; return the calls to show and announce.
-        A snapshot's state and a status's services are read as the protocol's models; an
-        event is a dict (events have no models)."""
+        A snapshot's state, a status's services and an event are read as the protocol's
+        models."""
         kind = message.get("type")
         if kind == "snapshot" and message.get("stream", "public") == "public":
             self._load_snapshot(PublicSnapshot.model_validate(message["state"]), message["seq"])
@@ -196,54 +219,50 @@ class SignageState:
             if entry.name_zh:
                 self.service_names[entry.service] = entry.name_zh
 
-    def _apply_event(self, ev: Mapping[str, Any], seq: int) -> list[Call]:
-        kind = ev.get("type")
-        counter_id = ev.get("counter")
+    def _apply_event(self, data: Mapping[str, Any], seq: int) -> list[Call]:
+        try:
+            ev = STREAM_EVENT_ADAPTER.validate_python(data)
+        except ValidationError:  # a screen keeps showing what it has rather than stop
+            log.warning("cannot read the server's event %s", data.get("type"))
+            return []
+        counter_id = getattr(ev, "counter", None)
         view = self._counter(counter_id) if counter_id is not None else None
-        if kind == "ticket_called":
+        if isinstance(ev, TicketCalled):
             assert view is not None
-            call = Call(ev["number"], int(counter_id), ev.get("service"), False, seq)
+            call = Call(ev.number, ev.counter, ev.service, False, seq)
             view.state, view.ticket, view.service = CounterState.CALLING, call.number, call.service
             self._push(call)
             return [call]
-        if kind == "ticket_recalled":
+        if isinstance(ev, TicketRecalled):
             assert view is not None
-            service = view.service if view.ticket == ev["number"] else None
-            call = Call(ev["number"], int(counter_id), service, True, seq)
+            service = view.service if view.ticket == ev.number else None
+            call = Call(ev.number, ev.counter, service, True, seq)
             view.state, view.ticket = CounterState.CALLING, call.number
             view.service = service or view.service
             self._push(call)
             return [call]
-        if kind == "ticket_started" and view is not None:
-            view.state, view.ticket = CounterState.SERVING, ev["number"]
-        elif kind in (
-            "ticket_finished",
-            "ticket_no_show",
-            "ticket_returned",
-            "ticket_cancelled",
-            "ticket_transferred",
-        ):
-            if view is not None and view.ticket == ev["number"]:
+        if isinstance(ev, TicketStarted) and view is not None:
+            view.state, view.ticket = CounterState.SERVING, ev.number
+        elif isinstance(ev, _TICKET_LEAVES):
+            if view is not None and view.ticket == ev.number:
                 view.ticket, view.service = None, None
                 if view.state in (CounterState.CALLING, CounterState.SERVING):
                     view.state = CounterState.IDLE
-        elif kind == "counter_opened" and view is not None:
+        elif isinstance(ev, CounterOpened) and view is not None:
             view.state, view.pause_reason = CounterState.IDLE, ""
-        elif kind == "counter_closed" and view is not None:
+        elif isinstance(ev, CounterClosed) and view is not None:
             view.state, view.ticket, view.service = CounterState.CLOSED, None, None
-        elif kind == "counter_paused" and view is not None:
-            view.state, view.pause_reason = CounterState.PAUSED, ev.get("reason") or ""
-        elif kind == "counter_resumed" and view is not None:
+        elif isinstance(ev, CounterPaused) and view is not None:
+            view.state, view.pause_reason = CounterState.PAUSED, ev.reason or ""
+        elif isinstance(ev, CounterResumed) and view is not None:
             view.state = CounterState.SERVING if view.ticket else CounterState.IDLE
             view.pause_reason = ""
-        elif kind == "notice_posted":
-            self.notices[ev["notice_id"]] = Notice(
-                ev["notice_id"], ev.get("text_zh") or ev.get("text_en") or ""
-            )
-        elif kind == "notice_removed":
-            self.notices.pop(ev.get("notice_id", ""), None)
-        elif kind == "day_opened":
-            self.day = ev.get("day")
+        elif isinstance(ev, NoticePosted):
+            self.notices[ev.notice_id] = Notice(ev.notice_id, ev.text_zh or ev.text_en or "")
+        elif isinstance(ev, NoticeRemoved):
+            self.notices.pop(ev.notice_id, None)
+        elif isinstance(ev, DayOpened):
+            self.day = ev.day.isoformat()
             self.recent.clear()
             for counter in self.counters.values():
                 counter.ticket, counter.service = None, None

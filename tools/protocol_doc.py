@@ -25,7 +25,7 @@ import re
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import TypeAdapter
 
@@ -34,8 +34,8 @@ from queue_server import server as S
 from queue_server import storage as STORAGE
 from queue_server import views
 from queue_server.config import ServerSettings
-from queue_server.engine import events as V
 from queue_server.protocol import commands as C
+from queue_server.protocol import events as E
 from queue_server.protocol.errors import ENGINE_ERRORS
 from tools import protocol_examples as X
 
@@ -48,16 +48,22 @@ UNIONS: dict[str, Any] = {
     "client": P.ClientMessage,
     "server": P.ServerMessage,
     "command": C.Command,
-    "event": V.Event,
+    "event": E.StreamEvent,
 }
 # Models used by one field, tabulated beneath that field's table (the first time they appear).
-NESTED = ("ResidentId", "Form", "TicketData")
+NESTED = ("ResidentId", "Form", "StaffIssuedTicket", "IssuedTicket")
 
 
 def _models(annotation: Any) -> dict[str, str]:
     """type tag -> model name, in the union's order."""
     union = typing.get_args(annotation)[0]
-    return {cls.model_fields["type"].default: cls.__name__ for cls in typing.get_args(union)}
+    out = {}
+    for member in typing.get_args(union):
+        cls = typing.get_args(member)[0] if typing.get_origin(member) is Annotated else member
+        tag = cls.model_fields["type"].default
+        if isinstance(tag, str):  # not the catch-all for types this version does not know
+            out[tag] = cls.__name__
+    return out
 
 
 def _definitions() -> dict[str, dict[str, Any]]:
@@ -389,21 +395,19 @@ class _Renderer:
         """An event's fields, the event in full, and what each stream sends of it."""
         self.done["event"].add(tag)
         ev = next(e for e in X.EVENT_EXAMPLES if e.type == tag)
-        full = ev.model_dump(mode="json")
+        # In full as the manager and counter streams see it: the engine's own event also
+        # carries what no client sees (the resident key).
+        full = views.manager_event(ev).model_dump(mode="json")
         out = [self.model(self.models["event"][tag], "-seq", "-at", "-type")]
         out.append("\n" + _block("event", full))
         public = views.public_event(ev)
+        public = None if public is None else public.model_dump(mode="json")
         counter = getattr(ev, "counter", None)
         names = ["public"] * (public is not None) + ["counter"] * (counter is not None)
         out.append(f"\nStreams: {', '.join([*names, 'manager'])}.")
         if public is not None and public != full:
             out.append(" On the public stream:\n\n")
             out.append(_block("server", self._event_msg("public", ev.seq, public)))
-        manager = views.manager_event(ev)
-        if manager != full:
-            where = "counter and manager streams" if counter is not None else "manager stream"
-            out.append(f"\nOn the {where}:\n\n")
-            out.append(_block("server", self._event_msg("manager", ev.seq, manager)))
         return "".join(out).rstrip("\n") + "\n"
 
     def example(self, name: str) -> str:

@@ -493,7 +493,7 @@ SERVER_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "type": "event",
                 "stream": "public",
                 "seq": 11,
-                "event": views.public_event(EVENT_EXAMPLES[2]),
+                "event": views.public_event(EVENT_EXAMPLES[2]).model_dump(mode="json"),
             },
         )
     ],

@@ -2,9 +2,9 @@
 
 ``messages`` holds the envelopes (``from queue_server import protocol as P``; ``P.Hello``),
 ``commands`` the engine commands they carry, ``payloads`` what replies, snapshots and status
-messages carry, ``states`` the state names and ``errors`` the error codes with their zh/en
-templates. This package imports nothing else of ours, so a terminal can speak the protocol
-without the engine.
+messages carry, ``events`` the events the streams carry, ``states`` the state names and
+``errors`` the error codes with their zh/en templates. This package imports nothing else of
+ours, so a terminal can speak the protocol without the engine.
 """
 
 from queue_server.protocol.messages import (

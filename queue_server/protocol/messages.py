@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from queue_server.protocol.commands import Command
 from queue_server.protocol.errors import PROTOCOL_ERRORS
+from queue_server.protocol.events import StreamEvent
 from queue_server.protocol.payloads import (
     DeviceHealth,
     ReplyResult,
@@ -307,7 +308,7 @@ class EventMsg(_Msg):
     type: Literal["event"] = "event"
     stream: StreamName
     seq: int
-    event: dict[str, Any] = Field(description="The event as this stream's audience may see it.")
+    event: StreamEvent = Field(description="The event as this stream's audience may see it.")
 
 
 class Snapshot(_Msg):

@@ -11,6 +11,7 @@ from signage.core import Call, SignageState, format_wait, mask_name
 
 
 def ev(seq: int, **event) -> dict:
+    event = {"at": "2026-11-26T01:30:12Z", **event}  # the time every event carries
     return {"type": "event", "stream": "public", "seq": seq, "event": {"seq": seq, **event}}
 
 
@@ -194,3 +195,11 @@ async def test_state_from_a_real_server_stream(tmp_path):
         assert [(q.prefix, q.waiting) for q in state.queues() if q.waiting] == [("A", 1)]
         for client in (screen, kiosk, w1, w5):
             await client.close()
+
+
+def test_an_event_it_cannot_read_is_skipped_and_the_next_applies():
+    state = loaded()
+    assert state.apply(ev(11, type="ticket_called", number="A004")) == []  # no window
+    calls = state.apply(ev(12, type="ticket_called", ticket_id="x", number="A005",
+                           service="a.one", counter=1))  # fmt: skip
+    assert [c.number for c in calls] == ["A005"]

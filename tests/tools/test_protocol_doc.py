@@ -21,6 +21,7 @@ from queue_server import errors as E
 from queue_server import protocol as P
 from queue_server.engine import events as V
 from queue_server.protocol import commands as C
+from queue_server.protocol import events as PE
 from queue_server.protocol.errors import ENGINE_ERRORS
 from tools import protocol_doc as D
 from tools import protocol_examples as X
@@ -30,7 +31,7 @@ ADAPTERS: dict[str, TypeAdapter] = {
     "client": P.CLIENT_ADAPTER,
     "server": P.SERVER_ADAPTER,
     "command": C.COMMAND_ADAPTER,
-    "event": V.EVENT_ADAPTER,
+    "event": PE.STREAM_EVENT_ADAPTER,  # as the streams carry them
 }
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```$", re.S | re.M)
 
