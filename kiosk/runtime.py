@@ -187,7 +187,7 @@ class KioskRuntime:
             except ClientError as exc:  # no marks is the safe answer: bring everything
                 log.info("kiosk: materials on file not known: %s", exc)
                 return []
-            return flow.on_file_known(effect, reply.get("materials", []))
+            return flow.on_file_known(effect, reply.materials)
         if isinstance(effect, Cancel):
             return flow.cancelled(await self._cancel(effect))
         if isinstance(effect, ReportFault):

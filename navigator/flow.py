@@ -34,7 +34,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from content import Catalog
 from devices.identity import Identity
@@ -43,11 +42,14 @@ from navigator.texts import PRINTER_PROBLEMS, T, Text
 from queue_server.config import HallConfig
 from queue_server.protocol.payloads import (
     AppointmentBooking,
+    BookableDaysResult,
     CommandResult,
     CounterView,
     PublicSnapshot,
     RecentCall,
     ServiceStatus,
+    Slot,
+    SlotsResult,
     TicketResult,
     TicketView,
 )
@@ -165,8 +167,8 @@ class Visit:
     ticket_problem: str | None = None  # a T key: ticket_expired, ticket_unknown
     days: list[str] | None = None
     day: str | None = None
-    slots: list[dict[str, Any]] | None = None
-    slot: dict[str, Any] | None = None
+    slots: list[Slot] | None = None
+    slot: Slot | None = None
     card_for: str | None = None  # "book" or "cancel"
     appointment: str | None = None  # a scanned booking's id
     booking: AppointmentBooking | None = field(default=None, repr=False)
@@ -316,8 +318,8 @@ class NavigatorFlow(TerminalFlow):
             return self.free_slots()
         return []
 
-    def free_slots(self) -> list[dict[str, Any]]:
-        return [s for s in self.visit.slots or [] if s.get("free", 0) > 0]
+    def free_slots(self) -> list[Slot]:
+        return [s for s in self.visit.slots or [] if s.free > 0]
 
     def materials(self) -> list[tuple[str, bool]]:
         service = self.service
@@ -406,13 +408,16 @@ class NavigatorFlow(TerminalFlow):
             return T["ticket_no_show"], None
         return T["ticket_cancelled"], None
 
-    def slot_time(self, slot: dict[str, Any] | None) -> tuple[str, str, str]:
-        """(day, start, end) of a slot in the hall's local time, for showing."""
-        if not slot:
+    def slot_time(self, slot: Slot | AppointmentBooking | None) -> tuple[str, str, str]:
+        """(day, start, end) of a slot, or of a booking's, in the hall's local time, for
+        showing."""
+        if slot is None:
             return "", "", ""
         zone = self.config.zone
-        start = dt.datetime.fromisoformat(slot["start"]).astimezone(zone)
-        end = dt.datetime.fromisoformat(slot["end"]).astimezone(zone)
+        if isinstance(slot, Slot):
+            start, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
+        else:
+            start, end = slot.slot_start.astimezone(zone), slot.slot_end.astimezone(zone)
         return self.day_label(start.date().isoformat()), f"{start:%H:%M}", f"{end:%H:%M}"
 
     def day_label(self, day: str) -> str:
@@ -641,9 +646,10 @@ class NavigatorFlow(TerminalFlow):
         return [Query("slots", (("service", self.visit.service or ""), ("day", day)))]
 
     def choose_slot(self, start: str) -> list[Effect]:
+        """``start``: the slot's start as the wire writes it (``slot.start.isoformat()``)."""
         if self.screen != Screen.BOOK:
             return []
-        slot = next((s for s in self.free_slots() if s["start"] == start), None)
+        slot = next((s for s in self.free_slots() if s.start.isoformat() == start), None)
         if slot is None:
             return []
         self.visit.slot = slot
@@ -674,7 +680,7 @@ class NavigatorFlow(TerminalFlow):
         purpose = self.visit.card_for
         effect: Effect
         if purpose == "book" and self.visit.slot and self.visit.service:
-            effect = Book(self.visit.service, self.visit.slot["start"], resident)
+            effect = Book(self.visit.service, self.visit.slot.start.isoformat(), resident)
         elif purpose == "cancel" and self.visit.appointment:
             effect = CancelBooking(self.visit.appointment, resident)
         else:
@@ -685,9 +691,10 @@ class NavigatorFlow(TerminalFlow):
 
     # --- the server's and printer's answers -----------------------------------------------------
 
-    def answered(self, query: str, result: TicketResult | dict[str, Any]) -> list[Effect]:
-        """A query's result: ``ticket`` typed, ``bookable_days`` and ``slots`` as dicts (the
-        protocol has no model for them yet)."""
+    def answered(
+        self, query: str, result: TicketResult | BookableDaysResult | SlotsResult
+    ) -> list[Effect]:
+        """A query's result (``ticket``, ``bookable_days``, ``slots``)."""
         v = self.visit
         if isinstance(result, TicketResult):
             if (
@@ -696,13 +703,13 @@ class NavigatorFlow(TerminalFlow):
                 and result.ticket.id == v.ticket_id
             ):
                 v.ticket = result.ticket
-        elif query == "bookable_days" and self.screen == Screen.BOOK:
-            v.days = list(result.get("days", []))
+        elif isinstance(result, BookableDaysResult) and self.screen == Screen.BOOK:
+            v.days = [day.isoformat() for day in result.days]
             if v.days:
                 return self.choose_day(v.days[0])
-        elif query == "slots" and self.screen == Screen.BOOK:
-            if result.get("day") == v.day:
-                v.slots = list(result.get("slots", []))
+        elif isinstance(result, SlotsResult) and self.screen == Screen.BOOK:
+            if result.day.isoformat() == v.day:
+                v.slots = list(result.slots)
                 v.page = 0
         return []
 

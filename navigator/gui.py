@@ -432,8 +432,8 @@ class BookScreen(NavScreen):
             grid.add_widget(
                 ChoiceButton(
                     text=f"{start}–{end}",
-                    subtitle=flow.t("slot_free", n=slot["free"]),
-                    ident=slot["start"],
+                    subtitle=flow.t("slot_free", n=slot.free),
+                    ident=slot.start.isoformat(),
                     action="choose_slot",
                 )
             )
@@ -476,10 +476,7 @@ class BookedScreen(NavScreen):
         self.ids.qr.data = booking.id if booking else ""
         self.ids.appointment.text = booking.id if booking else ""
         self.ids.service.text = flow.service_name(booking.service) if booking else ""
-        slot = None
-        if booking is not None:
-            slot = {"start": booking.slot_start.isoformat(), "end": booking.slot_end.isoformat()}
-        day, start, end = flow.slot_time(slot)
+        day, start, end = flow.slot_time(booking)
         self.ids.when.text = flow.t("booked_when", day=day, start=start, end=end)
         rules = flow.config.appointments
         self.ids.how.text = flow.t(

@@ -60,14 +60,22 @@ from queue_server.privacy import FormUnreadable
 from queue_server.protocol import commands as C
 from queue_server.protocol.payloads import (
     AppointmentBooking,
+    BookableDaysResult,
     CommandResult,
+    CounterStatsResult,
+    DayStats,
+    MaterialsOnFileResult,
     ReplyResult,
     ResidentSnapshot,
     ServicesResult,
     ServiceStatus,
+    Slot,
+    SlotsResult,
     SnapshotResult,
+    StatsResult,
     StreamState,
     SubscribeResult,
+    TicketFormResult,
     TicketResult,
     TicketView,
 )
@@ -332,12 +340,14 @@ class HallActor:
                 seq=hall.seq, ticket=views.ticket_view(hall, ticket, now, full=staff)
             )
         if name == "bookable_days":
-            return {"days": [d.isoformat() for d in hall.bookable_days(now)]}
+            return BookableDaysResult(days=hall.bookable_days(now))
         if name == "stats":
             figures = self.day_stats()
             if role == "counter":
-                return stats_mod.counter_stats(figures, counter)
-            return {"stats": figures, "csv": stats_mod.to_csv(figures)}
+                return CounterStatsResult.model_validate(stats_mod.counter_stats(figures, counter))
+            return StatsResult(
+                stats=DayStats.model_validate(figures), csv=stats_mod.to_csv(figures)
+            )
         if name == "ticket_form":
             return self.ticket_form(msg.ticket_id or msg.ticket, counter)
         if name == "materials_on_file":
@@ -346,7 +356,7 @@ class HallActor:
             if msg.resident_id is None:
                 raise _QueryError("identity_required", field="resident_id")
             key = resident_key(self.secret, msg.resident_id.number, msg.resident_id.doc_type)
-            return {"materials": self.store.materials_on_file(key, now)}
+            return MaterialsOnFileResult(materials=self.store.materials_on_file(key, now))
         if name == "slots":
             if not msg.service or not msg.day:
                 raise _QueryError("bad_query", field="service, day")
@@ -354,18 +364,14 @@ class HallActor:
                 slots = hall.slots(msg.service, msg.day)
             except OverflowError:  # a day at the end of the calendar
                 raise _QueryError("bad_query", field="day") from None
-            return {
-                "service": msg.service,
-                "day": msg.day.isoformat(),
-                "slots": [
-                    {
-                        "start": start.isoformat(),
-                        "end": end.isoformat(),
-                        "free": hall.slot_free(msg.service, start),
-                    }
+            return SlotsResult(
+                service=msg.service,
+                day=msg.day,
+                slots=[
+                    Slot(start=start, end=end, free=hall.slot_free(msg.service, start))
                     for start, end in slots
                 ],
-            }
+            )
         raise _QueryError("bad_query", field="query")
 
     def _served_here(self, ref: str | None, counter: int | None):
@@ -378,7 +384,7 @@ class HallActor:
             raise _QueryError("form_not_yours", ticket=ticket.number)
         return ticket
 
-    def ticket_form(self, ref: str | None, counter: int | None) -> dict[str, Any]:
+    def ticket_form(self, ref: str | None, counter: int | None) -> TicketFormResult:
         ticket = self._served_here(ref, counter)
         try:
             stored = self.store.ticket_form(ticket.id)
@@ -388,15 +394,15 @@ class HallActor:
         if stored is None:
             raise _QueryError("form_not_found", ticket=ticket.number)
         form = stored["form"]
-        return {
-            "ticket_id": ticket.id,
-            "service_id": stored["service"],
-            "fields": form.get("fields", {}),
-            "materials": form.get("materials", []),
-            "submitted_at": stored["submitted_at"].astimezone(self.store.config.zone).isoformat(),
-        }
+        return TicketFormResult(
+            ticket_id=ticket.id,
+            service_id=stored["service"],
+            fields=form.get("fields", {}),
+            materials=form.get("materials", []),
+            submitted_at=stored["submitted_at"].astimezone(self.store.config.zone),
+        )
 
-    def ticket_materials(self, msg: P.Query, counter: int | None) -> dict[str, Any]:
+    def ticket_materials(self, msg: P.Query, counter: int | None) -> MaterialsOnFileResult:
         """A window's materials_on_file: by the resident key of the ticket it serves. A window
         never holds the clear document number, and may not look a resident up by one."""
         if msg.resident_id is not None:
@@ -405,10 +411,10 @@ class HallActor:
         if not ticket.resident_key:
             # Said, not an empty list: the console then knows it cannot file either.
             raise _QueryError("no_resident", ticket=ticket.number)
-        return {
-            "ticket_id": ticket.id,
-            "materials": self.store.materials_on_file(ticket.resident_key, self.store.clock()),
-        }
+        return MaterialsOnFileResult(
+            ticket_id=ticket.id,
+            materials=self.store.materials_on_file(ticket.resident_key, self.store.clock()),
+        )
 
     def file_materials(self, ref: str, materials: list[str], counter: int | None) -> dict:
         ticket = self._served_here(ref, counter)

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, overload
 
+from pydantic import TypeAdapter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -38,9 +39,15 @@ from queue_server import protocol as P
 from queue_server.client.errors import AuthFailed, Disconnected, ServerError
 from queue_server.protocol.commands import Command
 from queue_server.protocol.payloads import (
+    BookableDaysResult,
     CommandResult,
+    CounterStatsResult,
+    MaterialsOnFileResult,
     ServicesResult,
+    SlotsResult,
     SnapshotResult,
+    StatsResult,
+    TicketFormResult,
     TicketResult,
 )
 
@@ -49,11 +56,28 @@ log = logging.getLogger(__name__)
 ConnectionState = Literal["connected", "disconnected", "reconnecting"]
 
 
-# The queries whose results have a model; the others' results come back as the JSON's dicts.
-QUERY_RESULTS: dict[str, type[SnapshotResult | ServicesResult | TicketResult]] = {
-    "snapshot": SnapshotResult,
-    "services": ServicesResult,
-    "ticket": TicketResult,
+QueryResult = (
+    SnapshotResult
+    | ServicesResult
+    | TicketResult
+    | BookableDaysResult
+    | SlotsResult
+    | MaterialsOnFileResult
+    | TicketFormResult
+    | StatsResult
+    | CounterStatsResult
+)
+
+# Each query's result model (a TypeAdapter, as ``stats`` has two: a window's, a manager's).
+QUERY_RESULTS: dict[str, TypeAdapter[Any]] = {
+    "snapshot": TypeAdapter(SnapshotResult),
+    "services": TypeAdapter(ServicesResult),
+    "ticket": TypeAdapter(TicketResult),
+    "bookable_days": TypeAdapter(BookableDaysResult),
+    "slots": TypeAdapter(SlotsResult),
+    "materials_on_file": TypeAdapter(MaterialsOnFileResult),
+    "ticket_form": TypeAdapter(TicketFormResult),
+    "stats": TypeAdapter(StatsResult | CounterStatsResult),
 }
 
 
@@ -307,16 +331,28 @@ class HallClient:
     @overload
     async def query(self, query: Literal["ticket"], **fields: Any) -> TicketResult: ...
     @overload
-    async def query(self, query: str, **fields: Any) -> dict[str, Any]: ...
+    async def query(self, query: Literal["bookable_days"], **fields: Any) -> BookableDaysResult: ...
+    @overload
+    async def query(self, query: Literal["slots"], **fields: Any) -> SlotsResult: ...
+    @overload
     async def query(
-        self, query: str, **fields: Any
-    ) -> SnapshotResult | ServicesResult | TicketResult | dict[str, Any]:
-        """Ask a query; its result as its model (``QUERY_RESULTS``), or a dict for the queries
-        without one (``slots``, ``bookable_days``, ``stats``, ``ticket_form``,
-        ``materials_on_file``)."""
+        self, query: Literal["materials_on_file"], **fields: Any
+    ) -> MaterialsOnFileResult: ...
+    @overload
+    async def query(self, query: Literal["ticket_form"], **fields: Any) -> TicketFormResult: ...
+    @overload
+    async def query(
+        self, query: Literal["stats"], **fields: Any
+    ) -> StatsResult | CounterStatsResult: ...
+    @overload
+    async def query(self, query: str, **fields: Any) -> QueryResult | dict[str, Any]: ...
+    async def query(self, query: str, **fields: Any) -> QueryResult | dict[str, Any]:
+        """Ask a query; its result as its model (``QUERY_RESULTS``; ``stats`` is a window's own
+        row for a window, the whole day for a manager), or the JSON's dict for a query this
+        client does not know."""
         result = await self.request({"type": "query", "query": query, **fields})
-        model = QUERY_RESULTS.get(query)
-        return result if model is None else model.model_validate(result)
+        adapter = QUERY_RESULTS.get(query)
+        return result if adapter is None else adapter.validate_python(result)
 
     async def device_status(self, part: str, ok: bool, detail: str = "") -> dict[str, Any]:
         """Report the health of one of this terminal's parts (printer, reader, scanner, screen,

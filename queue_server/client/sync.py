@@ -25,14 +25,20 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar, overload
 
 from queue_server import protocol as P
-from queue_server.client.connection import HallClient
+from queue_server.client.connection import HallClient, QueryResult
 from queue_server.client.errors import AuthFailed, ClientError, ServerError, engine_error
 from queue_server.errors import YikouError
 from queue_server.protocol import commands as C
 from queue_server.protocol.payloads import (
+    BookableDaysResult,
     CommandResult,
+    CounterStatsResult,
+    MaterialsOnFileResult,
     ServicesResult,
+    SlotsResult,
     SnapshotResult,
+    StatsResult,
+    TicketFormResult,
     TicketResult,
 )
 
@@ -215,10 +221,18 @@ class SyncClient:
     @overload
     def query(self, name: Literal["ticket"], **fields: Any) -> TicketResult: ...
     @overload
-    def query(self, name: str, **fields: Any) -> dict[str, Any]: ...
-    def query(
-        self, name: str, **fields: Any
-    ) -> SnapshotResult | ServicesResult | TicketResult | dict[str, Any]:
+    def query(self, name: Literal["bookable_days"], **fields: Any) -> BookableDaysResult: ...
+    @overload
+    def query(self, name: Literal["slots"], **fields: Any) -> SlotsResult: ...
+    @overload
+    def query(self, name: Literal["materials_on_file"], **fields: Any) -> MaterialsOnFileResult: ...
+    @overload
+    def query(self, name: Literal["ticket_form"], **fields: Any) -> TicketFormResult: ...
+    @overload
+    def query(self, name: Literal["stats"], **fields: Any) -> StatsResult | CounterStatsResult: ...
+    @overload
+    def query(self, name: str, **fields: Any) -> QueryResult | dict[str, Any]: ...
+    def query(self, name: str, **fields: Any) -> QueryResult | dict[str, Any]:
         """As ``HallClient.query``: typed where the query's result has a model."""
         return self._request(self.client.query(name, **fields))
 

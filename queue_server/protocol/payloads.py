@@ -259,11 +259,122 @@ class SubscribeResult(_Payload):
     streams: dict[str, dict[str, int]]
 
 
+class BookableDaysResult(_Payload):
+    """The ``bookable_days`` query: the days a booking may be made for, soonest first."""
+
+    days: list[dt.date]
+
+
+class Slot(_Payload):
+    start: IsoTime
+    end: IsoTime
+    free: int = Field(description="Places still free in the slot.")
+
+
+class SlotsResult(_Payload):
+    """The ``slots`` query: a service's slots on a day."""
+
+    service: str
+    day: dt.date
+    slots: list[Slot]
+
+
+class MaterialsOnFileResult(_OmitWhenNone):
+    """The ``materials_on_file`` query: the materials the hall keeps on file for a resident
+    (a window also gets the ticket it asked about, ``ticket_id``)."""
+
+    _omitted: ClassVar[tuple[str, ...]] = ("ticket_id",)
+
+    ticket_id: str | None = None
+    materials: list[str]
+
+
+class TicketFormResult(_Payload):
+    """The ``ticket_form`` query: the form submitted with the ticket a window serves."""
+
+    ticket_id: str
+    service_id: str
+    fields: dict[str, str | bool | int | float | None] = Field(
+        description="Field key -> the value entered, as the kiosk or navigator sent it."
+    )
+    materials: list[str]
+    submitted_at: IsoTime
+
+
+class TimeSummary(_Payload):
+    count: int
+    mean_s: float | None
+    p90_s: float | None
+    max_s: float | None
+
+
+class CounterStats(_Payload):
+    """One window's day: calls, outcomes, and its open, busy and paused seconds."""
+
+    counter: int
+    calls: int
+    served: int
+    no_shows: int
+    mean_service_s: float | None
+    mean_wait_s: float | None
+    open_s: float
+    busy_s: float
+    paused_s: float
+    busy_share: float | None = Field(description="Busy / open, null while never open.")
+
+
+class ServiceStats(_Payload):
+    service: str
+    issued: int
+    served: int
+    no_shows: int
+    cancelled: int
+    mean_wait_s: float | None
+    p90_wait_s: float | None
+    mean_service_s: float | None
+
+
+class DayStats(_Payload):
+    """The day's figures (``queue_server.stats.day_stats``)."""
+
+    day: dt.date | None
+    as_of: IsoTime
+    issued: int
+    served: int
+    no_shows: int
+    cancelled: int
+    wait: TimeSummary
+    service: TimeSummary
+    counters: list[CounterStats]
+    services: list[ServiceStats]
+
+
+class StatsResult(_Payload):
+    """The ``stats`` query as a manager gets it: the day's figures and the same as CSV."""
+
+    stats: DayStats
+    csv: str
+
+
+class CounterStatsResult(_Payload):
+    """The ``stats`` query as a window gets it: its own row only."""
+
+    day: dt.date | None
+    as_of: IsoTime
+    window: CounterStats
+
+
 ReplyResult = (
     CommandResult
     | SnapshotResult
     | ServicesResult
     | TicketResult
     | SubscribeResult
+    | BookableDaysResult
+    | SlotsResult
+    | MaterialsOnFileResult
+    | TicketFormResult
+    | StatsResult
+    | CounterStatsResult
     | dict[str, Any]
 )

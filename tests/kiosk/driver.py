@@ -106,7 +106,7 @@ async def window_reads_and_files(hall: ClockedHall, ticket_url: str, materials: 
         await window.request(
             {"type": "file_materials", "ticket_id": ticket_id, "materials": materials}
         )
-    return form
+    return form.model_dump(mode="json")  # the driver's result goes out as JSON
 
 
 async def ticket_state(hall: ClockedHall, number: str) -> str:

@@ -416,10 +416,10 @@ async def test_the_form_goes_with_the_ticket_and_filed_materials_are_marked(tmp_
         async with window:
             await window.command(C.CallTicket(counter=5, ticket=ticket["id"]))
             form = await window.query("ticket_form", ticket_id=ticket["id"])
-            assert form["fields"]["phone"] == "13800138000"
-            assert form["fields"]["current_address"] == "朝阳区金盏1号"
-            assert form["fields"]["id_number"] == YOUNG.number  # from the card
-            assert form["materials"] == ["lease_contract"]
+            assert form.fields["phone"] == "13800138000"
+            assert form.fields["current_address"] == "朝阳区金盏1号"
+            assert form.fields["id_number"] == YOUNG.number  # from the card
+            assert form.materials == ["lease_contract"]
             await window.request(
                 {"type": "file_materials", "ticket_id": ticket["id"],
                  "materials": ["lease_contract", "marriage_cert"]}

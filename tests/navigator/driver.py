@@ -39,7 +39,7 @@ from harness.terminal_driver import (
 from queue_server import protocol as P
 from queue_server.client import HallClient
 from queue_server.protocol import commands as C
-from queue_server.protocol.payloads import CommandResult, StaffTicketView
+from queue_server.protocol.payloads import CommandResult, Slot, StaffTicketView
 
 START = dt.datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)  # a Thursday
 SERVICE = "liuguan.residence_permit"
@@ -280,7 +280,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
     await until(app, lambda: bool(app.flow.free_slots()), "its slots")
     await frames()
     slot = app.flow.free_slots()[0]
-    await choose(app, "book", slot["start"])
+    await choose(app, "book", slot.start.isoformat())
     await on_screen(app, "need_card")
     await shot("need_card-zh")
     await press(app, screen(app, "need_card").ids.demo_card, "simulated card")
@@ -294,7 +294,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
         "qr": booked.ids.qr.data,
         "when": booked.ids.when.text,
         "print": booked.ids.print_state.text,
-        "slot": slot["start"],
+        "slot": slot.start.isoformat(),
     }
     await shot("booked-zh")
     await press(app, app.root.ids.lang_button, "English")
@@ -332,7 +332,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
     await press(app, app.root.ids.lang_button, "English")
     await until(app, lambda: app.lang == "en", "English")
     await shot("book-en")
-    await choose(app, "book", app.flow.free_slots()[-1]["start"])
+    await choose(app, "book", app.flow.free_slots()[-1].start.isoformat())
     await on_screen(app, "need_card")
     await shot("need_card-en")
     app.reader.place(ELDER)
@@ -370,7 +370,7 @@ async def main_paths(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock
     return result
 
 
-async def kiosk_check_in(hall: ClockedHall, clock: dict, slot: dict, appointment: str) -> dict:
+async def kiosk_check_in(hall: ClockedHall, clock: dict, slot: Slot, appointment: str) -> dict:
     """The kiosk's flow and runtime (no window) on the same server, the slot's morning."""
     from content import default_catalog
     from devices.open import open_device
@@ -379,7 +379,7 @@ async def kiosk_check_in(hall: ClockedHall, clock: dict, slot: dict, appointment
     from kiosk.flow import Screen as KioskScreen
     from kiosk.runtime import KioskRuntime
 
-    start = dt.datetime.fromisoformat(slot["start"])
+    start = slot.start
     now = start - dt.timedelta(minutes=5)
     hall.set_time(now)
     clock["now"] = now
@@ -467,7 +467,7 @@ async def faults(hall: ClockedHall, app, outdir: Path, scanner, proxy, clock) ->
         await choose(app, "book_services", SERVICE)
         await on_screen(app, "book")
         await until(app, lambda: bool(app.flow.free_slots()), "free slots")
-        await choose(app, "book", app.flow.free_slots()[0]["start"])
+        await choose(app, "book", app.flow.free_slots()[0].start.isoformat())
         await on_screen(app, "booked")
         result["not_printed"] = screen(app, "booked").ids.print_state.text
         await shot("booked-not-printed-zh")

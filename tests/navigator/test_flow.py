@@ -23,6 +23,7 @@ from navigator.flow import (
 )
 from navigator.settings import NavigatorSettings, load_settings
 from queue_server.errors import ConfigError
+from queue_server.protocol.payloads import BookableDaysResult, SlotsResult
 from tests.support.payloads import booking_reply, public_snapshot, ticket_result
 
 YOUNG = SAMPLE_CARDS["resident_expiring"]
@@ -167,14 +168,17 @@ def test_booking_with_the_id_card(flow):
     effects = flow.choose_service(SERVICE)
     assert flow.screen == Screen.BOOK
     assert effects == [Query("bookable_days", (("service", SERVICE),))]
-    effects = flow.answered("bookable_days", {"days": ["2026-11-27", "2026-11-30"]})
+    days = BookableDaysResult.model_validate({"days": ["2026-11-27", "2026-11-30"]})
+    effects = flow.answered("bookable_days", days)
     assert effects == [Query("slots", (("service", SERVICE), ("day", "2026-11-27")))]
     slots = [
         {"start": "2026-11-27T09:00:00+08:00", "end": "2026-11-27T09:30:00+08:00", "free": 0},
         {"start": "2026-11-27T09:30:00+08:00", "end": "2026-11-27T10:00:00+08:00", "free": 2},
     ]
-    flow.answered("slots", {"day": "2026-11-27", "slots": slots})
-    assert flow.free_slots() == slots[1:]  # a full slot is not offered
+    result = {"service": SERVICE, "day": "2026-11-27", "slots": slots}
+    flow.answered("slots", SlotsResult.model_validate(result))
+    # a full slot is not offered
+    assert [s.model_dump(mode="json") for s in flow.free_slots()] == slots[1:]
     assert flow.choose_slot(slots[0]["start"]) == []  # nor taken
     assert flow.choose_slot(slots[1]["start"]) == []
     assert flow.screen == Screen.NEED_CARD

@@ -134,12 +134,12 @@ async def test_booking_is_made_printed_and_reported(tmp_path):
             n.do(n.flow.choose_service(SERVICE))
             await n.until(lambda: bool(n.flow.free_slots()), "free slots")
             slot = n.flow.free_slots()[0]
-            n.do(n.flow.choose_slot(slot["start"]))
+            n.do(n.flow.choose_slot(slot.start.isoformat()))
             assert n.flow.screen == Screen.NEED_CARD
             n.runtime.device_event(DeviceEvent("id", EventKind.CARD_READ, YOUNG))
             await n.until(lambda: n.flow.visit.print_state == "printed", "the slip")
             booking = n.flow.visit.booking
-            assert booking.slot_start == dt.datetime.fromisoformat(slot["start"])
+            assert booking.slot_start == slot.start
             [slip] = n.runtime.printed
             assert slip.number == slip.qr_data == booking.id
             assert any(booking.id.encode() in code for code in n.model.qr_codes)
@@ -149,7 +149,7 @@ async def test_booking_is_made_printed_and_reported(tmp_path):
             n.do(n.flow.choose_service(SERVICE))
             await n.until(lambda: bool(n.flow.free_slots()), "free slots")
             n.flow.visit.identity = YOUNG
-            n.do(n.flow.choose_slot(n.flow.free_slots()[1]["start"]))
+            n.do(n.flow.choose_slot(n.flow.free_slots()[1].start.isoformat()))
             await n.until(lambda: n.flow.screen == Screen.NOTICE, "the refusal")
             assert n.flow.visit.notice_body.zh and "AP" not in n.flow.visit.notice_body.zh
             # Paper out: the managers' device list says so.
@@ -249,4 +249,4 @@ async def test_slots_of_a_day_are_asked_for_again_when_the_day_changes(tmp_path)
         assert len(days) >= 2 and all(dt.date.fromisoformat(d) > T0.date() for d in days)
         n.do(n.flow.choose_day(days[1]))
         await n.until(lambda: bool(n.flow.free_slots()), "the second day's slots")
-        assert all(s["start"].startswith(days[1]) for s in n.flow.free_slots())
+        assert all(s.start.isoformat().startswith(days[1]) for s in n.flow.free_slots())

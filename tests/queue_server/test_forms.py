@@ -124,12 +124,12 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
 
         await w5.command(C.CallTicket(counter=5, ticket=number))
         form = await w5.query("ticket_form", ticket_id=ticket_id)
-        assert form["ticket_id"] == ticket_id and form["service_id"] == SERVICE
-        assert form["fields"] == FORM["fields"] and form["materials"] == FORM["materials"]
-        assert form["submitted_at"].endswith("+08:00")
-        assert set(form) == set(protocol_examples.TICKET_FORM_REPLY)
+        assert form.ticket_id == ticket_id and form.service_id == SERVICE
+        assert form.fields == FORM["fields"] and form.materials == FORM["materials"]
+        assert form.submitted_at.isoformat().endswith("+08:00")
+        assert set(form.model_dump(mode="json")) == set(protocol_examples.TICKET_FORM_REPLY)
         # By number too, as the console knows it.
-        assert (await w5.query("ticket_form", ticket_id=number))["fields"]["name"] == NAME
+        assert (await w5.query("ticket_form", ticket_id=number)).fields["name"] == NAME
 
         # Another window, the manager and a kiosk are refused while window 5 has it.
         await refused(w4.query("ticket_form", ticket_id=ticket_id), "form_not_yours")
@@ -137,7 +137,7 @@ async def test_a_form_goes_with_the_ticket_and_only_the_serving_window_reads_it(
         await refused(kiosk.query("ticket_form", ticket_id=ticket_id), "forbidden")
         # The ticket issued without a form: plain words, not a failure.
         await w5.command(C.StartService(counter=5))
-        assert (await w5.query("ticket_form", ticket_id=ticket_id))["fields"]["phone"] == PHONE
+        assert (await w5.query("ticket_form", ticket_id=ticket_id)).fields["phone"] == PHONE
         await w5.command(C.FinishService(counter=5))
         await refused(w5.query("ticket_form", ticket_id=ticket_id), "form_not_yours")
         await w5.command(C.CallTicket(counter=5, ticket=plain.ticket.number))
@@ -213,18 +213,18 @@ async def test_forms_and_filed_materials_are_purged_after_their_retention(tmp_pa
 
         clock.advance(hours=1, minutes=59)
         assert await hall.server.purge_private() == {"forms": 0, "materials": 0}
-        assert (await w5.query("ticket_form", ticket_id=ticket_id))["fields"]["name"] == NAME
+        assert (await w5.query("ticket_form", ticket_id=ticket_id)).fields["name"] == NAME
 
         clock.advance(minutes=2)
         assert await hall.server.purge_private() == {"forms": 1, "materials": 0}
         await refused(w5.query("ticket_form", ticket_id=ticket_id), "form_not_found")
         on_file = await kiosk.query("materials_on_file", resident_id={"number": NUMBER})
-        assert on_file == {"materials": ["id_card"]}
+        assert on_file.materials == ["id_card"]
 
         # Past the materials' retention they are no longer on file, even before the purge.
         clock.advance(days=30)
         on_file = await kiosk.query("materials_on_file", resident_id={"number": NUMBER})
-        assert on_file == {"materials": []}
+        assert on_file.materials == []
         assert len(all_rows(db, FiledMaterialRow.__table__)) == 1
         for client in (kiosk, w5):
             await client.close()
@@ -247,7 +247,7 @@ async def test_materials_filed_at_a_window_are_on_file_for_that_resident_only(tm
         for client in (kiosk, navigator, w5, w4, manager):
             await client.connect()
         ask = {"resident_id": {"number": NUMBER}}
-        assert await kiosk.query("materials_on_file", **ask) == {"materials": []}
+        assert (await kiosk.query("materials_on_file", **ask)).materials == []
 
         issued = await kiosk.command(
             C.IssueTicket(service=SERVICE), resident_id={"number": NUMBER}, form=FORM
@@ -273,13 +273,12 @@ async def test_materials_filed_at_a_window_are_on_file_for_that_resident_only(tm
         # The kiosk and the navigator see them for this resident (the number with spaces and
         # a lower-case x is the same resident); another resident sees none.
         for client in (kiosk, navigator):
-            assert await client.query("materials_on_file", **ask) == {
-                "materials": ["id_card", "lease_contract"]
-            }
+            on_file = await client.query("materials_on_file", **ask)
+            assert on_file.model_dump(mode="json") == {"materials": ["id_card", "lease_contract"]}
         spaced = {"resident_id": {"number": NUMBER[:6] + " " + NUMBER[6:].lower()}}
-        assert (await kiosk.query("materials_on_file", **spaced))["materials"]
+        assert (await kiosk.query("materials_on_file", **spaced)).materials
         other = {"resident_id": {"number": OTHER_NUMBER}}
-        assert await kiosk.query("materials_on_file", **other) == {"materials": []}
+        assert (await kiosk.query("materials_on_file", **other)).materials == []
         await refused(kiosk.query("materials_on_file"), "identity_required")
         await refused(w5.query("materials_on_file", **ask), "forbidden")
         await refused(manager.query("materials_on_file", **ask), "forbidden")
@@ -315,7 +314,10 @@ async def test_the_serving_window_sees_what_is_on_file_for_its_resident(tmp_path
         )
         first_id = first.ticket.id
         await w5.command(C.CallTicket(counter=5, ticket=first_id))
-        assert await on_file(w5, first_id) == {"ticket_id": first_id, "materials": []}
+        assert (await on_file(w5, first_id)).model_dump(mode="json") == {
+            "ticket_id": first_id,
+            "materials": [],
+        }
         await w5.request(
             {"type": "file_materials", "ticket_id": first_id, "materials": ["lease_contract"]}
         )
@@ -341,8 +343,10 @@ async def test_the_serving_window_sees_what_is_on_file_for_its_resident(tmp_path
 
         await w5.command(C.CallTicket(counter=5, ticket=number))
         expected = {"ticket_id": ticket_id, "materials": ["lease_contract"]}
-        assert await on_file(w5, ticket_id) == expected
-        assert await on_file(w5, number) == expected  # by number, as the console knows it
+        assert (await on_file(w5, ticket_id)).model_dump(mode="json") == expected
+        assert (await on_file(w5, number)).model_dump(
+            mode="json"
+        ) == expected  # by number, as the console knows it
         assert set(expected) == set(protocol_examples.TICKET_MATERIALS_REPLY)
         await refused(on_file(w4, ticket_id), "form_not_yours")
         await refused(on_file(manager, ticket_id), "forbidden")
@@ -360,13 +364,13 @@ async def test_the_serving_window_sees_what_is_on_file_for_its_resident(tmp_path
         await w5.request(
             {"type": "file_materials", "ticket_id": ticket_id, "materials": ["id_card"]}
         )
-        assert (await on_file(w5, ticket_id))["materials"] == ["id_card", "lease_contract"]
+        assert (await on_file(w5, ticket_id)).materials == ["id_card", "lease_contract"]
         await w5.command(C.FinishService(counter=5))
         await refused(on_file(w5, ticket_id), "form_not_yours")
 
         # Another resident: nothing on file. A ticket without a document: said so.
         await w4.command(C.CallTicket(counter=4, ticket=other.ticket.id))
-        assert (await on_file(w4, other.ticket.id))["materials"] == []
+        assert (await on_file(w4, other.ticket.id)).materials == []
         await w5.command(C.CallTicket(counter=5, ticket=anonymous.ticket.id))
         nobody = await refused(on_file(w5, anonymous.ticket.id), "no_resident")
         assert nobody.details == {"ticket": anonymous.ticket.number}

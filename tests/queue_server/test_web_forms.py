@@ -181,7 +181,7 @@ def test_the_window_console_shows_the_submitted_form_and_files_materials(hall, b
     keep_screenshot(driver, tmp_path, "web-staff-form.png")
 
     on_file = hall.run(kiosk.query("materials_on_file", resident_id={"number": NUMBER}))
-    assert on_file == {"materials": ["id_card", "lease_contract"]}
+    assert on_file.materials == ["id_card", "lease_contract"]
 
     # Finished: the resident's form leaves the page with them.
     click(driver, "btn-finish")

@@ -401,7 +401,7 @@ def test_a_resident_finds_a_guide_books_and_cancels_from_a_phone(hall, browser, 
                .first_selected_option.get_attribute("value") == BOOKABLE,
                "the service chosen from the guide")  # fmt: skip
     kiosk = hall.connect(lambda: hall.hall.device("kiosk-1"))
-    days = hall.run(kiosk.query("bookable_days"))["days"]
+    days = [day.isoformat() for day in hall.run(kiosk.query("bookable_days")).days]
     wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#slots button:not([disabled])"),
                "free slots")  # fmt: skip
     # The day's last slot: far enough ahead to be cancelled (2 h before) whatever the hour.
@@ -428,8 +428,8 @@ def test_a_resident_finds_a_guide_books_and_cancels_from_a_phone(hall, browser, 
     )
     assert text_of(browser, "v-service") == "居住证办理"
     screenshot(browser, tmp_path, "book-booked")
-    slots = hall.run(kiosk.query("slots", service=BOOKABLE, day=days[0]))["slots"]
-    assert next(s["free"] for s in slots if s["start"] == start) == before - 1
+    slots = hall.run(kiosk.query("slots", service=BOOKABLE, day=days[0])).slots
+    assert next(s.free for s in slots if s.start.isoformat() == start) == before - 1
     with urllib.request.urlopen(f"{hall.base}/qr/{appointment}.svg", timeout=5) as response:
         assert response.headers["Content-Type"] == "image/svg+xml"
         assert b"<svg" in response.read()
@@ -446,8 +446,8 @@ def test_a_resident_finds_a_guide_books_and_cancels_from_a_phone(hall, browser, 
     wait_until(browser, lambda d: d.find_element(By.ID, "form").is_displayed(), "the form back")
     wait_until(browser, lambda d: free_places(d, start) == before, "the place given back")
     screenshot(browser, tmp_path, "book-cancelled")
-    slots = hall.run(kiosk.query("slots", service=BOOKABLE, day=days[0]))["slots"]
-    assert next(s["free"] for s in slots if s["start"] == start) == before
+    slots = hall.run(kiosk.query("slots", service=BOOKABLE, day=days[0])).slots
+    assert next(s.free for s in slots if s.start.isoformat() == start) == before
     only_own_resources(browser, hall.base)
     no_severe_logs(browser)
     # The page kept no ID number anywhere.
