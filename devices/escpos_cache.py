@@ -6,11 +6,15 @@ the largest import before a kiosk's first frame) and pickles the result into
 the file again and left a folder behind in /tmp. Importing this module before escpos
 (devices/printer.py does) points it at a per-user cache folder instead. A process that finds no
 pickle there lets escpos write one in a private folder, and ``published()`` moves it in whole
-(``os.replace``): two terminals starting at once never read half a file.
+(``os.replace``): two terminals starting at once never read half a file. The folder is keyed by
+the capabilities file's path and time: escpos rewrites a pickle older than that file IN PLACE
+(truncate, then write), so a pickle left by another installation must never be the one found.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import platform
 import shutil
@@ -21,9 +25,26 @@ ENV = "ESCPOS_CAPABILITIES_PICKLE_DIR"
 _private: Path | None = None
 
 
+def _capabilities_file() -> Path | None:
+    """The file escpos parses (its own ``capabilities.json`` unless the environment names one),
+    found without importing escpos."""
+    named = os.environ.get("ESCPOS_CAPABILITIES_FILE")
+    if named:
+        return Path(named)
+    spec = importlib.util.find_spec("escpos")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "capabilities.json"
+
+
 def cache_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "yikou" / "escpos"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yikou" / "escpos"
+    source = _capabilities_file()
+    try:
+        stamp = f"{source.resolve()}:{source.stat().st_mtime_ns}" if source else "none"
+    except OSError:
+        stamp = "none"
+    return base / hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
 def _name() -> str:
