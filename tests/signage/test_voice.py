@@ -134,7 +134,7 @@ def test_a_recall_is_announced_again():
     with running_voice(Voice(FakeSynth(), sink)) as voice:
         for seq, kind in ((1, "ticket_called"), (2, "ticket_recalled")):
             event = {"type": kind, "seq": seq, "ticket_id": "t", "number": "A001", "counter": 3,
-                     "service": "s", "recalls": 1}  # fmt: skip
+                     "service": "s", "recalls": 1, "at": "2026-11-26T09:00:00+08:00"}  # fmt: skip
             for call in state.apply({"type": "event", "stream": "public", "seq": seq,
                                      "event": event}):  # fmt: skip
                 voice.announce(call)
