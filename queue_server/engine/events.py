@@ -11,22 +11,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from queue_server.protocol import events as PE
-
-# An event of the log is closed (an unknown field is an error), unlike the protocol's views of
-# it, which a client reads leniently. An event nobody's view hides anything of IS its protocol
-# model, with this stricter configuration: its fields are written once, there.
-_RECORD = ConfigDict(extra="forbid", frozen=True)
-
 
 class _Event(BaseModel):
-    model_config = _RECORD
+    model_config = ConfigDict(extra="forbid", frozen=True)
     seq: int
     at: dt.datetime
 
 
 class TicketData(BaseModel):
-    model_config = _RECORD
+    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     number: str
     day: dt.date
@@ -45,8 +38,9 @@ class TicketData(BaseModel):
     appointment_id: str | None = None
 
 
-class DayOpened(PE.DayOpened):
-    model_config = _RECORD
+class DayOpened(_Event):
+    type: Literal["day_opened"] = "day_opened"
+    day: dt.date
 
 
 class TicketIssued(_Event):
@@ -59,28 +53,50 @@ class TicketIssued(_Event):
     )
 
 
-class TicketCalled(PE.TicketCalled):
-    model_config = _RECORD
+class TicketCalled(_Event):
+    type: Literal["ticket_called"] = "ticket_called"
+    ticket_id: str
+    number: str
+    service: str
+    counter: int
 
 
-class TicketRecalled(PE.TicketRecalled):
-    model_config = _RECORD
+class TicketRecalled(_Event):
+    type: Literal["ticket_recalled"] = "ticket_recalled"
+    ticket_id: str
+    number: str
+    counter: int
+    recalls: int
 
 
-class TicketStarted(PE.TicketStarted):
-    model_config = _RECORD
+class TicketStarted(_Event):
+    type: Literal["ticket_started"] = "ticket_started"
+    ticket_id: str
+    number: str
+    counter: int
 
 
-class TicketFinished(PE.TicketFinished):
-    model_config = _RECORD
+class TicketFinished(_Event):
+    type: Literal["ticket_finished"] = "ticket_finished"
+    ticket_id: str
+    number: str
+    counter: int
+    service: str
+    service_s: float
 
 
-class TicketNoShow(PE.TicketNoShow):
-    model_config = _RECORD
+class TicketNoShow(_Event):
+    type: Literal["ticket_no_show"] = "ticket_no_show"
+    ticket_id: str
+    number: str
+    counter: int
 
 
-class TicketRequeued(PE.TicketRequeued):
-    model_config = _RECORD
+class TicketRequeued(_Event):
+    type: Literal["ticket_requeued"] = "ticket_requeued"
+    ticket_id: str
+    number: str
+    order_key: float
 
 
 class TicketTransferred(_Event):
@@ -94,40 +110,64 @@ class TicketTransferred(_Event):
     counter: int | None
 
 
-class TicketReturned(PE.TicketReturned):
-    model_config = _RECORD
+class TicketReturned(_Event):
+    """A closing counter handed its resident back to the head of the queue."""
+
+    type: Literal["ticket_returned"] = "ticket_returned"
+    ticket_id: str
+    number: str
+    counter: int
 
 
-class TicketCancelled(PE.TicketCancelled):
-    model_config = _RECORD
+class TicketCancelled(_Event):
+    type: Literal["ticket_cancelled"] = "ticket_cancelled"
+    ticket_id: str
+    number: str
+    reason: str
+    counter: int | None = None
 
 
-class TicketMoved(PE.TicketMoved):
-    model_config = _RECORD
+class TicketMoved(_Event):
+    type: Literal["ticket_moved"] = "ticket_moved"
+    ticket_id: str
+    number: str
+    rank: int
+    order_key: float
 
 
-class TicketPriorityChanged(PE.TicketPriorityChanged):
-    model_config = _RECORD
+class TicketPriorityChanged(_Event):
+    type: Literal["ticket_priority_changed"] = "ticket_priority_changed"
+    ticket_id: str
+    number: str
+    priority: str
+    rank: int
 
 
-class CounterOpened(PE.CounterOpened):
-    model_config = _RECORD
+class CounterOpened(_Event):
+    type: Literal["counter_opened"] = "counter_opened"
+    counter: int
 
 
-class CounterClosed(PE.CounterClosed):
-    model_config = _RECORD
+class CounterClosed(_Event):
+    type: Literal["counter_closed"] = "counter_closed"
+    counter: int
 
 
-class CounterPaused(PE.CounterPaused):
-    model_config = _RECORD
+class CounterPaused(_Event):
+    type: Literal["counter_paused"] = "counter_paused"
+    counter: int
+    reason: str
 
 
-class CounterResumed(PE.CounterResumed):
-    model_config = _RECORD
+class CounterResumed(_Event):
+    type: Literal["counter_resumed"] = "counter_resumed"
+    counter: int
 
 
-class CounterReskilled(PE.CounterReskilled):
-    model_config = _RECORD
+class CounterReskilled(_Event):
+    type: Literal["counter_reskilled"] = "counter_reskilled"
+    counter: int
+    skills: dict[str, int]
 
 
 class AppointmentBooked(_Event):
@@ -140,24 +180,34 @@ class AppointmentBooked(_Event):
     channel: str
 
 
-class AppointmentCancelled(PE.AppointmentCancelled):
-    model_config = _RECORD
+class AppointmentCancelled(_Event):
+    type: Literal["appointment_cancelled"] = "appointment_cancelled"
+    appointment_id: str
 
 
-class AppointmentCheckedIn(PE.AppointmentCheckedIn):
-    model_config = _RECORD
+class AppointmentCheckedIn(_Event):
+    type: Literal["appointment_checked_in"] = "appointment_checked_in"
+    appointment_id: str
+    ticket_id: str
 
 
-class AppointmentNoShow(PE.AppointmentNoShow):
-    model_config = _RECORD
+class AppointmentNoShow(_Event):
+    type: Literal["appointment_no_show"] = "appointment_no_show"
+    appointment_id: str
 
 
-class NoticePosted(PE.NoticePosted):
-    model_config = _RECORD
+class NoticePosted(_Event):
+    type: Literal["notice_posted"] = "notice_posted"
+    notice_id: str
+    text_zh: str
+    text_en: str
+    starts: dt.datetime | None
+    ends: dt.datetime | None
 
 
-class NoticeRemoved(PE.NoticeRemoved):
-    model_config = _RECORD
+class NoticeRemoved(_Event):
+    type: Literal["notice_removed"] = "notice_removed"
+    notice_id: str
 
 
 Event = Annotated[
